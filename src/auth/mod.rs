@@ -1,0 +1,8 @@
+//! Authentication: JWTs, argon2 hashing, opaque tokens and the caller extractors.
+
+pub mod extractors;
+pub mod hashing;
+pub mod jwt;
+pub mod opaque;
+
+pub use extractors::{AnyCaller, AppUser, MerchantApi, Operator};

@@ -1,0 +1,218 @@
+//! Typed settings read from `PINPAY_*` / `DATABASE_URL`, validated once at start.
+
+use std::fmt;
+
+const DEV_PEPPER: &str = "pinpay-development-pepper-not-for-production";
+const MIN_SECRET_BYTES: usize = 32;
+const MIN_PEPPER_BYTES: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// A secret value whose `Debug` never prints it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Argon2id cost parameters (OWASP minimum by default).
+#[derive(Clone, Copy, Debug)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: String,
+    pub bind: String,
+    pub workers: usize,
+    pub jwt_secret: Secret,
+    pub pepper: Secret,
+    pub admin_token: Option<Secret>,
+    pub public_url: String,
+    pub timezone: String,
+    pub callback_allow_private: bool,
+    pub argon2: Argon2Params,
+    pub app_token_ttl_secs: i64,
+    pub api_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Development defaults: works with no environment at all.
+    pub fn development() -> Self {
+        Self {
+            environment: Environment::Development,
+            database_url: "sqlite://pinpay.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            workers: 2,
+            jwt_secret: Secret::new(random_secret()),
+            pepper: Secret::new(DEV_PEPPER),
+            admin_token: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            timezone: "Europe/Berlin".into(),
+            callback_allow_private: false,
+            argon2: Argon2Params::default(),
+            app_token_ttl_secs: 15 * 60,
+            api_token_ttl_secs: 30 * 24 * 3600,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            db_pool_size: 10,
+        }
+    }
+
+    /// Reads the environment (after an optional `.env`) over the development defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut c = Self::development();
+        c.environment = match get("PINPAY_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "PINPAY_ENV must be development or production, not {other:?}"
+                )))
+            }
+        };
+        let production = c.environment == Environment::Production;
+        if let Some(v) = get("DATABASE_URL") {
+            c.database_url = v;
+        }
+        if let Some(v) = get("PINPAY_BIND") {
+            c.bind = if v.starts_with(':') {
+                format!("127.0.0.1{v}")
+            } else {
+                v
+            };
+        }
+        if let Some(v) = get("PINPAY_PUBLIC_URL") {
+            c.public_url = v.trim_end_matches('/').to_string();
+        }
+        if let Some(v) = get("PINPAY_TIMEZONE") {
+            c.timezone = v;
+        }
+        c.callback_allow_private = parse_or(&get, "PINPAY_CALLBACK_ALLOW_PRIVATE", false)?;
+        c.workers = parse_or(&get, "PINPAY_WORKERS", c.workers)?;
+        c.db_pool_size = parse_or(&get, "PINPAY_DB_POOL_SIZE", c.db_pool_size)?;
+        c.argon2.memory_kib = parse_or(&get, "PINPAY_ARGON2_MEMORY_KIB", c.argon2.memory_kib)?;
+        c.argon2.iterations = parse_or(&get, "PINPAY_ARGON2_ITERATIONS", c.argon2.iterations)?;
+        c.argon2.parallelism = parse_or(&get, "PINPAY_ARGON2_PARALLELISM", c.argon2.parallelism)?;
+        c.app_token_ttl_secs = parse_or(&get, "PINPAY_APP_TOKEN_TTL_SECS", c.app_token_ttl_secs)?;
+        c.api_token_ttl_secs = parse_or(&get, "PINPAY_API_TOKEN_TTL_SECS", c.api_token_ttl_secs)?;
+
+        match get("PINPAY_JWT_SECRET") {
+            Some(s) => c.jwt_secret = Secret::new(s),
+            None if production => {
+                return Err(ConfigError(
+                    "PINPAY_JWT_SECRET is required in production".into(),
+                ))
+            }
+            None => tracing::warn!("PINPAY_JWT_SECRET unset: using a random secret for this run"),
+        }
+        match get("PINPAY_PEPPER") {
+            Some(s) => c.pepper = Secret::new(s),
+            None if production => {
+                return Err(ConfigError(
+                    "PINPAY_PEPPER is required in production".into(),
+                ))
+            }
+            None => tracing::warn!("PINPAY_PEPPER unset: using the development pepper"),
+        }
+        c.admin_token = get("PINPAY_ADMIN_TOKEN").map(Secret::new);
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the invariants the rest of the program relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.jwt_secret.expose().len() < MIN_SECRET_BYTES {
+            return Err(ConfigError(format!(
+                "PINPAY_JWT_SECRET is too weak: at least {MIN_SECRET_BYTES} bytes are required"
+            )));
+        }
+        if self.environment == Environment::Production {
+            let pepper = self.pepper.expose();
+            if pepper == DEV_PEPPER || pepper.len() < MIN_PEPPER_BYTES {
+                return Err(ConfigError(format!(
+                    "PINPAY_PEPPER is too weak: at least {MIN_PEPPER_BYTES} bytes, not the development value"
+                )));
+            }
+            if let Some(t) = &self.admin_token {
+                if t.expose().len() < MIN_SECRET_BYTES {
+                    return Err(ConfigError(format!(
+                        "PINPAY_ADMIN_TOKEN is too weak: at least {MIN_SECRET_BYTES} bytes are required"
+                    )));
+                }
+            }
+        }
+        let a = self.argon2;
+        if a.memory_kib < 19 * 1024 || a.iterations < 2 || a.parallelism < 1 {
+            return Err(ConfigError(
+                "argon2 parameters below the OWASP minimum (m=19456 KiB, t=2, p=1)".into(),
+            ));
+        }
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError(format!(
+                "PINPAY_TIMEZONE {:?} is unknown",
+                self.timezone
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ConfigError(format!("{name} has an invalid value {v:?}"))),
+    }
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}

@@ -1,0 +1,198 @@
+//! Database access: one connection type over SQLite and PostgreSQL, the pool, the
+//! transaction helper and the embedded migrations.
+
+pub mod accounts;
+pub mod models;
+pub mod schema;
+
+use crate::error::{ApiError, ApiResult};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever backend `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else if url.starts_with("sqlite://") || url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else {
+            Err(format!(
+                "DATABASE_URL must start with sqlite:// or postgres://, got {url:?}"
+            ))
+        }
+    }
+}
+
+/// Establishes the backend chosen by the URL scheme (the derived `establish` would guess).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+impl Manager {
+    pub fn new(url: &str) -> Result<Self, String> {
+        Ok(Self {
+            url: url.to_string(),
+            backend: Backend::from_url(url)?,
+        })
+    }
+
+    fn sqlite_path(&self) -> &str {
+        let rest = self.url.strip_prefix("sqlite:").unwrap_or(&self.url);
+        rest.strip_prefix("//").unwrap_or(rest)
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut c = SqliteConnection::establish(self.sqlite_path())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the one writer; FULL makes commits durable.
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        matches!(
+            <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+                .transaction_depth(),
+            Err(_) | Ok(Some(_))
+        )
+    }
+}
+
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+/// The pool plus the one helper that runs blocking database work off the executor.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    pub backend: Backend,
+}
+
+impl Db {
+    pub fn connect(url: &str, max_size: u32) -> Result<Self, String> {
+        let manager = Manager::new(url)?;
+        let backend = manager.backend;
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool. The checkout
+    /// happens inside the closure so no connection is held across an `.await`.
+    pub async fn run<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Applies pending migrations of the connected backend.
+    pub fn migrate(&self) -> Result<(), String> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        let applied = match &mut *conn {
+            DbConn::Pg(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        }
+        .map_err(|e| format!("migration failed: {e}"))?;
+        tracing::info!(applied, backend = ?self.backend, "migrations up to date");
+        Ok(())
+    }
+
+    pub fn get(&self) -> ApiResult<PooledConn> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// Runs `f` in one write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock
+/// up front, so concurrent writers queue instead of failing on lock upgrade), a plain
+/// `BEGIN` on PostgreSQL. Any error rolls everything back.
+pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut DbConn) -> ApiResult<T>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rb) = <DbConn as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                tracing::error!(error = %rb, "rollback failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Maps a unique-constraint violation to the given client error, anything else to 500.
+pub fn unique_violation(e: diesel::result::Error, err: impl FnOnce() -> ApiError) -> ApiError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => err(),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,61 @@
+//! Row structs mapped to the tables in `schema.rs`.
+
+use super::schema::{accounts, refresh_tokens};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub kind: String,
+    pub password_hash: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+    pub iban: Option<String>,
+    pub bic: Option<String>,
+    pub balance: i64,
+    pub api_token_generation: i64,
+    pub pin_hash: Option<String>,
+    pub pin_failed_attempts: i32,
+    pub pin_blocked_until: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = accounts)]
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub kind: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub company_name: Option<&'a str>,
+    pub iban: Option<&'a str>,
+    pub bic: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub id: i64,
+    pub account_id: i64,
+    pub token_hash: String,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewRefreshToken<'a> {
+    pub account_id: i64,
+    pub token_hash: &'a str,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}

@@ -1,0 +1,36 @@
+//! Table definitions (kept by hand: one schema for both backends).
+
+diesel::table! {
+    accounts (id) {
+        id -> BigInt,
+        username -> Text,
+        kind -> Text,
+        password_hash -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        company_name -> Nullable<Text>,
+        iban -> Nullable<Text>,
+        bic -> Nullable<Text>,
+        balance -> BigInt,
+        api_token_generation -> BigInt,
+        pin_hash -> Nullable<Text>,
+        pin_failed_attempts -> Integer,
+        pin_blocked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, refresh_tokens);

@@ -1,0 +1,12 @@
+//! PinPay: a wallet money-request API server (library crate; `main.rs` is a thin CLI).
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod services;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,63 @@
+//! `/v1/accounts`, `/v1/me`, `/v1/me/pin`.
+
+use super::extract::ApiJson;
+use super::rfc3339;
+use crate::auth::{AnyCaller, AppUser};
+use crate::db::models::Account;
+use crate::error::ApiResult;
+use crate::services::{accounts, pins};
+use crate::state::AppState;
+use actix_web::{http::header, web, HttpResponse};
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct AccountView {
+    pub username: String,
+    pub kind: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+    pub iban: Option<String>,
+    pub bic: Option<String>,
+    pub pin_set: bool,
+    pub created_at: String,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        Self {
+            username: a.username.clone(),
+            kind: a.kind.clone(),
+            email: a.email.clone(),
+            phone: a.phone.clone(),
+            company_name: a.company_name.clone(),
+            iban: a.iban.clone(),
+            bic: a.bic.clone(),
+            pin_set: a.pin_hash.is_some(),
+            created_at: rfc3339(a.created_at),
+        }
+    }
+}
+
+pub async fn register(
+    state: web::Data<AppState>,
+    body: ApiJson<accounts::Registration>,
+) -> ApiResult<HttpResponse> {
+    let account = accounts::register(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, "/v1/me"))
+        .json(AccountView::from(&account)))
+}
+
+pub async fn me(caller: AnyCaller) -> HttpResponse {
+    HttpResponse::Ok().json(AccountView::from(&caller.account))
+}
+
+pub async fn set_pin(
+    state: web::Data<AppState>,
+    user: AppUser,
+    body: ApiJson<pins::PinChange>,
+) -> ApiResult<HttpResponse> {
+    pins::set_pin(&state, &user.account, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,82 @@
+//! Thin HTTP handlers per resource, plus the problem+json fallbacks for errors that
+//! actix raises before a handler runs (bad JSON, bad path or query, unknown routes).
+
+pub mod accounts;
+pub mod admin;
+pub mod extract;
+pub mod health;
+pub mod sessions;
+
+use crate::error::{ApiError, PROBLEM_JSON};
+use actix_web::body::EitherBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, ResponseError};
+use chrono::{NaiveDateTime, SecondsFormat};
+
+/// Timestamps in bodies: RFC 3339, UTC, `Z`.
+pub fn rfc3339(t: NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::not_found("No such resource.").into()
+}
+
+pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(
+        "invalid_query",
+        format!("The query string is not valid: {err}"),
+    )
+    .into()
+}
+
+pub async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed on this path.",
+    ))
+}
+
+pub async fn unknown_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "No route matches this path.",
+    ))
+}
+
+/// Turns any remaining non-problem error response (e.g. actix's bare 405) into problem+json.
+pub fn problem_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let api = match status {
+        StatusCode::NOT_FOUND => {
+            ApiError::new(status, "route_not_found", "No route matches this path.")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "method_not_allowed",
+            "This method is not allowed on this path.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, "payload_too_large", "The body is too large.")
+        }
+        s if s.is_server_error() => ApiError::internal(),
+        s => ApiError::new(s, "bad_request", "The request could not be processed."),
+    };
+    let (req, _) = res.into_parts();
+    let res = ServiceResponse::new(req, api.error_response()).map_into_boxed_body();
+    Ok(ErrorHandlerResponse::Response(
+        res.map_body(|_, b| EitherBody::right(b)),
+    ))
+}

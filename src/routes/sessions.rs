@@ -1,0 +1,46 @@
+//! `/v1/sessions` (app login, refresh) and `/v1/auth/tokens` (merchant API tokens).
+
+use super::extract::ApiJson;
+use crate::auth::MerchantApi;
+use crate::error::ApiResult;
+use crate::services::{api_tokens, sessions};
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+
+pub async fn login(
+    state: web::Data<AppState>,
+    body: ApiJson<sessions::Credentials>,
+) -> ApiResult<HttpResponse> {
+    let tokens = sessions::login(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(tokens))
+}
+
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: ApiJson<sessions::RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let tokens = sessions::refresh(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(tokens))
+}
+
+pub async fn create_api_token(
+    state: web::Data<AppState>,
+    body: ApiJson<sessions::Credentials>,
+) -> ApiResult<HttpResponse> {
+    let token = api_tokens::create(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(token))
+}
+
+pub async fn revoke_api_tokens(
+    state: web::Data<AppState>,
+    merchant: MerchantApi,
+) -> ApiResult<HttpResponse> {
+    api_tokens::revoke_all(&state, merchant.account.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,65 @@
+//! Merchant API tokens: Corporate+ only; each new token revokes all earlier ones by
+//! bumping the merchant's token generation in the database (checked on every request).
+
+use super::accounts::authenticate;
+use super::sessions::Credentials;
+use crate::auth::jwt::Audience;
+use crate::db::schema::accounts;
+use crate::db::{write_tx, DbConn};
+use crate::domain::account::AccountKind;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+#[derive(Serialize, Debug)]
+pub struct ApiToken {
+    pub token: String,
+    pub token_type: &'static str,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn create(state: &AppState, creds: Credentials) -> ApiResult<ApiToken> {
+    let account = authenticate(state, &creds.username, creds.password).await?;
+    if AccountKind::from_db(&account.kind) != AccountKind::CorporatePlus {
+        return Err(ApiError::forbidden(
+            "api_access_requires_corporate_plus",
+            "API tokens are available to Corporate+ merchants only; ask for the free upgrade.",
+        ));
+    }
+    let id = account.id;
+    let generation = state
+        .db
+        .run(move |c| write_tx(c, |c| bump_generation(c, id)))
+        .await?;
+    let ttl = state.config.api_token_ttl_secs;
+    let (token, expires_at) = state.jwt.issue(
+        Audience::MerchantApi,
+        id,
+        Some(generation),
+        state.clock.now(),
+        ttl,
+    )?;
+    Ok(ApiToken {
+        token,
+        token_type: "Bearer",
+        expires_at,
+    })
+}
+
+/// Revokes every API token of the merchant.
+pub async fn revoke_all(state: &AppState, account_id: i64) -> ApiResult<()> {
+    state
+        .db
+        .run(move |c| write_tx(c, |c| bump_generation(c, account_id)))
+        .await?;
+    Ok(())
+}
+
+fn bump_generation(c: &mut DbConn, id: i64) -> ApiResult<i64> {
+    Ok(diesel::update(accounts::table.find(id))
+        .set(accounts::api_token_generation.eq(accounts::api_token_generation + 1))
+        .returning(accounts::api_token_generation)
+        .get_result(c)?)
+}

@@ -1,0 +1,133 @@
+//! App sessions: login with username and password, short-lived access JWTs, and
+//! rotating refresh tokens stored only as hashes (reuse of a spent one ends the family).
+
+use super::accounts::authenticate;
+use crate::auth::jwt::Audience;
+use crate::auth::opaque;
+use crate::db::models::{NewRefreshToken, RefreshToken};
+use crate::db::schema::refresh_tokens as rt;
+use crate::db::{write_tx, DbConn};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct SessionTokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+pub async fn login(state: &AppState, creds: Credentials) -> ApiResult<SessionTokens> {
+    let account = authenticate(state, &creds.username, creds.password).await?;
+    let refresh = opaque::generate("rt");
+    let (digest, now) = (opaque::digest(&refresh), state.clock.now_naive());
+    let expires = now + Duration::seconds(state.config.refresh_token_ttl_secs);
+    state
+        .db
+        .run(move |c| write_tx(c, |c| store(c, account.id, &digest, expires, now)))
+        .await?;
+    tokens(state, account.id, refresh)
+}
+
+enum Outcome {
+    Rotated(i64),
+    Refused,
+}
+
+pub async fn refresh(state: &AppState, req: RefreshRequest) -> ApiResult<SessionTokens> {
+    let presented = opaque::digest(&req.refresh_token);
+    let next = opaque::generate("rt");
+    let next_digest = opaque::digest(&next);
+    let now = state.clock.now_naive();
+    let ttl = Duration::seconds(state.config.refresh_token_ttl_secs);
+    let outcome = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let Some(token) = rt::table
+                    .filter(rt::token_hash.eq(&presented))
+                    .select(RefreshToken::as_select())
+                    .first(c)
+                    .optional()?
+                else {
+                    return Ok(Outcome::Refused);
+                };
+                // Conditional revoke: of two concurrent refreshes only one rotates.
+                let spent =
+                    diesel::update(rt::table.find(token.id).filter(rt::revoked_at.is_null()))
+                        .set(rt::revoked_at.eq(now))
+                        .execute(c)?;
+                if spent == 0 {
+                    // A spent token came back: treat the family as stolen.
+                    diesel::update(
+                        rt::table
+                            .filter(rt::account_id.eq(token.account_id))
+                            .filter(rt::revoked_at.is_null()),
+                    )
+                    .set(rt::revoked_at.eq(now))
+                    .execute(c)?;
+                    return Ok(Outcome::Refused);
+                }
+                if token.expires_at <= now {
+                    return Ok(Outcome::Refused);
+                }
+                store(c, token.account_id, &next_digest, now + ttl, now)?;
+                Ok(Outcome::Rotated(token.account_id))
+            })
+        })
+        .await?;
+    match outcome {
+        Outcome::Rotated(account_id) => tokens(state, account_id, next),
+        Outcome::Refused => Err(ApiError::unauthenticated("The refresh token is not valid.")
+            .with("reason", "invalid_refresh_token")),
+    }
+}
+
+fn store(
+    c: &mut DbConn,
+    account_id: i64,
+    digest: &str,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    diesel::insert_into(rt::table)
+        .values(NewRefreshToken {
+            account_id,
+            token_hash: digest,
+            expires_at,
+            created_at: now,
+        })
+        .execute(c)?;
+    Ok(())
+}
+
+fn tokens(state: &AppState, account_id: i64, refresh_token: String) -> ApiResult<SessionTokens> {
+    let ttl = state.config.app_token_ttl_secs;
+    let (access_token, _) =
+        state
+            .jwt
+            .issue(Audience::App, account_id, None, state.clock.now(), ttl)?;
+    Ok(SessionTokens {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token,
+    })
+}

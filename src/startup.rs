@@ -1,0 +1,138 @@
+//! Builds the application from a `Config` and a `Clock`: database, migrations, shared
+//! state, the route table (all routes are listed here) and the HTTP server.
+
+use crate::auth::hashing::Hasher;
+use crate::auth::jwt::JwtKeys;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::routes::{self, accounts, admin, health, sessions};
+use crate::state::AppState;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, ErrorHandlers, Next};
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: Config, clock: Clock) -> Result<Self, String> {
+        config.validate().map_err(|e| e.to_string())?;
+        let state = build_state(config, clock).await?;
+        let listener = TcpListener::bind(&state.config.bind)
+            .map_err(|e| format!("cannot bind {}: {e}", state.config.bind))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let workers = state.config.workers.max(1);
+        let data = web::Data::new(state);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(routes::extract::BODY_LIMIT))
+                .app_data(web::PathConfig::default().error_handler(routes::path_error))
+                .app_data(web::QueryConfig::default().error_handler(routes::query_error))
+                .wrap(ErrorHandlers::new().default_handler(routes::problem_fallback))
+                .wrap(from_fn(request_log))
+                .configure(route_table)
+                .default_service(web::to(routes::unknown_route))
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|e| e.to_string())?
+        .run();
+        tracing::info!(port, "PinPay listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT stop gracefully: requests in flight finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the database, applies migrations and prepares keys and the hasher.
+pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, String> {
+    let db = Db::connect(&config.database_url, config.db_pool_size)?;
+    let migrator = db.clone();
+    tokio::task::spawn_blocking(move || migrator.migrate())
+        .await
+        .map_err(|e| e.to_string())??;
+    let hashing_slots = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let hasher = Hasher::new(&config.pepper, config.argon2, hashing_slots)?;
+    let jwt = Arc::new(JwtKeys::new(config.jwt_secret.expose()));
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+        clock,
+        jwt,
+        hasher,
+    })
+}
+
+/// Every route of the API, in one place.
+pub fn route_table(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/health").route(web::get().to(health::health)))
+        .service(resource("/ready").route(web::get().to(health::ready)))
+        .service(resource("/openapi.yaml").route(web::get().to(health::openapi)))
+        .service(resource("/v1/accounts").route(web::post().to(accounts::register)))
+        .service(resource("/v1/me").route(web::get().to(accounts::me)))
+        .service(resource("/v1/me/pin").route(web::put().to(accounts::set_pin)))
+        .service(resource("/v1/sessions").route(web::post().to(sessions::login)))
+        .service(resource("/v1/sessions/refresh").route(web::post().to(sessions::refresh)))
+        .service(
+            resource("/v1/auth/tokens")
+                .route(web::post().to(sessions::create_api_token))
+                .route(web::delete().to(sessions::revoke_api_tokens)),
+        )
+        .service(
+            resource("/v1/admin/accounts/{username}/tier").route(web::put().to(admin::set_tier)),
+        );
+}
+
+/// A resource that answers 405 (not the app's 404) to methods it does not route.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(routes::method_not_allowed))
+}
+
+/// Gives each request an id (kept from `X-Request-Id` if the caller sent a sane one)
+/// and logs one structured line per request.
+async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::auth::opaque::generate("req"));
+    let (method, path) = (req.method().clone(), req.path().to_string());
+    let started = Instant::now();
+    let mut res = next.call(req).await?;
+    if let Ok(v) = request_id.parse() {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            v,
+        );
+    }
+    tracing::info!(
+        request_id, %method, path, status = res.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64, "request"
+    );
+    Ok(res)
+}

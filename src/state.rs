@@ -1,0 +1,17 @@
+//! What every handler and extractor shares: database, configuration, clock, keys.
+
+use crate::auth::hashing::Hasher;
+use crate::auth::jwt::JwtKeys;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub jwt: Arc<JwtKeys>,
+    pub hasher: Hasher,
+}

@@ -1,0 +1,331 @@
+//! The test harness: a real PinPay server on port 0 with its own fresh database
+//! (SQLite file by default, a new PostgreSQL database when `PINPAY_TEST_DATABASE_URL`
+//! names a server), a clock the test can move, and HTTP helpers that read like the API.
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use pinpay::clock::Clock;
+use pinpay::config::{Config, Secret};
+use pinpay::startup::Application;
+use rand::Rng;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+pub const ADMIN_TOKEN: &str = "test-operator-token-0123456789abcdef";
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123456789";
+pub const PASSWORD: &str = "correct horse battery";
+pub const PIN: &str = "482915";
+pub const IBAN: &str = "DE89370400440532013000";
+
+/// One database for one test, removed when the test ends.
+pub enum TestDb {
+    Sqlite { dir: PathBuf },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn create() -> Self {
+        let suffix: u64 = rand::thread_rng().gen();
+        match std::env::var("PINPAY_TEST_DATABASE_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
+            Some(admin_url) => {
+                let name = format!("pinpay_test_{suffix:016x}");
+                let mut c = PgConnection::establish(&admin_url)
+                    .expect("connect to PINPAY_TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .expect("create test database");
+                Self::Postgres { admin_url, name }
+            }
+            None => {
+                let dir = std::env::temp_dir().join(format!("pinpay-test-{suffix:016x}"));
+                std::fs::create_dir_all(&dir).expect("create temp dir");
+                Self::Sqlite { dir }
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite { dir } => format!("sqlite://{}", dir.join("pinpay.db").display()),
+            Self::Postgres { admin_url, name } => {
+                let base = admin_url.split('?').next().unwrap_or(admin_url);
+                let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+                format!("{base}/{name}")
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            Self::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Self::Postgres { admin_url, name } => {
+                if let Ok(mut c) = PgConnection::establish(admin_url) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c);
+                }
+            }
+        }
+    }
+}
+
+/// A response as a test sees it.
+#[derive(Debug)]
+pub struct Res {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Res {
+    /// Asserts an RFC 9457 problem with this status and code; returns the body.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["status"], status,
+            "problem status must equal the HTTP status"
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        for member in ["type", "title", "detail"] {
+            assert!(
+                self.body[member].is_string(),
+                "problem lacks {member}: {}",
+                self.body
+            );
+        }
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        &self.body
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub clock: Clock,
+    pub client: reqwest::Client,
+    config: Config,
+    handle: actix_web::dev::ServerHandle,
+    // Declared last: the server stops before the database is dropped.
+    _db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let db = TestDb::create();
+        let mut config = Config::development();
+        config.database_url = db.url();
+        config.bind = "127.0.0.1:0".into();
+        config.workers = 2;
+        config.db_pool_size = 8;
+        config.jwt_secret = Secret::new(JWT_SECRET);
+        config.admin_token = Some(Secret::new(ADMIN_TOKEN));
+        config.callback_allow_private = true;
+        Self::start(config, Clock::system(), db).await
+    }
+
+    async fn start(config: Config, clock: Clock, db: TestDb) -> Self {
+        let app = Application::build(config.clone(), clock.clone())
+            .await
+            .expect("server builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            address,
+            clock,
+            client,
+            config,
+            handle,
+            _db: db,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database, secret and clock.
+    pub async fn restart(self) -> Self {
+        self.handle.stop(true).await;
+        let Self {
+            config,
+            clock,
+            _db: db,
+            ..
+        } = self;
+        Self::start(config, clock, db).await
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<RawBody>,
+    ) -> Res {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        match body {
+            Some(RawBody::Json(v)) => req = req.json(&v),
+            Some(RawBody::Text(content_type, text)) => {
+                req = req.header("content-type", content_type).body(text);
+            }
+            None => {}
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = res.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Res {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
+        self.request("GET", path, token, None).await
+    }
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.request("POST", path, token, Some(RawBody::Json(body)))
+            .await
+    }
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.request("PUT", path, token, Some(RawBody::Json(body)))
+            .await
+    }
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Res {
+        self.request("DELETE", path, token, None).await
+    }
+
+    // ---- the API as its users call it ----
+
+    pub async fn register_private(&self, username: &str) -> Res {
+        self.post(
+            "/v1/accounts",
+            None,
+            json!({"kind": "private", "username": username, "password": PASSWORD, "email": format!("{username}@example.com")}),
+        )
+        .await
+    }
+
+    pub async fn register_merchant(&self, username: &str) -> Res {
+        self.post(
+            "/v1/accounts",
+            None,
+            json!({"kind": "corporate", "username": username, "password": PASSWORD,
+                   "email": format!("{username}@shop.example"), "company_name": "Shop GmbH",
+                   "iban": IBAN, "bic": "DEUTDEFF"}),
+        )
+        .await
+    }
+
+    /// Logs in; returns the session (access and refresh token).
+    pub async fn login(&self, username: &str) -> Value {
+        self.post(
+            "/v1/sessions",
+            None,
+            json!({"username": username, "password": PASSWORD}),
+        )
+        .await
+        .ok(201)
+        .clone()
+    }
+
+    pub async fn access_token(&self, username: &str) -> String {
+        self.login(username).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn set_tier(&self, username: &str, tier: &str) -> Res {
+        self.put(
+            &format!("/v1/admin/accounts/{username}/tier"),
+            Some(ADMIN_TOKEN),
+            json!({"tier": tier}),
+        )
+        .await
+    }
+
+    pub async fn create_api_token(&self, username: &str) -> Res {
+        self.post(
+            "/v1/auth/tokens",
+            None,
+            json!({"username": username, "password": PASSWORD}),
+        )
+        .await
+    }
+
+    /// A Corporate+ merchant with a current API token.
+    pub async fn corporate_plus(&self, username: &str) -> String {
+        self.register_merchant(username).await.ok(201);
+        self.set_tier(username, "corporate_plus").await.ok(200);
+        self.create_api_token(username).await.ok(201)["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A private wallet user with PIN `PIN`; returns its app token.
+    pub async fn wallet_user(&self, username: &str) -> String {
+        self.register_private(username).await.ok(201);
+        let token = self.access_token(username).await;
+        self.put(
+            "/v1/me/pin",
+            Some(&token),
+            json!({"pin": PIN, "password": PASSWORD}),
+        )
+        .await
+        .ok(204);
+        token
+    }
+
+    pub async fn change_pin(&self, token: &str, old_pin: &str, new_pin: &str) -> Res {
+        self.put(
+            "/v1/me/pin",
+            Some(token),
+            json!({"pin": new_pin, "old_pin": old_pin}),
+        )
+        .await
+    }
+}
+
+pub enum RawBody {
+    Json(Value),
+    Text(&'static str, String),
+}
