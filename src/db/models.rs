@@ -19,7 +19,7 @@ pub struct Account {
     pub balance: i64,
     pub api_token_generation: i64,
     pub pin_hash: Option<String>,
-    pub pin_failed_attempts: i32,
+    pub pin_failed_attempts: i64,
     pub pin_blocked_until: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

@@ -14,7 +14,7 @@ diesel::table! {
         balance -> BigInt,
         api_token_generation -> BigInt,
         pin_hash -> Nullable<Text>,
-        pin_failed_attempts -> Integer,
+        pin_failed_attempts -> BigInt,
         pin_blocked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -32,5 +32,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pin_checks (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        started_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, refresh_tokens);
+diesel::joinable!(pin_checks -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, refresh_tokens, pin_checks);

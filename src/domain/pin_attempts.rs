@@ -1,51 +1,66 @@
-//! The PIN attempt counter (PSD2 RTS art. 4): 5 consecutive wrong PINs block the PIN for
-//! 30 minutes. An attempt is *reserved* before the slow hash check, so concurrent wrong
-//! attempts cannot all pass a counter that has room for only some of them.
+//! The PIN attempt rule (PSD2 RTS art. 4): 5 consecutive wrong PINs block the PIN for
+//! 30 minutes. A check may start only while failures plus checks still in flight stay
+//! under the limit, so concurrent guesses can never add up to more than 5 wrong tries.
 
 use chrono::{Duration, NaiveDateTime};
 
-pub const MAX_ATTEMPTS: i32 = 5;
+pub const MAX_ATTEMPTS: i64 = 5;
 pub const BLOCK_MINUTES: i64 = 30;
+/// A check still unresolved after this long is taken as crashed and stops counting.
+pub const CHECK_LEASE_SECS: i64 = 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PinCounter {
-    pub failed: i32,
+    pub failed: i64,
     pub blocked_until: Option<NaiveDateTime>,
 }
 
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Run the check; `counter` is the state to store (an expired block is cleared).
+    Start {
+        counter: PinCounter,
+    },
+    /// Every remaining try is taken by checks in flight: wait for one to resolve.
+    Wait,
+    Blocked {
+        until: NaiveDateTime,
+    },
+}
+
 impl PinCounter {
-    /// Counts one more attempt before it is checked. The attempt that uses up the last
-    /// try sets the block at once (lifted by `succeeded` if that PIN was right), so a
-    /// crash between reserve and result can never leave the counter stuck.
-    /// `Err(until)` means the PIN is blocked.
-    pub fn reserve(self, now: NaiveDateTime) -> Result<Self, NaiveDateTime> {
-        let mut next = self;
-        match self.blocked_until {
-            Some(until) if now < until => return Err(until),
-            Some(_) => {
-                next = Self {
-                    failed: 0,
-                    blocked_until: None,
-                }
-            }
-            None => {}
+    pub fn admit(self, in_flight: i64, now: NaiveDateTime) -> Admission {
+        let counter = match self.blocked_until {
+            Some(until) if now < until => return Admission::Blocked { until },
+            Some(_) => Self::cleared(),
+            None => self,
+        };
+        if counter.failed + in_flight >= MAX_ATTEMPTS {
+            Admission::Wait
+        } else {
+            Admission::Start { counter }
         }
-        next.failed += 1;
-        if next.failed >= MAX_ATTEMPTS {
-            next.blocked_until = Some(now + Duration::minutes(BLOCK_MINUTES));
-        }
-        Ok(next)
     }
 
-    /// The counter after a correct PIN.
-    pub fn succeeded() -> Self {
+    /// The counter after a wrong PIN: the fifth consecutive one blocks.
+    pub fn failed_once(self, now: NaiveDateTime) -> Self {
+        let failed = self.failed + 1;
+        let blocked_until =
+            (failed >= MAX_ATTEMPTS).then(|| now + Duration::minutes(BLOCK_MINUTES));
+        Self {
+            failed,
+            blocked_until,
+        }
+    }
+
+    pub fn cleared() -> Self {
         Self {
             failed: 0,
             blocked_until: None,
         }
     }
 
-    pub fn remaining(self) -> i32 {
+    pub fn remaining(self) -> i64 {
         (MAX_ATTEMPTS - self.failed).max(0)
     }
 }
@@ -62,16 +77,34 @@ mod tests {
     }
 
     #[test]
-    fn fifth_attempt_blocks_for_thirty_minutes() {
-        let mut c = PinCounter::succeeded();
+    fn fifth_failure_blocks_for_thirty_minutes() {
+        let mut c = PinCounter::cleared();
         for _ in 0..4 {
-            c = c.reserve(t(0)).unwrap();
+            c = c.failed_once(t(0));
             assert_eq!(c.blocked_until, None);
         }
-        c = c.reserve(t(0)).unwrap();
+        c = c.failed_once(t(0));
         assert_eq!(c.blocked_until, Some(t(30)));
-        assert_eq!(c.reserve(t(29)), Err(t(30)));
-        let after = c.reserve(t(30)).unwrap();
-        assert_eq!((after.failed, after.blocked_until), (1, None));
+        assert_eq!(c.admit(0, t(29)), Admission::Blocked { until: t(30) });
+        assert_eq!(
+            c.admit(0, t(30)),
+            Admission::Start {
+                counter: PinCounter::cleared()
+            }
+        );
+    }
+
+    #[test]
+    fn checks_in_flight_take_up_the_remaining_tries() {
+        let three_failed = PinCounter {
+            failed: 3,
+            blocked_until: None,
+        };
+        assert!(matches!(
+            three_failed.admit(1, t(0)),
+            Admission::Start { .. }
+        ));
+        assert_eq!(three_failed.admit(2, t(0)), Admission::Wait);
+        assert_eq!(PinCounter::cleared().admit(5, t(0)), Admission::Wait);
     }
 }

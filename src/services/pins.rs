@@ -3,13 +3,13 @@
 
 use super::accounts::authenticate;
 use crate::db::models::Account;
-use crate::db::schema::accounts;
-use crate::db::{accounts as q, write_tx};
+use crate::db::schema::{accounts, pin_checks};
+use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::account::Pin;
-use crate::domain::pin_attempts::PinCounter;
+use crate::domain::pin_attempts::{Admission, PinCounter, CHECK_LEASE_SECS};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Deserialize;
 
@@ -45,7 +45,7 @@ pub async fn set_pin(state: &AppState, account: &Account, change: PinChange) -> 
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                let reset = PinCounter::succeeded();
+                let reset = PinCounter::cleared();
                 diesel::update(accounts::table.find(id))
                     .set((
                         accounts::pin_hash.eq(Some(hash)),
@@ -60,40 +60,63 @@ pub async fn set_pin(state: &AppState, account: &Account, change: PinChange) -> 
         .await
 }
 
-/// Checks `pin` for the account. The attempt is counted in the database before the
-/// argon2 check (which runs outside any transaction), so concurrent wrong PINs cannot
-/// exceed the limit. Errors: 422 malformed, 409 no PIN set, 403 wrong or blocked.
+/// Checks `pin` for the account: the one PIN check behind every PIN-protected
+/// operation. The argon2 check runs outside any transaction; before it, the check is
+/// registered in flight, and it may start only while failures plus checks in flight are
+/// under the limit (otherwise it waits for one to resolve). So no burst of concurrent
+/// guesses gets more than 5 tries, while concurrent right PINs all pass.
+/// Errors: 422 malformed, 409 no PIN set, 403 `pin_invalid` or `pin_blocked`,
+/// 429 `pin_check_busy` if the wait runs out.
 pub async fn verify_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResult<()> {
     let pin = Pin::parse("pin", pin)?;
-    let now = state.clock.now_naive();
-    let (hash, reserved) = state
-        .db
-        .run(move |c| write_tx(c, |c| reserve(c, account_id, now)))
-        .await?;
-    if state
+    let (hash, check_id) = admit(state, account_id).await?;
+    let matches = state
         .hasher
         .verify(pin.expose().to_owned(), Some(hash))
-        .await?
-    {
-        let now = state.clock.now_naive();
-        state
-            .db
-            .run(move |c| write_tx(c, |c| store(c, account_id, PinCounter::succeeded(), now)))
-            .await?;
-        return Ok(());
+        .await;
+    let now = state.clock.now_naive();
+    // A server-side hashing failure releases the check without counting it.
+    let outcome = matches.as_ref().ok().copied();
+    let counter = state
+        .db
+        .run(move |c| write_tx(c, |c| resolve(c, account_id, check_id, outcome, now)))
+        .await?;
+    let ok = matches?;
+    match (ok, counter.blocked_until) {
+        (true, _) => Ok(()),
+        (false, Some(until)) => Err(blocked(until)),
+        (false, None) => Err(
+            ApiError::forbidden("pin_invalid", "The PIN is not correct.")
+                .with("attempts_remaining", counter.remaining()),
+        ),
     }
-    Err(match reserved.blocked_until {
-        Some(until) => blocked(until),
-        None => ApiError::forbidden("pin_invalid", "The PIN is not correct.")
-            .with("attempts_remaining", reserved.remaining()),
-    })
 }
 
-fn reserve(
-    c: &mut crate::db::DbConn,
-    id: i64,
-    now: NaiveDateTime,
-) -> ApiResult<(String, PinCounter)> {
+/// Registers a check in flight, waiting (up to ~10 s) while every try is taken.
+async fn admit(state: &AppState, account_id: i64) -> ApiResult<(String, i64)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = state.clock.now_naive();
+        let admitted = state
+            .db
+            .run(move |c| write_tx(c, |c| try_admit(c, account_id, now)))
+            .await?;
+        if let Some(started) = admitted {
+            return Ok(started);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "pin_check_busy",
+                "Too many PIN checks are running for this wallet; retry shortly.",
+            ));
+        }
+        let jitter = rand::random::<u64>() % 30;
+        tokio::time::sleep(std::time::Duration::from_millis(15 + jitter)).await;
+    }
+}
+
+fn try_admit(c: &mut DbConn, id: i64, now: NaiveDateTime) -> ApiResult<Option<(String, i64)>> {
     let account = q::lock(c, id)?.ok_or_else(|| ApiError::not_found("No such account."))?;
     let Some(hash) = account.pin_hash else {
         return Err(ApiError::conflict(
@@ -101,21 +124,64 @@ fn reserve(
             "Set a PIN first (PUT /v1/me/pin).",
         ));
     };
+    let lease_start = now - Duration::seconds(CHECK_LEASE_SECS);
+    let in_flight: i64 = pin_checks::table
+        .filter(pin_checks::account_id.eq(id))
+        .filter(pin_checks::started_at.gt(lease_start))
+        .count()
+        .get_result(c)?;
     let counter = PinCounter {
         failed: account.pin_failed_attempts,
         blocked_until: account.pin_blocked_until,
     };
-    let reserved = counter.reserve(now).map_err(blocked)?;
-    store(c, id, reserved, now)?;
-    Ok((hash, reserved))
+    match counter.admit(in_flight, now) {
+        Admission::Blocked { until } => Err(blocked(until)),
+        Admission::Wait => Ok(None),
+        Admission::Start { counter } => {
+            store(c, id, counter, now)?;
+            let check_id = diesel::insert_into(pin_checks::table)
+                .values((
+                    pin_checks::account_id.eq(id),
+                    pin_checks::started_at.eq(now),
+                ))
+                .returning(pin_checks::id)
+                .get_result(c)?;
+            Ok(Some((hash, check_id)))
+        }
+    }
 }
 
-fn store(
-    c: &mut crate::db::DbConn,
+fn resolve(
+    c: &mut DbConn,
     id: i64,
-    counter: PinCounter,
+    check_id: i64,
+    outcome: Option<bool>,
     now: NaiveDateTime,
-) -> ApiResult<()> {
+) -> ApiResult<PinCounter> {
+    let account = q::lock(c, id)?.ok_or_else(|| ApiError::not_found("No such account."))?;
+    diesel::delete(pin_checks::table.find(check_id)).execute(c)?;
+    // Crashed checks past their lease are cleaned up by whoever comes next.
+    let lease_start = now - Duration::seconds(CHECK_LEASE_SECS);
+    diesel::delete(
+        pin_checks::table
+            .filter(pin_checks::account_id.eq(id))
+            .filter(pin_checks::started_at.le(lease_start)),
+    )
+    .execute(c)?;
+    let counter = PinCounter {
+        failed: account.pin_failed_attempts,
+        blocked_until: account.pin_blocked_until,
+    };
+    let next = match outcome {
+        Some(true) => PinCounter::cleared(),
+        Some(false) => counter.failed_once(now),
+        None => counter,
+    };
+    store(c, id, next, now)?;
+    Ok(next)
+}
+
+fn store(c: &mut DbConn, id: i64, counter: PinCounter, now: NaiveDateTime) -> ApiResult<()> {
     diesel::update(accounts::table.find(id))
         .set((
             accounts::pin_failed_attempts.eq(counter.failed),

@@ -1,2 +1,3 @@
+DROP TABLE pin_checks;
 DROP TABLE refresh_tokens;
 DROP TABLE accounts;

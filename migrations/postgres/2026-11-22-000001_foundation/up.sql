@@ -11,7 +11,7 @@ CREATE TABLE accounts (
     balance BIGINT NOT NULL DEFAULT 0 CHECK (kind = 'system' OR balance >= 0),
     api_token_generation BIGINT NOT NULL DEFAULT 0,
     pin_hash TEXT,
-    pin_failed_attempts INTEGER NOT NULL DEFAULT 0,
+    pin_failed_attempts BIGINT NOT NULL DEFAULT 0,
     pin_blocked_until TIMESTAMP,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
@@ -26,3 +26,12 @@ CREATE TABLE refresh_tokens (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX refresh_tokens_account ON refresh_tokens (account_id);
+
+-- PIN checks in flight: counted with the failures so that concurrent guesses cannot
+-- exceed the limit; a row older than its lease (a crashed check) no longer counts.
+CREATE TABLE pin_checks (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id BIGINT NOT NULL REFERENCES accounts (id),
+    started_at TIMESTAMP NOT NULL
+);
+CREATE INDEX pin_checks_account ON pin_checks (account_id, started_at);
