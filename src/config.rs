@@ -216,3 +216,62 @@ fn random_secret() -> String {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     hex::encode(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const STRONG: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn development_needs_no_configuration() {
+        let c = load(&[]).unwrap();
+        assert_eq!(
+            (c.bind.as_str(), c.database_url.as_str()),
+            ("127.0.0.1:8080", "sqlite://pinpay.db")
+        );
+        assert!(c.jwt_secret.expose().len() >= 32);
+        assert_eq!(load(&[("PINPAY_BIND", ":0")]).unwrap().bind, "127.0.0.1:0");
+    }
+
+    #[test]
+    fn production_refuses_missing_or_weak_secrets_and_says_which() {
+        let err = |vars: &[(&str, &str)]| load(vars).unwrap_err().to_string();
+        let prod = ("PINPAY_ENV", "production");
+        assert!(err(&[prod, ("PINPAY_PEPPER", STRONG)]).contains("PINPAY_JWT_SECRET is required"));
+        assert!(err(&[
+            prod,
+            ("PINPAY_JWT_SECRET", "short"),
+            ("PINPAY_PEPPER", STRONG)
+        ])
+        .contains("PINPAY_JWT_SECRET is too weak"));
+        assert!(err(&[prod, ("PINPAY_JWT_SECRET", STRONG)]).contains("PINPAY_PEPPER is required"));
+        assert!(err(&[
+            prod,
+            ("PINPAY_JWT_SECRET", STRONG),
+            ("PINPAY_PEPPER", DEV_PEPPER)
+        ])
+        .contains("PINPAY_PEPPER is too weak"));
+        assert!(load(&[
+            prod,
+            ("PINPAY_JWT_SECRET", STRONG),
+            ("PINPAY_PEPPER", STRONG)
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn argon2_below_the_owasp_minimum_is_refused() {
+        assert!(load(&[("PINPAY_ARGON2_MEMORY_KIB", "1024")]).is_err());
+        assert!(load(&[("PINPAY_TIMEZONE", "Mars/Olympus")]).is_err());
+    }
+}
