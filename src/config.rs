@@ -66,6 +66,8 @@ pub struct Config {
     pub api_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     pub db_pool_size: u32,
+    /// A JSON file replacing the shipped fee and limit table.
+    pub tiers_file: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,7 @@ impl Config {
             api_token_ttl_secs: 30 * 24 * 3600,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             db_pool_size: 10,
+            tiers_file: None,
         }
     }
 
@@ -155,6 +158,7 @@ impl Config {
             None => tracing::warn!("PINPAY_PEPPER unset: using the development pepper"),
         }
         c.admin_token = get("PINPAY_ADMIN_TOKEN").map(Secret::new);
+        c.tiers_file = get("PINPAY_TIERS_FILE");
         c.validate()?;
         Ok(c)
     }

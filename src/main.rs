@@ -6,10 +6,11 @@ use pinpay::db::Db;
 use pinpay::startup::Application;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: pinpay [serve | migrate]
+const USAGE: &str = "usage: pinpay [serve | migrate | ledger verify]
 
-  serve     run the API server (default)
-  migrate   apply database migrations and exit
+  serve           run the API server (default)
+  migrate         apply database migrations and exit
+  ledger verify   check every ledger invariant; exit 1 on a violation
 
 Configuration comes from the environment (PINPAY_*, DATABASE_URL) and an optional .env.";
 
@@ -21,15 +22,17 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,actix_server=warn".into()),
         )
         .init();
-    let command = std::env::args().nth(1);
-    let result = match command.as_deref() {
-        None | Some("serve") => serve(),
-        Some("migrate") => migrate(),
-        Some("-h" | "--help" | "help") => {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        [] | ["serve"] => serve(),
+        ["migrate"] => migrate(),
+        ["ledger", "verify"] => verify_ledger(),
+        ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             Ok(())
         }
-        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+        other => Err(format!("unknown command {:?}\n\n{USAGE}", other.join(" "))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,4 +54,25 @@ fn serve() -> Result<(), String> {
 fn migrate() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
     Db::connect(&config.database_url, 1)?.migrate()
+}
+
+fn verify_ledger() -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let db = Db::connect(&config.database_url, 1)?;
+    db.migrate()?;
+    let mut conn = db.get().map_err(|e| e.detail)?;
+    let report = pinpay::ledger::verify::verify(&mut conn)
+        .map_err(|e| format!("cannot read the ledger: {e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    if report.ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} ledger invariant violation(s)",
+            report.violations.len()
+        ))
+    }
 }

@@ -6,7 +6,9 @@ use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
-use crate::routes::{self, accounts, admin, health, sessions};
+use crate::domain::calendar::Calendar;
+use crate::domain::tiers::TierTable;
+use crate::routes::{self, accounts, admin, health, ledger, sessions};
 use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
@@ -74,12 +76,25 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
     let hashing_slots = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
     let hasher = Hasher::new(&config.pepper, config.argon2, hashing_slots)?;
     let jwt = Arc::new(JwtKeys::new(config.jwt_secret.expose()));
+    let tiers = match &config.tiers_file {
+        Some(path) => TierTable::from_json(
+            &std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read PINPAY_TIERS_FILE {path}: {e}"))?,
+        )?,
+        None => TierTable::shipped(),
+    };
+    let tz: chrono_tz::Tz = config
+        .timezone
+        .parse()
+        .map_err(|_| format!("unknown time zone {}", config.timezone))?;
     Ok(AppState {
         db,
         config: Arc::new(config),
         clock,
         jwt,
         hasher,
+        tiers: Arc::new(tiers),
+        calendar: Calendar::new(tz),
     })
 }
 
@@ -98,9 +113,17 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(sessions::create_api_token))
                 .route(web::delete().to(sessions::revoke_api_tokens)),
         )
+        .service(resource("/v1/fees").route(web::get().to(ledger::fees)))
+        .service(resource("/v1/balance").route(web::get().to(ledger::balance)))
+        .service(resource("/v1/transactions").route(web::get().to(ledger::transactions)))
+        .service(resource("/v1/transactions.csv").route(web::get().to(ledger::transactions_csv)))
+        .service(resource("/v1/transfers").route(web::post().to(ledger::transfer)))
+        .service(resource("/v1/payouts").route(web::post().to(ledger::payout)))
         .service(
             resource("/v1/admin/accounts/{username}/tier").route(web::put().to(admin::set_tier)),
-        );
+        )
+        .service(resource("/v1/admin/deposits").route(web::post().to(admin::deposit)))
+        .service(resource("/v1/admin/ledger/verify").route(web::get().to(admin::verify_ledger)));
 }
 
 /// A resource that answers 405 (not the app's 404) to methods it does not route.

@@ -5,6 +5,8 @@ use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::domain::calendar::Calendar;
+use crate::domain::tiers::TierTable;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -14,4 +16,6 @@ pub struct AppState {
     pub clock: Clock,
     pub jwt: Arc<JwtKeys>,
     pub hasher: Hasher,
+    pub tiers: Arc<TierTable>,
+    pub calendar: Calendar,
 }

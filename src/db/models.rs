@@ -1,6 +1,6 @@
 //! Row structs mapped to the tables in `schema.rs`.
 
-use super::schema::{accounts, refresh_tokens};
+use super::schema::{accounts, ledger_transactions, postings, refresh_tokens};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -57,5 +57,28 @@ pub struct NewRefreshToken<'a> {
     pub account_id: i64,
     pub token_hash: &'a str,
     pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = ledger_transactions)]
+pub struct LedgerTransaction {
+    pub id: i64,
+    pub kind: String,
+    pub related_id: Option<i64>,
+    pub external_ref: Option<String>,
+    pub description: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = postings)]
+pub struct Posting {
+    pub id: i64,
+    pub transaction_id: i64,
+    pub account_id: i64,
+    pub kind: String,
+    pub amount: i64,
+    pub counterparty_id: Option<i64>,
     pub created_at: NaiveDateTime,
 }

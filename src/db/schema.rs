@@ -40,6 +40,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ledger_transactions (id) {
+        id -> BigInt,
+        kind -> Text,
+        related_id -> Nullable<BigInt>,
+        external_ref -> Nullable<Text>,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    postings (id) {
+        id -> BigInt,
+        transaction_id -> BigInt,
+        account_id -> BigInt,
+        kind -> Text,
+        amount -> BigInt,
+        counterparty_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> accounts (account_id));
+diesel::joinable!(postings -> ledger_transactions (transaction_id));
 diesel::joinable!(pin_checks -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, refresh_tokens, pin_checks);
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    refresh_tokens,
+    pin_checks,
+    ledger_transactions,
+    postings
+);

@@ -2,4 +2,7 @@
 
 pub mod account;
 pub mod bank;
+pub mod calendar;
+pub mod money;
 pub mod pin_attempts;
+pub mod tiers;

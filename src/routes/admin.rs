@@ -4,7 +4,7 @@ use super::accounts::AccountView;
 use super::extract::ApiJson;
 use crate::auth::Operator;
 use crate::error::ApiResult;
-use crate::services::accounts;
+use crate::services::{accounts, deposits};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
@@ -16,4 +16,46 @@ pub async fn set_tier(
 ) -> ApiResult<HttpResponse> {
     let account = accounts::set_tier(&state, username.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&account)))
+}
+
+#[derive(serde::Serialize)]
+struct DepositView {
+    id: String,
+    object: &'static str,
+    username: String,
+    amount: crate::domain::money::Money,
+    currency: &'static str,
+    bank_reference: String,
+    created_at: String,
+}
+
+/// Books a bank transfer in; a repeated bank reference returns the original (200).
+pub async fn deposit(
+    state: web::Data<AppState>,
+    _: Operator,
+    body: ApiJson<deposits::DepositRequest>,
+) -> ApiResult<HttpResponse> {
+    let d = deposits::book(&state, body.into_inner()).await?;
+    let view = DepositView {
+        id: crate::ledger::txn_public_id(d.transaction_id),
+        object: "deposit",
+        username: d.username,
+        amount: d.amount,
+        currency: "EUR",
+        bank_reference: d.bank_reference,
+        created_at: super::rfc3339(d.created_at),
+    };
+    Ok(if d.existing {
+        HttpResponse::Ok().json(view)
+    } else {
+        HttpResponse::Created().json(view)
+    })
+}
+
+pub async fn verify_ledger(state: web::Data<AppState>, _: Operator) -> ApiResult<HttpResponse> {
+    let report = state
+        .db
+        .run(|c| Ok(crate::ledger::verify::verify(c)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
 }

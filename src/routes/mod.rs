@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod admin;
 pub mod extract;
 pub mod health;
+pub mod ledger;
+pub mod pagination;
 pub mod sessions;
 
 use crate::error::{ApiError, PROBLEM_JSON};

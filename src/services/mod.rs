@@ -2,5 +2,10 @@
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod deposits;
+pub mod limits;
+pub mod payouts;
 pub mod pins;
 pub mod sessions;
+pub mod statements;
+pub mod transfers;

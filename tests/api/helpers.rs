@@ -58,8 +58,18 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The ledger invariants, checked on the database itself after every test.
+    fn ledger_report(&self) -> pinpay::ledger::verify::Report {
+        let db = pinpay::db::Db::connect(&self.url(), 1).expect("open test database");
+        let mut conn = db.get().expect("connection");
+        pinpay::ledger::verify::verify(&mut conn).expect("ledger readable")
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
+        let report = (!std::thread::panicking()).then(|| self.ledger_report());
         match self {
             Self::Sqlite { dir } => {
                 let _ = std::fs::remove_dir_all(dir);
@@ -71,6 +81,13 @@ impl Drop for TestDb {
                             .execute(&mut c);
                 }
             }
+        }
+        if let Some(report) = report {
+            assert!(
+                report.ok,
+                "ledger invariants violated after the test: {:?}",
+                report.violations
+            );
         }
     }
 }
@@ -313,6 +330,72 @@ impl TestApp {
         .await
         .ok(204);
         token
+    }
+
+    /// A merchant of `tier` with PIN `PIN`; returns its app token.
+    pub async fn merchant_app(&self, username: &str, tier: &str) -> String {
+        self.register_merchant(username).await.ok(201);
+        if tier == "corporate_plus" {
+            self.set_tier(username, tier).await.ok(200);
+        }
+        let token = self.access_token(username).await;
+        self.put(
+            "/v1/me/pin",
+            Some(&token),
+            json!({"pin": PIN, "password": PASSWORD}),
+        )
+        .await
+        .ok(204);
+        token
+    }
+
+    /// Books a bank transfer in with a fresh bank reference.
+    pub async fn deposit(&self, username: &str, amount: &str) -> Res {
+        let reference = format!("REF-{:016x}", rand::thread_rng().gen::<u64>());
+        self.post(
+            "/v1/admin/deposits",
+            Some(ADMIN_TOKEN),
+            json!({"username": username, "amount": amount, "bank_reference": reference}),
+        )
+        .await
+    }
+
+    pub async fn transfer(&self, token: &str, to: &str, amount: &str) -> Res {
+        self.post(
+            "/v1/transfers",
+            Some(token),
+            json!({"to": to, "amount": amount, "pin": PIN}),
+        )
+        .await
+    }
+
+    pub async fn payout(&self, token: &str, amount: &str) -> Res {
+        self.post(
+            "/v1/payouts",
+            Some(token),
+            json!({"amount": amount, "pin": PIN}),
+        )
+        .await
+    }
+
+    /// The caller's balance as the API reports it, e.g. `"12.34"`.
+    pub async fn balance(&self, token: &str) -> String {
+        self.get("/v1/balance", Some(token)).await.ok(200)["balance"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The operator's ledger report.
+    pub async fn ledger_report(&self) -> Value {
+        self.get("/v1/admin/ledger/verify", Some(ADMIN_TOKEN))
+            .await
+            .ok(200)
+            .clone()
+    }
+
+    pub fn database_url(&self) -> String {
+        self._db.url()
     }
 
     pub async fn change_pin(&self, token: &str, old_pin: &str, new_pin: &str) -> Res {

@@ -4,5 +4,6 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod ledger;
 mod operations;
 mod pins;

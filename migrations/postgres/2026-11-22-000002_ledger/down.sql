@@ -1,0 +1,3 @@
+DROP TABLE postings;
+DROP TABLE ledger_transactions;
+DELETE FROM accounts WHERE kind = 'system';

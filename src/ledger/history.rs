@@ -1,0 +1,69 @@
+//! An account's postings, newest first, filtered by kind and time, with the
+//! counterparty and description of each movement.
+
+use super::TxKind;
+use crate::db::models::Posting;
+use crate::db::schema::{accounts, ledger_transactions as lt, postings};
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub kind: Option<TxKind>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+}
+
+#[derive(Debug)]
+pub struct Item {
+    pub posting: Posting,
+    pub description: Option<String>,
+    pub related_id: Option<i64>,
+    pub counterparty: Option<String>,
+}
+
+/// Up to `limit` postings with id below `before` (the cursor), newest first.
+pub fn list(
+    c: &mut DbConn,
+    account_id: i64,
+    f: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Item>> {
+    let mut q = postings::table
+        .inner_join(lt::table)
+        .left_join(accounts::table.on(accounts::id.nullable().eq(postings::counterparty_id)))
+        .filter(postings::account_id.eq(account_id))
+        .select((
+            Posting::as_select(),
+            lt::description,
+            lt::related_id,
+            accounts::username.nullable(),
+        ))
+        .order(postings::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(kind) = f.kind {
+        q = q.filter(postings::kind.eq(kind.as_str()));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(postings::created_at.ge(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(postings::created_at.lt(to));
+    }
+    if let Some(before) = before {
+        q = q.filter(postings::id.lt(before));
+    }
+    let rows: Vec<(Posting, Option<String>, Option<i64>, Option<String>)> = q.load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(posting, description, related_id, counterparty)| Item {
+            posting,
+            description,
+            related_id,
+            counterparty,
+        })
+        .collect())
+}

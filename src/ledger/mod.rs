@@ -1,0 +1,180 @@
+//! The double-entry ledger: every money movement is one transaction whose postings sum
+//! to zero, with each account's balance moved in the same database transaction by a
+//! guarded update (a wallet can never go below zero).
+//! Callers run these inside `db::write_tx` after locking the accounts involved.
+
+pub mod history;
+pub mod usage;
+pub mod verify;
+
+use crate::db::schema::{accounts, ledger_transactions as lt, postings};
+use crate::db::{unique_violation, DbConn};
+use crate::domain::money::Money;
+use crate::error::{ApiError, ApiResult};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxKind {
+    Deposit,
+    Payment,
+    Fee,
+    Refund,
+    Transfer,
+    Payout,
+    Adjustment,
+}
+
+impl TxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deposit => "deposit",
+            Self::Payment => "payment",
+            Self::Fee => "fee",
+            Self::Refund => "refund",
+            Self::Transfer => "transfer",
+            Self::Payout => "payout",
+            Self::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// One side of a movement: `amount` > 0 credits the account, < 0 debits it.
+#[derive(Clone, Copy, Debug)]
+pub struct Leg {
+    pub account_id: i64,
+    pub amount: Money,
+}
+
+impl Leg {
+    pub fn debit(account_id: i64, amount: Money) -> Self {
+        Self {
+            account_id,
+            amount: -amount,
+        }
+    }
+    pub fn credit(account_id: i64, amount: Money) -> Self {
+        Self { account_id, amount }
+    }
+}
+
+pub struct Entry<'a> {
+    pub kind: TxKind,
+    pub legs: &'a [Leg],
+    pub related_id: Option<i64>,
+    pub external_ref: Option<&'a str>,
+    pub description: Option<&'a str>,
+}
+
+/// The error code when an `external_ref` was booked before (a race the caller lost).
+pub const DUPLICATE_REF: &str = "duplicate_external_reference";
+
+pub fn insufficient_funds() -> ApiError {
+    ApiError::unprocessable(
+        "insufficient_funds",
+        "The wallet balance does not cover this amount and its fee.",
+    )
+}
+
+/// Books `entry`; returns the transaction id. Fails with `insufficient_funds` if a
+/// wallet would go negative (the caller's transaction then rolls everything back).
+pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i64> {
+    let legs = entry.legs;
+    let sum: i64 = legs.iter().map(|l| l.amount.as_cents()).sum();
+    if legs.len() < 2 || sum != 0 || legs.iter().any(|l| l.amount == Money::ZERO) {
+        return Err(ApiError::internal_from(
+            "ledger",
+            format!("unbalanced entry {:?}", legs),
+        ));
+    }
+    let txn_id: i64 = diesel::insert_into(lt::table)
+        .values((
+            lt::kind.eq(entry.kind.as_str()),
+            lt::related_id.eq(entry.related_id),
+            lt::external_ref.eq(entry.external_ref),
+            lt::description.eq(entry.description),
+            lt::created_at.eq(now),
+        ))
+        .returning(lt::id)
+        .get_result(c)
+        .map_err(|e| {
+            unique_violation(e, || {
+                ApiError::conflict(DUPLICATE_REF, "This external reference was already booked.")
+            })
+        })?;
+    for (i, leg) in legs.iter().enumerate() {
+        let delta = leg.amount.as_cents();
+        // System accounts may go negative; wallets only as far as zero.
+        let moved = diesel::update(
+            accounts::table.find(leg.account_id).filter(
+                accounts::kind
+                    .eq("system")
+                    .or((accounts::balance + delta).ge(0)),
+            ),
+        )
+        .set((
+            accounts::balance.eq(accounts::balance + delta),
+            accounts::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        if moved != 1 {
+            return Err(insufficient_funds());
+        }
+        let counterparty = (legs.len() == 2).then(|| legs[1 - i].account_id);
+        diesel::insert_into(postings::table)
+            .values((
+                postings::transaction_id.eq(txn_id),
+                postings::account_id.eq(leg.account_id),
+                postings::kind.eq(entry.kind.as_str()),
+                postings::amount.eq(delta),
+                postings::counterparty_id.eq(counterparty),
+                postings::created_at.eq(now),
+            ))
+            .execute(c)?;
+    }
+    Ok(txn_id)
+}
+
+/// Books `fee` from `payer` to the `fees` account as a `fee` transaction tied to the
+/// movement it was charged on. A zero fee books nothing.
+pub fn charge_fee(
+    c: &mut DbConn,
+    payer: i64,
+    fee: Money,
+    related: i64,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    if fee == Money::ZERO {
+        return Ok(());
+    }
+    let fees = system_account(c, "fees")?;
+    post(
+        c,
+        Entry {
+            kind: TxKind::Fee,
+            legs: &[Leg::debit(payer, fee), Leg::credit(fees, fee)],
+            related_id: Some(related),
+            external_ref: None,
+            description: None,
+        },
+        now,
+    )?;
+    Ok(())
+}
+
+/// The id of a system account (`fees`, `bank_clearing`), created by the migrations.
+pub fn system_account(c: &mut DbConn, name: &str) -> ApiResult<i64> {
+    accounts::table
+        .filter(accounts::username.eq(name))
+        .filter(accounts::kind.eq("system"))
+        .select(accounts::id)
+        .first(c)
+        .map_err(|e| ApiError::internal_from("system account missing", e))
+}
+
+/// Public ids: `txn_…` for transactions, `pst_…` for postings.
+pub fn txn_public_id(id: i64) -> String {
+    format!("txn_{id}")
+}

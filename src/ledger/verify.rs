@@ -1,0 +1,127 @@
+//! The ledger's invariants, checked over the whole database: every transaction has at
+//! least two postings summing to zero, no wallet is negative, all balances (system
+//! accounts included) sum to zero, and every balance equals the sum of its postings.
+
+use crate::db::DbConn;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub transactions: i64,
+    pub postings: i64,
+    pub accounts: i64,
+    pub balance_sum: String,
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Violation {
+    pub check: &'static str,
+    pub detail: String,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+}
+
+#[derive(QueryableByName)]
+struct NamedRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+    #[diesel(sql_type = BigInt)]
+    other: i64,
+}
+
+#[derive(QueryableByName)]
+struct Scalar {
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+}
+
+fn scalar(c: &mut DbConn, query: &str) -> QueryResult<i64> {
+    diesel::sql_query(query)
+        .get_result::<Scalar>(c)
+        .map(|s| s.value)
+}
+
+pub fn verify(c: &mut DbConn) -> QueryResult<Report> {
+    let mut violations = Vec::new();
+    let unbalanced: Vec<Row> = diesel::sql_query(
+        "SELECT transaction_id AS id, CAST(SUM(amount) AS BIGINT) AS value FROM postings \
+         GROUP BY transaction_id HAVING SUM(amount) <> 0",
+    )
+    .load(c)?;
+    for r in unbalanced {
+        violations.push(Violation {
+            check: "transaction_balanced",
+            detail: format!("transaction {} sums to {} cents", r.id, r.value),
+        });
+    }
+    let thin: Vec<Row> = diesel::sql_query(
+        "SELECT t.id AS id, CAST(COUNT(p.id) AS BIGINT) AS value FROM ledger_transactions t \
+         LEFT JOIN postings p ON p.transaction_id = t.id GROUP BY t.id HAVING COUNT(p.id) < 2",
+    )
+    .load(c)?;
+    for r in thin {
+        violations.push(Violation {
+            check: "transaction_has_two_postings",
+            detail: format!("transaction {} has {} postings", r.id, r.value),
+        });
+    }
+    let negative: Vec<NamedRow> = diesel::sql_query(
+        "SELECT username AS name, balance AS value, CAST(0 AS BIGINT) AS other FROM accounts \
+         WHERE kind <> 'system' AND balance < 0",
+    )
+    .load(c)?;
+    for r in negative {
+        violations.push(Violation {
+            check: "wallet_not_negative",
+            detail: format!("{} has balance {} cents", r.name, r.value),
+        });
+    }
+    let mismatched: Vec<NamedRow> = diesel::sql_query(
+        "SELECT a.username AS name, a.balance AS value, CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) AS other \
+         FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
+         GROUP BY a.id, a.username, a.balance HAVING a.balance <> COALESCE(SUM(p.amount), 0)",
+    )
+    .load(c)?;
+    for r in mismatched {
+        violations.push(Violation {
+            check: "balance_matches_postings",
+            detail: format!(
+                "{} has balance {} cents but postings sum to {}",
+                r.name, r.value, r.other
+            ),
+        });
+    }
+    let balance_sum = scalar(
+        c,
+        "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS value FROM accounts",
+    )?;
+    if balance_sum != 0 {
+        violations.push(Violation {
+            check: "balances_sum_to_zero",
+            detail: format!("all balances sum to {balance_sum} cents"),
+        });
+    }
+    Ok(Report {
+        ok: violations.is_empty(),
+        transactions: scalar(
+            c,
+            "SELECT CAST(COUNT(*) AS BIGINT) AS value FROM ledger_transactions",
+        )?,
+        postings: scalar(c, "SELECT CAST(COUNT(*) AS BIGINT) AS value FROM postings")?,
+        accounts: scalar(c, "SELECT CAST(COUNT(*) AS BIGINT) AS value FROM accounts")?,
+        balance_sum: crate::domain::money::Money::cents(balance_sum).to_string(),
+        violations,
+    })
+}

@@ -1,0 +1,369 @@
+//! Deposits, transfers, payouts, balances and history on the double-entry ledger.
+
+use crate::helpers::{TestApp, ADMIN_TOKEN, PIN};
+use diesel::RunQueryDsl;
+use serde_json::json;
+
+#[tokio::test]
+async fn deposits_come_from_bank_clearing_and_a_reference_books_once() {
+    let app = TestApp::spawn().await;
+    let token = app.wallet_user("anna").await;
+    let body = json!({"username": "anna", "amount": "100.00", "bank_reference": "SEPA-1"});
+    let first = app
+        .post("/v1/admin/deposits", Some(ADMIN_TOKEN), body.clone())
+        .await;
+    let first = first.ok(201).clone();
+    assert_eq!(
+        (first["amount"].as_str(), first["object"].as_str()),
+        (Some("100.00"), Some("deposit"))
+    );
+
+    let again = app
+        .post("/v1/admin/deposits", Some(ADMIN_TOKEN), body)
+        .await;
+    assert_eq!(
+        again.ok(200)["id"],
+        first["id"],
+        "the same bank reference is not booked twice"
+    );
+    let changed = json!({"username": "anna", "amount": "90.00", "bank_reference": "SEPA-1"});
+    app.post("/v1/admin/deposits", Some(ADMIN_TOKEN), changed)
+        .await
+        .problem(409, "duplicate_bank_reference");
+    let unknown = json!({"username": "nobody", "amount": "1.00", "bank_reference": "SEPA-2"});
+    app.post("/v1/admin/deposits", Some(ADMIN_TOKEN), unknown)
+        .await
+        .problem(422, "unknown_account");
+    let to_system = json!({"username": "fees", "amount": "1.00", "bank_reference": "SEPA-3"});
+    app.post("/v1/admin/deposits", Some(ADMIN_TOKEN), to_system)
+        .await
+        .problem(422, "unknown_account");
+    app.post("/v1/admin/deposits", Some(&token), json!({}))
+        .await
+        .problem(401, "unauthenticated");
+
+    assert_eq!(app.balance(&token).await, "100.00");
+    let report = app.ledger_report().await;
+    assert_eq!(
+        (report["ok"].as_bool(), report["balance_sum"].as_str()),
+        (Some(true), Some("0.00"))
+    );
+    assert_eq!(report["transactions"], 1);
+}
+
+#[tokio::test]
+async fn merchants_pay_the_send_fee_by_recipient_kind_and_private_wallets_pay_none() {
+    let app = TestApp::spawn().await;
+    let shop = app.merchant_app("shop", "corporate_plus").await;
+    let other = app.merchant_app("othershop", "corporate").await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("shop", "50.00").await.ok(201);
+    app.deposit("anna", "20.00").await.ok(201);
+
+    let to_private = app.transfer(&shop, "anna", "10.00").await;
+    assert_eq!(to_private.ok(201)["fee"], "0.25");
+    let to_merchant = app.transfer(&shop, "othershop", "10.00").await;
+    assert_eq!(to_merchant.ok(201)["fee"], "0.50");
+    let from_private = app.transfer(&anna, "shop", "5.00").await;
+    assert_eq!(from_private.ok(201)["fee"], "0.00");
+
+    assert_eq!(app.balance(&shop).await, "34.25"); // 50 - 10.25 - 10.50 + 5
+    assert_eq!(app.balance(&anna).await, "25.00");
+    assert_eq!(app.balance(&other).await, "10.00");
+
+    // The fee shows in the payer's history, tied to the transfer it was charged on.
+    let history = app.get("/v1/transactions?kind=fee", Some(&shop)).await;
+    let fees: Vec<_> = history.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["amount"].clone())
+        .collect();
+    assert_eq!(fees, vec![json!("-0.50"), json!("-0.25")]);
+    assert_eq!(
+        history.body["data"][0]["related_transaction_id"],
+        to_merchant.body["id"]
+    );
+}
+
+#[tokio::test]
+async fn payouts_go_to_bank_clearing_with_the_payout_fee() {
+    let app = TestApp::spawn().await;
+    let shop = app.merchant_app("shop", "corporate_plus").await;
+    app.deposit("shop", "100.00").await.ok(201);
+    let payout = app.payout(&shop, "10.00").await;
+    let payout = payout.ok(201);
+    assert_eq!(
+        (payout["fee"].as_str(), payout["iban"].as_str()),
+        (Some("2.00"), Some(crate::helpers::IBAN))
+    );
+    assert_eq!(app.balance(&shop).await, "88.00");
+
+    // A private wallet without an IBAN has nowhere to pay out to.
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "5.00").await.ok(201);
+    app.payout(&anna, "1.00")
+        .await
+        .problem(409, "no_bank_account");
+}
+
+#[tokio::test]
+async fn insufficient_funds_moves_nothing() {
+    let app = TestApp::spawn().await;
+    let shop = app.merchant_app("shop", "corporate_plus").await;
+    app.wallet_user("anna").await;
+    app.deposit("shop", "10.00").await.ok(201);
+    // 10.00 plus the 0.25 fee is more than the balance.
+    app.transfer(&shop, "anna", "10.00")
+        .await
+        .problem(422, "insufficient_funds");
+    // 9.00 plus the 2.00 payout fee too.
+    app.payout(&shop, "9.00")
+        .await
+        .problem(422, "insufficient_funds");
+    assert_eq!(app.balance(&shop).await, "10.00");
+    assert_eq!(app.ledger_report().await["transactions"], 1);
+}
+
+#[tokio::test]
+async fn transfers_need_the_right_pin_and_a_real_recipient() {
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    app.wallet_user("ben").await;
+    app.deposit("anna", "10.00").await.ok(201);
+    let wrong_pin = app
+        .post(
+            "/v1/transfers",
+            Some(&anna),
+            json!({"to": "ben", "amount": "1.00", "pin": "111112"}),
+        )
+        .await;
+    assert_eq!(
+        wrong_pin.problem(403, "pin_invalid")["attempts_remaining"],
+        4
+    );
+    app.transfer(&anna, "nobody", "1.00")
+        .await
+        .problem(422, "unknown_recipient");
+    app.transfer(&anna, "fees", "1.00")
+        .await
+        .problem(422, "unknown_recipient");
+    app.transfer(&anna, "ANNA", "1.00")
+        .await
+        .problem(422, "validation_failed");
+    let long = json!({"to": "ben", "amount": "1.00", "pin": PIN, "description": "x".repeat(141)});
+    app.post("/v1/transfers", Some(&anna), long)
+        .await
+        .problem(422, "validation_failed");
+    assert_eq!(app.balance(&anna).await, "10.00");
+}
+
+#[tokio::test]
+async fn bad_amounts_are_422_and_book_nothing() {
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    app.wallet_user("ben").await;
+    app.deposit("anna", "50.00").await.ok(201);
+    for bad in [
+        "1.234",
+        "-1",
+        "0",
+        "0.00",
+        "1e3",
+        "",
+        " 1.00",
+        "1.",
+        ".5",
+        "01.00",
+        "1,00",
+        "1000000000.01",
+        "99999999999999999999999",
+    ] {
+        let res = app.transfer(&anna, "ben", bad).await;
+        assert_eq!(
+            res.problem(422, "invalid_amount")["field"],
+            "amount",
+            "{bad:?}"
+        );
+        let dep = json!({"username": "anna", "amount": bad, "bank_reference": "R-1"});
+        app.post("/v1/admin/deposits", Some(ADMIN_TOKEN), dep)
+            .await
+            .problem(422, "invalid_amount");
+    }
+    for number in [json!(12.3), json!(5), json!(null), json!(["1.00"])] {
+        let res = app
+            .post(
+                "/v1/transfers",
+                Some(&anna),
+                json!({"to": "ben", "amount": number, "pin": PIN}),
+            )
+            .await;
+        res.problem(422, "invalid_body");
+    }
+    assert_eq!(app.balance(&anna).await, "50.00");
+    assert_eq!(app.ledger_report().await["transactions"], 1);
+}
+
+#[tokio::test]
+async fn balance_is_amount_minus_usage_for_the_month() {
+    let app = TestApp::spawn().await;
+    let shop = app.merchant_app("shop", "corporate_plus").await;
+    app.wallet_user("anna").await;
+    app.deposit("shop", "30.00").await.ok(201);
+    app.transfer(&shop, "anna", "5.00").await.ok(201);
+    let b = app.get("/v1/balance", Some(&shop)).await;
+    let b = b.ok(200);
+    assert_eq!(
+        (
+            b["balance"].as_str(),
+            b["amount"].as_str(),
+            b["usage"].as_str(),
+            b["currency"].as_str()
+        ),
+        (Some("24.75"), Some("30.00"), Some("5.25"), Some("EUR"))
+    );
+    // A month later the opening balance carries into `amount` and usage starts afresh.
+    app.clock.advance(chrono::Duration::days(32));
+    let shop = app.access_token("shop").await;
+    let b = app.get("/v1/balance", Some(&shop)).await;
+    assert_eq!(
+        (b.ok(200)["amount"].as_str(), b.body["usage"].as_str()),
+        (Some("24.75"), Some("0.00"))
+    );
+}
+
+#[tokio::test]
+async fn history_pages_with_a_cursor_and_filters_and_exports_csv() {
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    app.wallet_user("ben").await;
+    for i in 1..=23 {
+        app.deposit("anna", &format!("{i}.00")).await.ok(201);
+    }
+    app.transfer(&anna, "ben", "1.50").await.ok(201);
+
+    let mut seen = Vec::new();
+    let mut path = "/v1/transactions?limit=10".to_string();
+    loop {
+        let page = app.get(&path, Some(&anna)).await;
+        let page = page.ok(200).clone();
+        let data = page["data"].as_array().unwrap();
+        seen.extend(data.iter().map(|p| p["id"].as_str().unwrap().to_string()));
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+        path = format!(
+            "/v1/transactions?limit=10&starting_after={}",
+            data.last().unwrap()["id"].as_str().unwrap()
+        );
+    }
+    assert_eq!(seen.len(), 24);
+    let mut sorted = seen.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 24, "no posting twice");
+
+    let transfers = app.get("/v1/transactions?kind=transfer", Some(&anna)).await;
+    let t = &transfers.ok(200)["data"][0];
+    assert_eq!(
+        (t["amount"].as_str(), t["counterparty"].as_str()),
+        (Some("-1.50"), Some("ben"))
+    );
+
+    let future = app
+        .get("/v1/transactions?from=2099-01-01T00:00:00Z", Some(&anna))
+        .await;
+    assert_eq!(future.ok(200)["data"], json!([]));
+
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "kind=bonus",
+        "starting_after=txn_1",
+        "from=yesterday",
+        "colour=red",
+    ] {
+        app.get(&format!("/v1/transactions?{bad}"), Some(&anna))
+            .await
+            .problem(400, "invalid_query");
+    }
+
+    let res = app
+        .client
+        .get(format!("{}/v1/transactions.csv?kind=deposit", app.address))
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id,transaction_id,created_at,kind,amount,currency,counterparty,description"
+    );
+    assert_eq!(lines.len(), 24, "header plus 23 deposits");
+    assert!(lines[1].contains(",deposit,23.00,EUR,"), "{}", lines[1]);
+}
+
+#[tokio::test]
+async fn fees_show_the_callers_tier_row_set() {
+    let app = TestApp::spawn().await;
+    let corporate = app.merchant_app("shop", "corporate").await;
+    let plus = app.merchant_app("plus", "corporate_plus").await;
+    let private = app.wallet_user("anna").await;
+    let c = app.get("/v1/fees", Some(&corporate)).await;
+    let c = c.ok(200);
+    assert_eq!(
+        (c["tier"].as_str(), c["fees"]["payout"].as_str()),
+        (Some("corporate"), Some("2.00"))
+    );
+    assert_eq!(
+        (
+            c["fees"]["receive_percent"].as_str(),
+            c["limits"]["transactions_per_day"].as_i64()
+        ),
+        (Some("1.5"), Some(5))
+    );
+    let p = app.get("/v1/fees", Some(&plus)).await;
+    assert_eq!(
+        (
+            p.ok(200)["limits"]["transactions_per_day"].clone(),
+            p.body["api_access"].clone()
+        ),
+        (json!(null), json!(true))
+    );
+    let v = app.get("/v1/fees", Some(&private)).await;
+    assert_eq!(v.ok(200)["fees"]["send_to_merchant"], "0.00");
+}
+
+#[tokio::test]
+async fn the_verifier_reports_a_corrupted_ledger() {
+    let app = TestApp::spawn().await;
+    app.wallet_user("anna").await;
+    app.deposit("anna", "10.00").await.ok(201);
+    let tamper = |sql: &str| {
+        let url = app.database_url();
+        let db = pinpay::db::Db::connect(&url, 1).unwrap();
+        let mut conn = db.get().unwrap();
+        diesel::sql_query(sql).execute(&mut *conn).unwrap();
+    };
+    tamper("UPDATE accounts SET balance = balance + 1 WHERE username = 'anna'");
+    let report = app.ledger_report().await;
+    assert_eq!(report["ok"], false);
+    let checks: Vec<_> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["check"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        checks,
+        vec!["balance_matches_postings", "balances_sum_to_zero"]
+    );
+    tamper("UPDATE accounts SET balance = balance - 1 WHERE username = 'anna'");
+    assert_eq!(app.ledger_report().await["ok"], true);
+}
