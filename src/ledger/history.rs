@@ -23,6 +23,9 @@ pub struct Item {
     pub counterparty: Option<String>,
 }
 
+/// A posting with its transaction's description and related id, and the counterparty.
+type Row = (Posting, Option<String>, Option<i64>, Option<String>);
+
 /// Up to `limit` postings with id below `before` (the cursor), newest first.
 pub fn list(
     c: &mut DbConn,
@@ -56,7 +59,7 @@ pub fn list(
     if let Some(before) = before {
         q = q.filter(postings::id.lt(before));
     }
-    let rows: Vec<(Posting, Option<String>, Option<i64>, Option<String>)> = q.load(c)?;
+    let rows: Vec<Row> = q.load(c)?;
     Ok(rows
         .into_iter()
         .map(|(posting, description, related_id, counterparty)| Item {

@@ -5,5 +5,6 @@ mod helpers;
 mod accounts;
 mod auth;
 mod ledger;
+mod limits;
 mod operations;
 mod pins;
