@@ -27,6 +27,11 @@ impl Clock {
         self.now().naive_utc()
     }
 
+    /// How far tests have moved this clock from real time (zero in production).
+    pub fn offset(&self) -> Duration {
+        Duration::microseconds(self.offset_micros.load(Ordering::SeqCst))
+    }
+
     /// Moves this clock (and every clone of it) forward by `by`.
     pub fn advance(&self, by: Duration) {
         let micros = by.num_microseconds().expect("advance within ±292k years");

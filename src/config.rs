@@ -68,6 +68,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// A JSON file replacing the shipped fee and limit table.
     pub tiers_file: Option<String>,
+    /// How often overdue money requests are expired.
+    pub sweep_interval_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,7 @@ impl Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             db_pool_size: 10,
             tiers_file: None,
+            sweep_interval_ms: 5000,
         }
     }
 
@@ -159,6 +162,8 @@ impl Config {
         }
         c.admin_token = get("PINPAY_ADMIN_TOKEN").map(Secret::new);
         c.tiers_file = get("PINPAY_TIERS_FILE");
+        c.sweep_interval_ms =
+            parse_or(&get, "PINPAY_SWEEP_INTERVAL_MS", c.sweep_interval_ms)?.max(10);
         c.validate()?;
         Ok(c)
     }

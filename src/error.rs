@@ -83,7 +83,8 @@ impl ApiError {
     }
 
     pub fn body(&self) -> Value {
-        let mut body = Map::new();
+        // Extensions first, so they can never replace a standard member.
+        let mut body = self.extensions.clone();
         body.insert("type".into(), format!("{TYPE_BASE}{}", self.code).into());
         body.insert(
             "title".into(),
@@ -92,9 +93,6 @@ impl ApiError {
         body.insert("status".into(), self.status.as_u16().into());
         body.insert("detail".into(), self.detail.clone().into());
         body.insert("code".into(), self.code.into());
-        for (k, v) in &self.extensions {
-            body.insert(k.clone(), v.clone());
-        }
         Value::Object(body)
     }
 }

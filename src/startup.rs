@@ -8,7 +8,9 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::calendar::Calendar;
 use crate::domain::tiers::TierTable;
-use crate::routes::{self, accounts, admin, health, ledger, sessions};
+use crate::routes::{
+    self, accounts, admin, health, ledger, money_requests as mr, sessions, wallet,
+};
 use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
@@ -21,6 +23,8 @@ use std::time::Instant;
 pub struct Application {
     port: u16,
     server: Server,
+    /// Background work that lives as long as the server (the expiry sweeper).
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -31,6 +35,7 @@ impl Application {
             .map_err(|e| format!("cannot bind {}: {e}", state.config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = state.config.workers.max(1);
+        let tasks = vec![tokio::spawn(sweeper(state.clone()))];
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -49,7 +54,11 @@ impl Application {
         .map_err(|e| e.to_string())?
         .run();
         tracing::info!(port, "PinPay listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            tasks,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -62,7 +71,11 @@ impl Application {
 
     /// Serves until stopped (SIGTERM/SIGINT stop gracefully: requests in flight finish).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        for task in self.tasks {
+            task.abort();
+        }
+        result
     }
 }
 
@@ -123,7 +136,33 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
             resource("/v1/admin/accounts/{username}/tier").route(web::put().to(admin::set_tier)),
         )
         .service(resource("/v1/admin/deposits").route(web::post().to(admin::deposit)))
-        .service(resource("/v1/admin/ledger/verify").route(web::get().to(admin::verify_ledger)));
+        .service(resource("/v1/admin/ledger/verify").route(web::get().to(admin::verify_ledger)))
+        .service(resource("/v1/admin/fx-rates").route(web::put().to(admin::set_fx_rates)))
+        .service(
+            resource("/v1/money-requests")
+                .route(web::post().to(mr::create))
+                .route(web::get().to(mr::list)),
+        )
+        // Before `/{id}`: a path matches the first resource whose pattern fits.
+        .service(resource("/v1/money-requests/bulk").route(web::post().to(mr::create_bulk)))
+        .service(resource("/v1/money-requests/{id}").route(web::get().to(mr::get)))
+        .service(resource("/v1/money-requests/{id}/cancel").route(web::post().to(mr::cancel)))
+        .service(resource("/v1/money-requests/{id}/events").route(web::get().to(mr::events)))
+        .service(
+            resource("/v1/money-requests/{id}/refunds")
+                .route(web::post().to(mr::refund))
+                .route(web::get().to(mr::list_refunds)),
+        )
+        .service(resource("/v1/wallet/money-requests").route(web::get().to(wallet::inbox)))
+        .service(resource("/v1/wallet/money-requests/{id}").route(web::get().to(wallet::get)))
+        .service(
+            resource("/v1/wallet/money-requests/{id}/approve")
+                .route(web::post().to(wallet::approve)),
+        )
+        .service(
+            resource("/v1/wallet/money-requests/{id}/decline")
+                .route(web::post().to(wallet::decline)),
+        );
 }
 
 /// A resource that answers 405 (not the app's 404) to methods it does not route.
@@ -158,4 +197,20 @@ async fn request_log(
         elapsed_ms = started.elapsed().as_millis() as u64, "request"
     );
     Ok(res)
+}
+
+/// Expires overdue money requests every `sweep_interval_ms`.
+async fn sweeper(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(
+        state.config.sweep_interval_ms,
+    ));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::services::requests::expiry::sweep(&state, 100).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired overdue money requests"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+    }
 }

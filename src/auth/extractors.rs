@@ -148,3 +148,36 @@ impl FromRequest for Operator {
         })())
     }
 }
+
+/// A merchant (Corporate or Corporate+) by API token or by app session (counter sales).
+pub struct Merchant {
+    pub account: Account,
+    pub audience: Audience,
+}
+
+impl Merchant {
+    pub fn via_api(&self) -> bool {
+        self.audience == Audience::MerchantApi
+    }
+}
+
+impl FromRequest for Merchant {
+    type Error = ApiError;
+    type Future = Fut<Self>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(req, &[Audience::App, Audience::MerchantApi]).await?;
+            if !AccountKind::from_db(&caller.account.kind).is_merchant() {
+                return Err(ApiError::forbidden(
+                    "merchant_only",
+                    "Only merchant accounts may do this.",
+                ));
+            }
+            Ok(Self {
+                account: caller.account,
+                audience: caller.audience,
+            })
+        })
+    }
+}

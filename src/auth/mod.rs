@@ -5,4 +5,4 @@ pub mod hashing;
 pub mod jwt;
 pub mod opaque;
 
-pub use extractors::{AnyCaller, AppUser, MerchantApi, Operator};
+pub use extractors::{AnyCaller, AppUser, Merchant, MerchantApi, Operator};

@@ -34,3 +34,11 @@ pub fn lock(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
         DbConn::Sqlite(c) => row.select(Account::as_select()).first(c).optional(),
     }
 }
+
+/// Locks two accounts in id order, so opposite movements cannot deadlock; returns them
+/// in the order asked.
+pub fn lock_pair(conn: &mut DbConn, a: i64, b: i64) -> QueryResult<(Account, Account)> {
+    let x = lock(conn, a.min(b))?.ok_or(diesel::result::Error::NotFound)?;
+    let y = lock(conn, a.max(b))?.ok_or(diesel::result::Error::NotFound)?;
+    Ok(if x.id == a { (x, y) } else { (y, x) })
+}

@@ -196,3 +196,24 @@ pub fn unique_violation(e: diesel::result::Error, err: impl FnOnce() -> ApiError
         other => other.into(),
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct DbNow {
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    now: chrono::NaiveDateTime,
+}
+
+/// The database server's current time (UTC) plus the app clock's offset: deadlines
+/// are judged by one clock shared by every instance, which tests can still move.
+pub fn db_now(
+    conn: &mut DbConn,
+    clock: &crate::clock::Clock,
+) -> QueryResult<chrono::NaiveDateTime> {
+    let sql = match conn {
+        DbConn::Pg(_) => "SELECT CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP) AS now",
+        DbConn::Sqlite(_) => "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS now",
+    };
+    diesel::sql_query(sql)
+        .get_result::<DbNow>(conn)
+        .map(|n| n.now + clock.offset())
+}

@@ -82,3 +82,54 @@ pub struct Posting {
     pub counterparty_id: Option<i64>,
     pub created_at: NaiveDateTime,
 }
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = crate::db::schema::money_requests)]
+pub struct MoneyRequest {
+    pub id: i64,
+    pub public_id: String,
+    pub merchant_id: i64,
+    pub payer_id: Option<i64>,
+    pub status: String,
+    pub amount: i64,
+    pub fee: i64,
+    pub original_amount: Option<String>,
+    pub original_currency: Option<String>,
+    pub exchange_rate: Option<String>,
+    pub description: Option<String>,
+    pub reference: Option<String>,
+    pub callback_url: Option<String>,
+    pub metadata: Option<String>,
+    pub expires_at: NaiveDateTime,
+    pub paid_by: Option<i64>,
+    pub payment_transaction_id: Option<i64>,
+    pub refunded_amount: i64,
+    pub decline_reason_code: Option<String>,
+    pub decline_reason: Option<String>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = crate::db::schema::money_request_events)]
+pub struct RequestEvent {
+    pub id: i64,
+    pub request_id: i64,
+    pub event_type: String,
+    pub actor: String,
+    pub detail: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = crate::db::schema::refunds)]
+pub struct Refund {
+    pub id: i64,
+    pub public_id: String,
+    pub request_id: i64,
+    pub amount: i64,
+    pub reason: Option<String>,
+    pub transaction_id: i64,
+    pub created_at: NaiveDateTime,
+}

@@ -66,10 +66,109 @@ diesel::table! {
 diesel::joinable!(refresh_tokens -> accounts (account_id));
 diesel::joinable!(postings -> ledger_transactions (transaction_id));
 diesel::joinable!(pin_checks -> accounts (account_id));
+
+diesel::table! {
+    money_requests (id) {
+        id -> BigInt,
+        public_id -> Text,
+        merchant_id -> BigInt,
+        payer_id -> Nullable<BigInt>,
+        status -> Text,
+        amount -> BigInt,
+        fee -> BigInt,
+        original_amount -> Nullable<Text>,
+        original_currency -> Nullable<Text>,
+        exchange_rate -> Nullable<Text>,
+        description -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        callback_url -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        expires_at -> Timestamp,
+        paid_by -> Nullable<BigInt>,
+        payment_transaction_id -> Nullable<BigInt>,
+        refunded_amount -> BigInt,
+        decline_reason_code -> Nullable<Text>,
+        decline_reason -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    money_request_events (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        #[sql_name = "type"]
+        event_type -> Text,
+        actor -> Text,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        public_id -> Text,
+        request_id -> BigInt,
+        amount -> BigInt,
+        reason -> Nullable<Text>,
+        transaction_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> BigInt,
+        public_id -> Text,
+        merchant_id -> BigInt,
+        #[sql_name = "type"]
+        event_type -> Text,
+        payload -> Text,
+        target_url -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (id) {
+        id -> BigInt,
+        scope -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    fx_rates (currency) {
+        currency -> Text,
+        rate -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(money_request_events -> money_requests (request_id));
+diesel::joinable!(refunds -> money_requests (request_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     refresh_tokens,
     pin_checks,
     ledger_transactions,
-    postings
+    postings,
+    money_requests,
+    money_request_events,
+    refunds,
+    outbox_events,
+    idempotency_keys,
+    fx_rates,
 );

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod bank;
 pub mod calendar;
+pub mod fx;
 pub mod money;
 pub mod pin_attempts;
+pub mod requests;
 pub mod tiers;

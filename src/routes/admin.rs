@@ -1,12 +1,14 @@
 //! `/v1/admin/*`: the operator API.
 
 use super::accounts::AccountView;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, IdempotencyKey};
+use super::idempotent::{idempotent, json};
 use crate::auth::Operator;
 use crate::error::ApiResult;
-use crate::services::{accounts, deposits};
+use crate::services::{accounts, deposits, fx};
 use crate::state::AppState;
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 pub async fn set_tier(
     state: web::Data<AppState>,
@@ -32,24 +34,31 @@ struct DepositView {
 /// Books a bank transfer in; a repeated bank reference returns the original (200).
 pub async fn deposit(
     state: web::Data<AppState>,
+    req: HttpRequest,
     _: Operator,
+    key: IdempotencyKey,
     body: ApiJson<deposits::DepositRequest>,
 ) -> ApiResult<HttpResponse> {
-    let d = deposits::book(&state, body.into_inner()).await?;
-    let view = DepositView {
-        id: crate::ledger::txn_public_id(d.transaction_id),
-        object: "deposit",
-        username: d.username,
-        amount: d.amount,
-        currency: "EUR",
-        bank_reference: d.bank_reference,
-        created_at: super::rfc3339(d.created_at),
-    };
-    Ok(if d.existing {
-        HttpResponse::Ok().json(view)
-    } else {
-        HttpResponse::Created().json(view)
+    let raw = body.raw.clone();
+    idempotent(&state, &req, "operator".into(), key, &raw, async {
+        let d = deposits::book(&state, body.into_inner()).await?;
+        let view = DepositView {
+            id: crate::ledger::txn_public_id(d.transaction_id),
+            object: "deposit",
+            username: d.username,
+            amount: d.amount,
+            currency: "EUR",
+            bank_reference: d.bank_reference,
+            created_at: super::rfc3339(d.created_at),
+        };
+        let status = if d.existing {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        Ok((status, json(&view)?))
     })
+    .await
 }
 
 pub async fn verify_ledger(state: web::Data<AppState>, _: Operator) -> ApiResult<HttpResponse> {
@@ -58,4 +67,17 @@ pub async fn verify_ledger(state: web::Data<AppState>, _: Operator) -> ApiResult
         .run(|c| Ok(crate::ledger::verify::verify(c)?))
         .await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+pub async fn set_fx_rates(
+    state: web::Data<AppState>,
+    _: Operator,
+    body: ApiJson<fx::RatesUpdate>,
+) -> ApiResult<HttpResponse> {
+    let rates = fx::update(&state, body.into_inner()).await?;
+    let rates: std::collections::BTreeMap<String, String> = rates
+        .into_iter()
+        .map(|(c, r)| (c, r.normalize().to_string()))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "base": "EUR", "rates": rates })))
 }

@@ -14,11 +14,15 @@ use std::pin::Pin;
 
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T> {
+    value: T,
+    /// The body as parsed JSON: the request fingerprint for idempotency keys.
+    pub raw: serde_json::Value,
+}
 
 impl<T> ApiJson<T> {
     pub fn into_inner(self) -> T {
-        self.0
+        self.value
     }
 }
 
@@ -50,18 +54,45 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                     "The body is too large.",
                 )
             })?;
-            parse(&bytes).map(ApiJson)
+            parse(&bytes)
         })
     }
 }
 
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, ApiError> {
+    let raw: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|_| ApiError::bad_request("malformed_json", "The body is not valid JSON."))?;
-    serde_json::from_value(value).map_err(|e| {
+    let value = serde_json::from_value(raw.clone()).map_err(|e| {
         ApiError::unprocessable(
             "invalid_body",
             format!("The body does not match the schema: {e}"),
         )
-    })
+    })?;
+    Ok(ApiJson { value, raw })
+}
+
+/// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req.headers().get("idempotency-key").map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|k| {
+                    (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x21..=0x7e).contains(&b))
+                })
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_idempotency_key",
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                    )
+                })
+        });
+        std::future::ready(value.transpose().map(IdempotencyKey))
+    }
 }

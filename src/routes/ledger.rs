@@ -1,7 +1,8 @@
 //! `/v1/balance`, `/v1/transactions`, `/v1/transactions.csv`, `/v1/fees`,
 //! `/v1/transfers`, `/v1/payouts`.
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, IdempotencyKey};
+use super::idempotent::{account_scope, idempotent, json};
 use super::pagination::{cursor, limit, List};
 use super::rfc3339;
 use crate::auth::{AnyCaller, AppUser};
@@ -13,7 +14,8 @@ use crate::ledger::history::{Filter, Item};
 use crate::ledger::{txn_public_id, TxKind};
 use crate::services::{payouts, statements, transfers};
 use crate::state::AppState;
-use actix_web::{http::header, web, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -208,20 +210,34 @@ struct TransferView {
 
 pub async fn transfer(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AppUser,
+    key: IdempotencyKey,
     body: ApiJson<transfers::TransferRequest>,
 ) -> ApiResult<HttpResponse> {
-    let t = transfers::send(&state, &user.account, body.into_inner()).await?;
-    Ok(HttpResponse::Created().json(TransferView {
-        id: txn_public_id(t.transaction_id),
-        object: "transfer",
-        to: t.to,
-        amount: t.amount,
-        fee: t.fee,
-        currency: "EUR",
-        description: t.description,
-        created_at: rfc3339(t.created_at),
-    }))
+    let raw = body.raw.clone();
+    idempotent(
+        &state,
+        &req,
+        account_scope(user.account.id),
+        key,
+        &raw,
+        async {
+            let t = transfers::send(&state, &user.account, body.into_inner()).await?;
+            let view = TransferView {
+                id: txn_public_id(t.transaction_id),
+                object: "transfer",
+                to: t.to,
+                amount: t.amount,
+                fee: t.fee,
+                currency: "EUR",
+                description: t.description,
+                created_at: rfc3339(t.created_at),
+            };
+            Ok((StatusCode::CREATED, json(&view)?))
+        },
+    )
+    .await
 }
 
 #[derive(Serialize)]
@@ -237,17 +253,31 @@ struct PayoutView {
 
 pub async fn payout(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: AppUser,
+    key: IdempotencyKey,
     body: ApiJson<payouts::PayoutRequest>,
 ) -> ApiResult<HttpResponse> {
-    let p = payouts::withdraw(&state, &user.account, body.into_inner()).await?;
-    Ok(HttpResponse::Created().json(PayoutView {
-        id: txn_public_id(p.transaction_id),
-        object: "payout",
-        amount: p.amount,
-        fee: p.fee,
-        currency: "EUR",
-        iban: p.iban,
-        created_at: rfc3339(p.created_at),
-    }))
+    let raw = body.raw.clone();
+    idempotent(
+        &state,
+        &req,
+        account_scope(user.account.id),
+        key,
+        &raw,
+        async {
+            let p = payouts::withdraw(&state, &user.account, body.into_inner()).await?;
+            let view = PayoutView {
+                id: txn_public_id(p.transaction_id),
+                object: "payout",
+                amount: p.amount,
+                fee: p.fee,
+                currency: "EUR",
+                iban: p.iban,
+                created_at: rfc3339(p.created_at),
+            };
+            Ok((StatusCode::CREATED, json(&view)?))
+        },
+    )
+    .await
 }

@@ -5,9 +5,12 @@ pub mod accounts;
 pub mod admin;
 pub mod extract;
 pub mod health;
+pub mod idempotent;
 pub mod ledger;
+pub mod money_requests;
 pub mod pagination;
 pub mod sessions;
+pub mod wallet;
 
 use crate::error::{ApiError, PROBLEM_JSON};
 use actix_web::body::EitherBody;

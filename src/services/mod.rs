@@ -3,9 +3,13 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod deposits;
+pub mod fx;
+pub mod idempotency;
 pub mod limits;
+pub mod outbox;
 pub mod payouts;
 pub mod pins;
+pub mod requests;
 pub mod sessions;
 pub mod statements;
 pub mod transfers;

@@ -4,7 +4,7 @@
 use super::limits::LimitCtx;
 use super::pins::verify_pin;
 use crate::db::models::Account;
-use crate::db::{accounts as q, write_tx, DbConn};
+use crate::db::{accounts as q, write_tx};
 use crate::domain::account::{text_field, AccountKind};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
@@ -60,7 +60,7 @@ pub async fn send(state: &AppState, sender: &Account, req: TransferRequest) -> A
                         ApiError::unprocessable("unknown_recipient", "No wallet has this username.")
                             .with("field", "to")
                     })?;
-                let (sender, recipient) = lock_pair(c, sender_id, recipient.id)?;
+                let (sender, recipient) = q::lock_pair(c, sender_id, recipient.id)?;
                 let limits = LimitCtx {
                     tiers: &tiers,
                     calendar,
@@ -102,12 +102,4 @@ pub async fn send(state: &AppState, sender: &Account, req: TransferRequest) -> A
             })
         })
         .await
-}
-
-/// Locks two accounts in id order (no deadlock between opposite transfers).
-fn lock_pair(c: &mut DbConn, a: i64, b: i64) -> ApiResult<(Account, Account)> {
-    let (first, second) = (a.min(b), a.max(b));
-    let x = q::lock(c, first)?.ok_or_else(ApiError::internal)?;
-    let y = q::lock(c, second)?.ok_or_else(ApiError::internal)?;
-    Ok(if x.id == a { (x, y) } else { (y, x) })
 }

@@ -161,6 +161,7 @@ impl TestApp {
         config.jwt_secret = Secret::new(JWT_SECRET);
         config.admin_token = Some(Secret::new(ADMIN_TOKEN));
         config.callback_allow_private = true;
+        config.sweep_interval_ms = 100;
         Self::start(config, Clock::system(), db).await
     }
 
@@ -392,6 +393,68 @@ impl TestApp {
             .await
             .ok(200)
             .clone()
+    }
+
+    pub async fn create_request(&self, token: &str, body: Value) -> Res {
+        self.post("/v1/money-requests", Some(token), body).await
+    }
+
+    pub async fn approve(&self, token: &str, id: &str, pin: &str) -> Res {
+        self.post(
+            &format!("/v1/wallet/money-requests/{id}/approve"),
+            Some(token),
+            json!({"pin": pin}),
+        )
+        .await
+    }
+
+    /// A POST with an `Idempotency-Key`; returns the response and whether it was a replay.
+    pub async fn post_with_key(
+        &self,
+        path: &str,
+        token: &str,
+        key: &str,
+        body: Value,
+    ) -> (Res, bool) {
+        let res = self
+            .client
+            .post(format!("{}{}", self.address, path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let replayed = res.headers().get("idempotent-replayed").is_some();
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = res.json().await.unwrap_or(Value::Null);
+        (
+            Res {
+                status,
+                content_type,
+                body,
+            },
+            replayed,
+        )
+    }
+
+    /// Polls the merchant's status double-check until `status` (bounded: 10 s).
+    pub async fn wait_for_status(&self, token: &str, id: &str, status: &str) -> Value {
+        for _ in 0..200 {
+            let res = self
+                .get(&format!("/v1/money-requests/{id}"), Some(token))
+                .await;
+            if res.body["status"] == status {
+                return res.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("request {id} never reached {status}");
     }
 
     pub fn database_url(&self) -> String {

@@ -2,9 +2,12 @@
 
 mod helpers;
 
+mod idempotency;
+
 mod accounts;
 mod auth;
 mod ledger;
 mod limits;
 mod operations;
 mod pins;
+mod requests;

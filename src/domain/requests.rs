@@ -1,0 +1,169 @@
+//! Money-request rules: the status machine, expiry bounds, public ids and the
+//! validation of descriptions, references and metadata.
+
+use crate::error::ApiError;
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde_json::{Map, Value};
+
+pub const DEFAULT_EXPIRY_SECS: i64 = 900;
+pub const DEFAULT_LINK_EXPIRY_SECS: i64 = 72 * 3600;
+pub const MIN_EXPIRY_SECS: i64 = 60;
+pub const MAX_EXPIRY_SECS: i64 = 2_592_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Approved,
+    Declined,
+    Expired,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Self {
+        match s {
+            "approved" => Self::Approved,
+            "declined" => Self::Declined,
+            "expired" => Self::Expired,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// 409 for any transition out of a terminal status.
+pub fn not_pending(status: &str) -> ApiError {
+    ApiError::conflict(
+        "request_not_pending",
+        format!("The money request is {status}, no longer pending."),
+    )
+    .with("request_status", status.to_string())
+}
+
+/// A random, unguessable public id such as `mr_3kT9…`.
+pub fn public_id(prefix: &str) -> String {
+    let tail: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
+    format!("{prefix}_{tail}")
+}
+
+/// The deadline from `expires_in` (seconds) or `expires_at`, within the allowed bounds.
+pub fn deadline(
+    now: DateTime<Utc>,
+    expires_in: Option<i64>,
+    expires_at: Option<DateTime<Utc>>,
+    default_secs: i64,
+) -> Result<DateTime<Utc>, ApiError> {
+    let secs = match (expires_in, expires_at) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "expires_in",
+                "give expires_in or expires_at, not both",
+            ))
+        }
+        (Some(secs), None) => secs,
+        (None, Some(at)) => (at - now).num_seconds(),
+        (None, None) => default_secs,
+    };
+    if !(MIN_EXPIRY_SECS..=MAX_EXPIRY_SECS).contains(&secs) {
+        let field = if expires_at.is_some() {
+            "expires_at"
+        } else {
+            "expires_in"
+        };
+        return Err(ApiError::invalid_field(
+            field,
+            format!("the request must expire between {MIN_EXPIRY_SECS} s and {MAX_EXPIRY_SECS} s (30 days) from now"),
+        ));
+    }
+    // Whole seconds: the deadline enforced is exactly the one the API shows.
+    Ok(expires_at
+        .unwrap_or(now + Duration::seconds(secs))
+        .trunc_subsecs(0))
+}
+
+/// A flat object of at most 20 keys (≤ 40 chars) with string, number or boolean values
+/// (strings ≤ 500 chars).
+pub fn metadata(m: &Map<String, Value>) -> Result<String, ApiError> {
+    let bad = |why: &str| ApiError::invalid_field("metadata", format!("metadata {why}"));
+    if m.len() > 20 {
+        return Err(bad("may have at most 20 keys"));
+    }
+    for (k, v) in m {
+        if k.is_empty() || k.chars().count() > 40 {
+            return Err(bad("keys must be 1 to 40 characters"));
+        }
+        match v {
+            Value::String(s) if s.chars().count() > 500 => {
+                return Err(bad("values must be at most 500 characters"))
+            }
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
+            _ => return Err(bad("must be flat: values are strings, numbers or booleans")),
+        }
+    }
+    Ok(Value::Object(m.clone()).to_string())
+}
+
+/// A decline reason code: snake_case, at most 40 characters.
+pub fn reason_code(code: &str) -> Result<String, ApiError> {
+    let ok = !code.is_empty()
+        && code.len() <= 40
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(code.to_string())
+    } else {
+        Err(ApiError::invalid_field(
+            "reason_code",
+            "reason_code is snake_case, at most 40 characters",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_bounded() {
+        let now = Utc::now();
+        assert_eq!(
+            deadline(now, None, None, DEFAULT_EXPIRY_SECS).unwrap(),
+            (now + Duration::seconds(900)).trunc_subsecs(0)
+        );
+        assert!(deadline(now, Some(59), None, 900).is_err());
+        assert!(deadline(now, Some(60), None, 900).is_ok());
+        assert!(deadline(now, Some(MAX_EXPIRY_SECS + 1), None, 900).is_err());
+        assert!(deadline(now, None, Some(now + Duration::days(2)), 900).is_ok());
+        assert!(deadline(now, None, Some(now - Duration::days(2)), 900).is_err());
+        assert!(deadline(now, Some(600), Some(now + Duration::days(2)), 900).is_err());
+    }
+
+    #[test]
+    fn metadata_is_flat_and_small() {
+        let ok: Map<String, Value> =
+            serde_json::from_str(r#"{"order":"A-1","qty":2,"gift":true}"#).unwrap();
+        assert!(metadata(&ok).is_ok());
+        let nested: Map<String, Value> = serde_json::from_str(r#"{"a":{"b":1}}"#).unwrap();
+        assert!(metadata(&nested).is_err());
+        let many: Map<String, Value> = (0..21).map(|i| (format!("k{i}"), Value::from(i))).collect();
+        assert!(metadata(&many).is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! `/v1/money-requests…`: the merchant's side.
+
+use super::extract::{ApiJson, IdempotencyKey};
+use super::idempotent::{account_scope, idempotent, json};
+use super::pagination::{limit, List};
+use super::rfc3339;
+use crate::auth::{Merchant, MerchantApi};
+use crate::domain::requests::Status;
+use crate::error::ApiResult;
+use crate::services::requests::{create, merchant, refunds};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Merchant,
+    key: IdempotencyKey,
+    body: ApiJson<create::CreateRequest>,
+) -> ApiResult<HttpResponse> {
+    let raw = body.raw.clone();
+    idempotent(
+        &state,
+        &req,
+        account_scope(caller.account.id),
+        key,
+        &raw,
+        async {
+            let view = create::create(&state, &caller, body.into_inner()).await?;
+            Ok((StatusCode::CREATED, json(&view)?))
+        },
+    )
+    .await
+}
+
+pub async fn create_bulk(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: MerchantApi,
+    key: IdempotencyKey,
+    body: ApiJson<create::BulkRequest>,
+) -> ApiResult<HttpResponse> {
+    let caller = Merchant {
+        account: caller.account,
+        audience: crate::auth::jwt::Audience::MerchantApi,
+    };
+    let raw = body.raw.clone();
+    idempotent(
+        &state,
+        &req,
+        account_scope(caller.account.id),
+        key,
+        &raw,
+        async {
+            Ok((
+                StatusCode::OK,
+                create::create_bulk(&state, &caller, body.into_inner()).await?,
+            ))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<Status>,
+    reference: Option<String>,
+    payer: Option<String>,
+    created_from: Option<DateTime<Utc>>,
+    created_to: Option<DateTime<Utc>>,
+    limit: Option<i64>,
+    starting_after: Option<String>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Merchant,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let limit = limit(q.limit)?;
+    let filter = merchant::ListFilter {
+        status: q.status,
+        reference: q.reference,
+        payer: q.payer.map(|p| p.to_ascii_lowercase()),
+        created_from: q.created_from.map(|t| t.naive_utc()),
+        created_to: q.created_to.map(|t| t.naive_utc()),
+    };
+    let (data, has_more) =
+        merchant::list(&state, caller.account.id, filter, q.starting_after, limit).await?;
+    Ok(HttpResponse::Ok().json(List { data, has_more }))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Merchant,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(merchant::get(&state, caller.account.id, id.into_inner()).await?))
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Merchant,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let view = merchant::cancel(
+        &state,
+        caller.account.id,
+        caller.account.username.clone(),
+        id.into_inner(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Serialize)]
+struct EventView {
+    #[serde(rename = "type")]
+    event_type: String,
+    actor: String,
+    detail: Option<String>,
+    created_at: String,
+}
+
+pub async fn events(
+    state: web::Data<AppState>,
+    caller: Merchant,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let events = merchant::events(&state, caller.account.id, id.into_inner()).await?;
+    let data = events
+        .into_iter()
+        .map(|e| EventView {
+            event_type: e.event_type,
+            actor: e.actor,
+            detail: e.detail,
+            created_at: rfc3339(e.created_at),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(List::<EventView> {
+        data,
+        has_more: false,
+    }))
+}
+
+pub async fn refund(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Merchant,
+    id: web::Path<String>,
+    key: IdempotencyKey,
+    body: ApiJson<refunds::RefundRequest>,
+) -> ApiResult<HttpResponse> {
+    let raw = body.raw.clone();
+    idempotent(
+        &state,
+        &req,
+        account_scope(caller.account.id),
+        key,
+        &raw,
+        async {
+            let view = refunds::refund(
+                &state,
+                caller.account.id,
+                id.into_inner(),
+                body.into_inner(),
+            )
+            .await?;
+            Ok((StatusCode::CREATED, json(&view)?))
+        },
+    )
+    .await
+}
+
+pub async fn list_refunds(
+    state: web::Data<AppState>,
+    caller: Merchant,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let data = refunds::list(&state, caller.account.id, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(List {
+        data,
+        has_more: false,
+    }))
+}

@@ -1,0 +1,80 @@
+//! `/v1/wallet/money-requests…`: the payer's inbox, approval and decline.
+
+use super::extract::{ApiJson, IdempotencyKey};
+use super::idempotent::{account_scope, idempotent, json};
+use super::pagination::{limit, List};
+use crate::auth::AppUser;
+use crate::domain::requests::Status;
+use crate::error::ApiResult;
+use crate::services::requests::approval;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxQuery {
+    status: Option<Status>,
+    limit: Option<i64>,
+    starting_after: Option<String>,
+}
+
+pub async fn inbox(
+    state: web::Data<AppState>,
+    user: AppUser,
+    query: web::Query<InboxQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let (data, has_more) = approval::inbox(
+        &state,
+        user.account.id,
+        q.status,
+        q.starting_after,
+        limit(q.limit)?,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(List { data, has_more }))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AppUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(approval::get(&state, user.account.id, id.into_inner()).await?))
+}
+
+pub async fn approve(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: AppUser,
+    id: web::Path<String>,
+    key: IdempotencyKey,
+    body: ApiJson<approval::ApproveRequest>,
+) -> ApiResult<HttpResponse> {
+    let raw = body.raw.clone();
+    idempotent(
+        &state,
+        &req,
+        account_scope(user.account.id),
+        key,
+        &raw,
+        async {
+            let view = approval::approve(&state, &user.account, id.into_inner(), body.into_inner())
+                .await?;
+            Ok((StatusCode::OK, json(&view)?))
+        },
+    )
+    .await
+}
+
+pub async fn decline(
+    state: web::Data<AppState>,
+    user: AppUser,
+    id: web::Path<String>,
+    body: ApiJson<approval::DeclineRequest>,
+) -> ApiResult<HttpResponse> {
+    let view = approval::decline(&state, &user.account, id.into_inner(), body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,334 @@
+//! The payer's side: inbox, approval with the PIN, decline.
+//!
+//! Approval is one database transaction: the request is still pending and before its
+//! deadline by database time, both tiers' limits hold and the payer's balance covers
+//! it; then the payer is debited, the merchant credited, the fee charged, the status
+//! set and the callback written to the outbox. Any failure changes nothing.
+
+use super::expiry::expire;
+use super::view::{merchant_view, payer_view, Names, RequestView};
+use super::{find_by_public_id, lock_by_public_id, not_found, record};
+use crate::db::models::{Account, MoneyRequest};
+use crate::db::schema::money_requests as mr;
+use crate::db::{accounts as q, db_now, write_tx, DbConn};
+use crate::domain::account::AccountKind;
+use crate::domain::money::Money;
+use crate::domain::requests::{not_pending, reason_code, Status};
+use crate::domain::tiers::check_count;
+use crate::error::{ApiError, ApiResult};
+use crate::ledger::usage::{self, Side};
+use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::services::limits::LimitCtx;
+use crate::services::outbox;
+use crate::services::pins::verify_pin;
+use crate::state::AppState;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+/// A payer sees requests addressed to them, and open payment links by id.
+fn visible(r: &MoneyRequest, payer_id: i64) -> bool {
+    r.payer_id == Some(payer_id) || r.payer_id.is_none()
+}
+
+pub async fn inbox(
+    state: &AppState,
+    payer_id: i64,
+    status: Option<Status>,
+    starting_after: Option<String>,
+    limit: i64,
+) -> ApiResult<(Vec<RequestView>, bool)> {
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| {
+            let mut query = mr::table.filter(mr::payer_id.eq(payer_id)).into_boxed();
+            if let Some(after) = starting_after {
+                let cursor = find_by_public_id(c, &after)?
+                    .filter(|r| r.payer_id == Some(payer_id))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            "starting_after names no money request of yours",
+                        )
+                        .with("field", "starting_after")
+                    })?;
+                query = query.filter(mr::id.lt(cursor.id));
+            }
+            if let Some(s) = status {
+                query = query.filter(mr::status.eq(s.as_str()));
+            }
+            let mut rows: Vec<MoneyRequest> = query
+                .order(mr::id.desc())
+                .limit(limit + 1)
+                .select(MoneyRequest::as_select())
+                .load(c)?;
+            let has_more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let mut names = Names::default();
+            let views = rows
+                .iter()
+                .map(|r| payer_view(c, &mut names, r, &public_url))
+                .collect::<ApiResult<_>>()?;
+            Ok((views, has_more))
+        })
+        .await
+}
+
+pub async fn get(state: &AppState, payer_id: i64, public_id: String) -> ApiResult<RequestView> {
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| {
+            let row = find_by_public_id(c, &public_id)?
+                .filter(|r| visible(r, payer_id))
+                .ok_or_else(not_found)?;
+            payer_view(c, &mut Names::default(), &row, &public_url)
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    pub pin: String,
+}
+
+enum Outcome {
+    Done(Box<RequestView>),
+    Refused(ApiError),
+}
+
+pub async fn approve(
+    state: &AppState,
+    payer: &Account,
+    public_id: String,
+    req: ApproveRequest,
+) -> ApiResult<RequestView> {
+    // Cheap checks first, so a request that cannot be paid costs no PIN attempt.
+    let (payer_id, id) = (payer.id, public_id.clone());
+    let row = state
+        .db
+        .run(move |c| find_by_public_id(c, &id))
+        .await?
+        .filter(|r| visible(r, payer_id))
+        .ok_or_else(not_found)?;
+    if row.status != "pending" {
+        return Err(not_pending(&row.status));
+    }
+    if row.merchant_id == payer.id {
+        return Err(ApiError::unprocessable(
+            "cannot_pay_own_request",
+            "A merchant cannot pay its own money request.",
+        ));
+    }
+    verify_pin(state, payer.id, &req.pin).await?;
+
+    let (tiers, calendar, clock) = (state.tiers.clone(), state.calendar, state.clock.clone());
+    let public_url = state.config.public_url.clone();
+    let outcome = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let row = lock_by_public_id(c, &public_id)?
+                    .filter(|r| visible(r, payer_id))
+                    .ok_or_else(not_found)?;
+                if row.status != "pending" {
+                    return Ok(Outcome::Refused(not_pending(&row.status)));
+                }
+                let now = db_now(c, &clock)?;
+                if now >= row.expires_at {
+                    expire(c, &row, now, &public_url)?;
+                    return Ok(Outcome::Refused(
+                        ApiError::conflict(
+                            "request_expired",
+                            "The money request expired before it was approved.",
+                        )
+                        .with("request_status", "expired"),
+                    ));
+                }
+                let (payer, merchant) = q::lock_pair(c, payer_id, row.merchant_id)?;
+                let limits = LimitCtx {
+                    tiers: &tiers,
+                    calendar,
+                    now: now.and_utc(),
+                };
+                pay(c, &limits, &row, &payer, &merchant, now)?;
+                let row = super::reload(c, row.id)?;
+                let mut names = Names::default();
+                let data = serde_json::to_value(merchant_view(c, &mut names, &row, &public_url)?)
+                    .map_err(|e| ApiError::internal_from("view", e))?;
+                outbox::emit(
+                    c,
+                    row.merchant_id,
+                    "money_request.approved",
+                    data,
+                    row.callback_url.as_deref(),
+                    now,
+                )?;
+                Ok(Outcome::Done(Box::new(payer_view(
+                    c,
+                    &mut names,
+                    &row,
+                    &public_url,
+                )?)))
+            })
+        })
+        .await?;
+    match outcome {
+        Outcome::Done(v) => Ok(*v),
+        Outcome::Refused(e) => Err(e),
+    }
+}
+
+/// Limits, funds, ledger postings and the status change of an approval.
+fn pay(
+    c: &mut DbConn,
+    limits: &LimitCtx,
+    row: &MoneyRequest,
+    payer: &Account,
+    merchant: &Account,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    let amount = Money::cents(row.amount);
+    let purchases = limits.rules(payer).limits.purchases_per_day;
+    if purchases.is_some() {
+        let used = usage::count(
+            c,
+            payer.id,
+            TxKind::Payment.as_str(),
+            Side::Debits,
+            limits.calendar.day(limits.now),
+        )?;
+        check_count("purchases_per_day", purchases, used).map_err(|e| e.with("party", "payer"))?;
+    }
+    limits.sender(c, payer, amount)?;
+    limits.receiver(c, merchant, amount)?;
+    if !AccountKind::from_db(&merchant.kind).is_merchant() {
+        return Err(ApiError::conflict(
+            "merchant_unavailable",
+            "The merchant can no longer receive payments.",
+        ));
+    }
+    if Money::cents(payer.balance) < amount {
+        return Err(insufficient_funds());
+    }
+    let fee = limits.rules(merchant).fees.receive_fee(amount);
+    let description = row
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("Payment {}", row.public_id));
+    let txn = ledger::post(
+        c,
+        Entry {
+            kind: TxKind::Payment,
+            legs: &[
+                Leg::debit(payer.id, amount),
+                Leg::credit(merchant.id, amount),
+            ],
+            related_id: None,
+            external_ref: None,
+            description: Some(&description),
+        },
+        now,
+    )?;
+    ledger::charge_fee(c, merchant.id, fee, txn, now)?;
+    diesel::update(mr::table.find(row.id))
+        .set((
+            mr::status.eq("approved"),
+            mr::fee.eq(fee.as_cents()),
+            mr::paid_by.eq(payer.id),
+            mr::payment_transaction_id.eq(txn),
+            mr::resolved_at.eq(now),
+            mr::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    record(
+        c,
+        row.id,
+        "approved",
+        &format!("payer:{}", payer.username),
+        None,
+        now,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineRequest {
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub async fn decline(
+    state: &AppState,
+    payer: &Account,
+    public_id: String,
+    req: DeclineRequest,
+) -> ApiResult<RequestView> {
+    let code = req.reason_code.as_deref().map(reason_code).transpose()?;
+    let reason = req
+        .reason
+        .as_deref()
+        .map(|r| crate::domain::account::text_field("reason", r, 140))
+        .transpose()?;
+    let (payer_id, payer_name) = (payer.id, payer.username.clone());
+    let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
+    let outcome = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let row = lock_by_public_id(c, &public_id)?
+                    .filter(|r| r.payer_id == Some(payer_id))
+                    .ok_or_else(not_found)?;
+                if row.status != "pending" {
+                    return Ok(Outcome::Refused(not_pending(&row.status)));
+                }
+                let now = db_now(c, &clock)?;
+                if now >= row.expires_at {
+                    expire(c, &row, now, &public_url)?;
+                    return Ok(Outcome::Refused(not_pending("expired")));
+                }
+                diesel::update(mr::table.find(row.id))
+                    .set((
+                        mr::status.eq("declined"),
+                        mr::decline_reason_code.eq(&code),
+                        mr::decline_reason.eq(&reason),
+                        mr::resolved_at.eq(now),
+                        mr::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                record(
+                    c,
+                    row.id,
+                    "declined",
+                    &format!("payer:{payer_name}"),
+                    code.as_deref(),
+                    now,
+                )?;
+                let row = super::reload(c, row.id)?;
+                let mut names = Names::default();
+                let data = serde_json::to_value(merchant_view(c, &mut names, &row, &public_url)?)
+                    .map_err(|e| ApiError::internal_from("view", e))?;
+                outbox::emit(
+                    c,
+                    row.merchant_id,
+                    "money_request.declined",
+                    data,
+                    row.callback_url.as_deref(),
+                    now,
+                )?;
+                Ok(Outcome::Done(Box::new(payer_view(
+                    c,
+                    &mut names,
+                    &row,
+                    &public_url,
+                )?)))
+            })
+        })
+        .await?;
+    match outcome {
+        Outcome::Done(v) => Ok(*v),
+        Outcome::Refused(e) => Err(e),
+    }
+}

@@ -1,0 +1,280 @@
+//! Creating money requests, one or in bulk.
+
+use super::record;
+use super::view::{merchant_view, Names, RequestView};
+use crate::auth::Merchant;
+use crate::db::schema::money_requests as mr;
+use crate::db::{accounts as q, write_tx, DbConn};
+use crate::domain::account::{text_field, AccountKind};
+use crate::domain::fx::{currency_code, to_eur};
+use crate::domain::money::Money;
+use crate::domain::requests::{
+    self, deadline, public_id, DEFAULT_EXPIRY_SECS, DEFAULT_LINK_EXPIRY_SECS,
+};
+use crate::domain::tiers::{check_amount, limit_exceeded, TierTable};
+use crate::error::{ApiError, ApiResult};
+use crate::services::fx;
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+pub const MAX_BULK: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// The payer's username; absent for an open payment link.
+    pub payer: Option<String>,
+    pub amount: String,
+    pub currency: Option<String>,
+    pub description: Option<String>,
+    pub reference: Option<String>,
+    pub callback_url: Option<String>,
+    pub expires_in: Option<i64>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Everything checked before the database is touched.
+struct Validated {
+    payer: Option<String>,
+    amount: Money,
+    currency: String,
+    description: Option<String>,
+    reference: Option<String>,
+    callback_url: Option<String>,
+    expires_at: DateTime<Utc>,
+    metadata: Option<String>,
+}
+
+fn validate(state: &AppState, merchant: &Merchant, r: CreateRequest) -> ApiResult<Validated> {
+    let amount = Money::parse_amount("amount", &r.amount)?;
+    let currency = currency_code("currency", r.currency.as_deref().unwrap_or("EUR"))?;
+    let description = r
+        .description
+        .as_deref()
+        .map(|d| text_field("description", d, 140))
+        .transpose()?;
+    let reference = r
+        .reference
+        .as_deref()
+        .map(|d| text_field("reference", d, 64))
+        .transpose()?;
+    let callback_url = match r.callback_url {
+        Some(_) if !merchant.via_api() => {
+            return Err(ApiError::invalid_field(
+                "callback_url",
+                "callback_url can be set only with a merchant API token",
+            ))
+        }
+        Some(url) => Some(callback_url(state, &url)?),
+        None => None,
+    };
+    let default_expiry = if r.payer.is_some() {
+        DEFAULT_EXPIRY_SECS
+    } else {
+        DEFAULT_LINK_EXPIRY_SECS
+    };
+    let expires_at = deadline(
+        state.clock.now(),
+        r.expires_in,
+        r.expires_at,
+        default_expiry,
+    )?;
+    let metadata = r.metadata.as_ref().map(requests::metadata).transpose()?;
+    let payer = r.payer.map(|p| p.to_ascii_lowercase());
+    Ok(Validated {
+        payer,
+        amount,
+        currency,
+        description,
+        reference,
+        callback_url,
+        expires_at,
+        metadata,
+    })
+}
+
+/// A callback URL's shape: absolute http(s), no credentials, at most 2048 characters.
+/// (Where it may point is the callback module's SSRF guard.)
+fn callback_url(state: &AppState, raw: &str) -> ApiResult<String> {
+    let bad = |why: &str| ApiError::invalid_field("callback_url", format!("callback_url {why}"));
+    if raw.len() > 2048 {
+        return Err(bad("must be at most 2048 characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|_| bad("must be an absolute URL"))?;
+    let allowed =
+        url.scheme() == "https" || (url.scheme() == "http" && state.config.callback_allow_private);
+    if !allowed || url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must be an https URL without credentials"));
+    }
+    Ok(url.to_string())
+}
+
+pub async fn create(
+    state: &AppState,
+    merchant: &Merchant,
+    r: CreateRequest,
+) -> ApiResult<RequestView> {
+    let v = validate(state, merchant, r)?;
+    let (tiers, now, merchant_id) = (
+        state.tiers.clone(),
+        state.clock.now_naive(),
+        merchant.account.id,
+    );
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| write_tx(c, |c| insert(c, &tiers, merchant_id, v, now, &public_url)))
+        .await
+}
+
+fn insert(
+    c: &mut DbConn,
+    tiers: &TierTable,
+    merchant_id: i64,
+    v: Validated,
+    now: chrono::NaiveDateTime,
+    public_url: &str,
+) -> ApiResult<RequestView> {
+    let merchant = q::find(c, merchant_id)?.ok_or_else(ApiError::internal)?;
+    let (eur, original) = if v.currency == "EUR" {
+        (v.amount, None)
+    } else {
+        let rate = fx::rate(c, &v.currency)?;
+        (
+            to_eur(v.amount, rate),
+            Some((
+                v.amount.to_string(),
+                v.currency.clone(),
+                rate.normalize().to_string(),
+            )),
+        )
+    };
+    let rules = tiers.for_kind(AccountKind::from_db(&merchant.kind));
+    check_amount(
+        rules.limits.min_per_transaction,
+        "max_per_transaction",
+        rules.limits.max_per_transaction,
+        eur,
+    )?;
+    let payer_id = match &v.payer {
+        None => None,
+        Some(name) => {
+            let payer = q::find_by_username(c, name)?
+                .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
+                .ok_or_else(|| {
+                    ApiError::unprocessable("unknown_payer", "No wallet has this username.")
+                        .with("field", "payer")
+                })?;
+            if payer.id == merchant.id {
+                return Err(ApiError::invalid_field(
+                    "payer",
+                    "A merchant cannot request money from itself.",
+                ));
+            }
+            if tiers
+                .for_kind(AccountKind::from_db(&payer.kind))
+                .limits
+                .purchases_per_day
+                == Some(0)
+            {
+                return Err(
+                    limit_exceeded("purchases_per_day", json!(0), json!(0)).with("party", "payer")
+                );
+            }
+            Some(payer.id)
+        }
+    };
+    let fee = rules.fees.receive_fee(eur);
+    let (original_amount, original_currency, exchange_rate) = match original {
+        Some((a, c, r)) => (Some(a), Some(c), Some(r)),
+        None => (None, None, None),
+    };
+    let id: i64 = diesel::insert_into(mr::table)
+        .values((
+            mr::public_id.eq(public_id("mr")),
+            mr::merchant_id.eq(merchant.id),
+            mr::payer_id.eq(payer_id),
+            mr::status.eq("pending"),
+            mr::amount.eq(eur.as_cents()),
+            mr::fee.eq(fee.as_cents()),
+            mr::original_amount.eq(original_amount),
+            mr::original_currency.eq(original_currency),
+            mr::exchange_rate.eq(exchange_rate),
+            mr::description.eq(v.description),
+            mr::reference.eq(v.reference),
+            mr::callback_url.eq(v.callback_url),
+            mr::metadata.eq(v.metadata),
+            mr::expires_at.eq(v.expires_at.naive_utc()),
+            mr::created_at.eq(now),
+            mr::updated_at.eq(now),
+        ))
+        .returning(mr::id)
+        .get_result(c)?;
+    record(
+        c,
+        id,
+        "created",
+        &format!("merchant:{}", merchant.username),
+        None,
+        now,
+    )?;
+    let row = super::reload(c, id)?;
+    merchant_view(c, &mut Names::default(), &row, public_url)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    pub requests: Vec<Value>,
+}
+
+/// Creates each item on its own: one item's failure does not stop the others.
+pub async fn create_bulk(
+    state: &AppState,
+    merchant: &Merchant,
+    bulk: BulkRequest,
+) -> ApiResult<Value> {
+    if !state
+        .tiers
+        .for_kind(AccountKind::from_db(&merchant.account.kind))
+        .bulk_entry
+    {
+        return Err(ApiError::forbidden(
+            "bulk_requires_corporate_plus",
+            "Bulk entry is for Corporate+ merchants.",
+        ));
+    }
+    if bulk.requests.is_empty() || bulk.requests.len() > MAX_BULK {
+        return Err(ApiError::invalid_field(
+            "requests",
+            format!("give between 1 and {MAX_BULK} requests"),
+        ));
+    }
+    let mut results = Vec::with_capacity(bulk.requests.len());
+    let (mut created, mut failed) = (0, 0);
+    for (index, item) in bulk.requests.into_iter().enumerate() {
+        let outcome = match serde_json::from_value::<CreateRequest>(item) {
+            Ok(r) => create(state, merchant, r).await,
+            Err(e) => Err(ApiError::unprocessable(
+                "invalid_body",
+                format!("The item does not match the schema: {e}"),
+            )),
+        };
+        results.push(match outcome {
+            Ok(view) => {
+                created += 1;
+                json!({"index": index, "status": 201, "money_request": view})
+            }
+            Err(e) if e.status.is_client_error() => {
+                failed += 1;
+                json!({"index": index, "status": e.status.as_u16(), "error": e.body()})
+            }
+            Err(e) => return Err(e),
+        });
+    }
+    Ok(json!({"data": results, "created": created, "failed": failed}))
+}

@@ -1,0 +1,69 @@
+//! Expiry: past its deadline a request can never be approved; the sweeper marks overdue
+//! requests `expired` and emits the callback.
+
+use super::record;
+use super::view::{merchant_view, Names};
+use crate::db::models::MoneyRequest;
+use crate::db::schema::money_requests as mr;
+use crate::db::{db_now, write_tx, DbConn};
+use crate::error::{ApiError, ApiResult};
+use crate::services::outbox;
+use crate::state::AppState;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// Marks one pending, overdue request expired (inside the caller's transaction).
+pub fn expire(
+    c: &mut DbConn,
+    row: &MoneyRequest,
+    now: NaiveDateTime,
+    public_url: &str,
+) -> ApiResult<()> {
+    let changed = diesel::update(mr::table.find(row.id).filter(mr::status.eq("pending")))
+        .set((
+            mr::status.eq("expired"),
+            mr::resolved_at.eq(now),
+            mr::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    if changed == 1 {
+        record(c, row.id, "expired", "system", None, now)?;
+        let row = super::reload(c, row.id)?;
+        let view = merchant_view(c, &mut Names::default(), &row, public_url)?;
+        let data = serde_json::to_value(&view).map_err(|e| ApiError::internal_from("view", e))?;
+        outbox::emit(
+            c,
+            row.merchant_id,
+            "money_request.expired",
+            data,
+            row.callback_url.as_deref(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Expires up to `batch` overdue requests; returns how many.
+pub async fn sweep(state: &AppState, batch: i64) -> ApiResult<usize> {
+    let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let now = db_now(c, &clock)?;
+                let due: Vec<MoneyRequest> = mr::table
+                    .filter(mr::status.eq("pending"))
+                    .filter(mr::expires_at.le(now))
+                    .order(mr::expires_at.asc())
+                    .limit(batch)
+                    .select(MoneyRequest::as_select())
+                    .load(c)?;
+                for row in &due {
+                    expire(c, row, now, &public_url)?;
+                }
+                crate::services::idempotency::purge(c, now)?;
+                Ok(due.len())
+            })
+        })
+        .await
+}

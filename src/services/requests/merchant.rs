@@ -1,0 +1,179 @@
+//! The merchant's side: status double-check, list, history, cancel.
+
+use super::expiry::expire;
+use super::view::{merchant_view, Names, RequestView};
+use super::{find_by_public_id, lock_by_public_id, not_found, record};
+use crate::db::models::{MoneyRequest, RequestEvent};
+use crate::db::schema::{money_request_events as ev, money_requests as mr};
+use crate::db::{accounts as q, db_now, write_tx};
+use crate::domain::requests::{not_pending, Status};
+use crate::error::{ApiError, ApiResult};
+use crate::services::outbox;
+use crate::state::AppState;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+pub async fn get(state: &AppState, merchant_id: i64, public_id: String) -> ApiResult<RequestView> {
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| {
+            let row = find_by_public_id(c, &public_id)?
+                .filter(|r| r.merchant_id == merchant_id)
+                .ok_or_else(not_found)?;
+            merchant_view(c, &mut Names::default(), &row, &public_url)
+        })
+        .await
+}
+
+#[derive(Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub reference: Option<String>,
+    pub payer: Option<String>,
+    pub created_from: Option<NaiveDateTime>,
+    pub created_to: Option<NaiveDateTime>,
+}
+
+/// One page of the merchant's requests, newest first; `(page, has_more)`.
+pub async fn list(
+    state: &AppState,
+    merchant_id: i64,
+    f: ListFilter,
+    starting_after: Option<String>,
+    limit: i64,
+) -> ApiResult<(Vec<RequestView>, bool)> {
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| {
+            let mut query = mr::table
+                .filter(mr::merchant_id.eq(merchant_id))
+                .into_boxed();
+            if let Some(after) = starting_after {
+                let cursor = find_by_public_id(c, &after)?
+                    .filter(|r| r.merchant_id == merchant_id)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            "starting_after names no money request of yours",
+                        )
+                        .with("field", "starting_after")
+                    })?;
+                query = query.filter(mr::id.lt(cursor.id));
+            }
+            if let Some(s) = f.status {
+                query = query.filter(mr::status.eq(s.as_str()));
+            }
+            if let Some(r) = f.reference {
+                query = query.filter(mr::reference.eq(r));
+            }
+            if let Some(p) = f.payer {
+                let id = q::find_by_username(c, &p)?.map_or(-1, |a| a.id);
+                query = query.filter(mr::payer_id.eq(id));
+            }
+            if let Some(from) = f.created_from {
+                query = query.filter(mr::created_at.ge(from));
+            }
+            if let Some(to) = f.created_to {
+                query = query.filter(mr::created_at.lt(to));
+            }
+            let mut rows: Vec<MoneyRequest> = query
+                .order(mr::id.desc())
+                .limit(limit + 1)
+                .select(MoneyRequest::as_select())
+                .load(c)?;
+            let has_more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let mut names = Names::default();
+            let views = rows
+                .iter()
+                .map(|r| merchant_view(c, &mut names, r, &public_url))
+                .collect::<ApiResult<_>>()?;
+            Ok((views, has_more))
+        })
+        .await
+}
+
+pub async fn events(
+    state: &AppState,
+    merchant_id: i64,
+    public_id: String,
+) -> ApiResult<Vec<RequestEvent>> {
+    state
+        .db
+        .run(move |c| {
+            let row = find_by_public_id(c, &public_id)?
+                .filter(|r| r.merchant_id == merchant_id)
+                .ok_or_else(not_found)?;
+            Ok(ev::table
+                .filter(ev::request_id.eq(row.id))
+                .order(ev::id.asc())
+                .select(RequestEvent::as_select())
+                .load(c)?)
+        })
+        .await
+}
+
+enum Cancel {
+    Done(Box<RequestView>),
+    Refused(ApiError),
+}
+
+/// Cancels a pending request. One already past its deadline is expired instead (and 409).
+pub async fn cancel(
+    state: &AppState,
+    merchant_id: i64,
+    merchant_name: String,
+    public_id: String,
+) -> ApiResult<RequestView> {
+    let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
+    let outcome = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let row = lock_by_public_id(c, &public_id)?
+                    .filter(|r| r.merchant_id == merchant_id)
+                    .ok_or_else(not_found)?;
+                if row.status != "pending" {
+                    return Ok(Cancel::Refused(not_pending(&row.status)));
+                }
+                let now = db_now(c, &clock)?;
+                if now >= row.expires_at {
+                    expire(c, &row, now, &public_url)?;
+                    return Ok(Cancel::Refused(not_pending("expired")));
+                }
+                diesel::update(mr::table.find(row.id))
+                    .set((
+                        mr::status.eq("cancelled"),
+                        mr::resolved_at.eq(now),
+                        mr::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                record(
+                    c,
+                    row.id,
+                    "cancelled",
+                    &format!("merchant:{merchant_name}"),
+                    None,
+                    now,
+                )?;
+                let row = super::reload(c, row.id)?;
+                let view = merchant_view(c, &mut Names::default(), &row, &public_url)?;
+                outbox::emit(
+                    c,
+                    row.merchant_id,
+                    "money_request.cancelled",
+                    serde_json::to_value(&view).map_err(|e| ApiError::internal_from("view", e))?,
+                    row.callback_url.as_deref(),
+                    now,
+                )?;
+                Ok(Cancel::Done(Box::new(view)))
+            })
+        })
+        .await?;
+    match outcome {
+        Cancel::Done(view) => Ok(*view),
+        Cancel::Refused(e) => Err(e),
+    }
+}

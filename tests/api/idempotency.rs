@@ -1,0 +1,156 @@
+//! `Idempotency-Key` on POSTs that create or move money.
+
+use crate::helpers::{TestApp, PIN};
+use serde_json::json;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn a_replay_returns_the_stored_status_and_body() {
+    let app = TestApp::spawn().await;
+    let shop = app.corporate_plus("shop").await;
+    app.wallet_user("anna").await;
+    let body = json!({"payer": "anna", "amount": "12.00", "reference": "o-1"});
+    let (first, replayed) = app
+        .post_with_key("/v1/money-requests", &shop, "key-1", body.clone())
+        .await;
+    assert!(!replayed);
+    let (second, replayed) = app
+        .post_with_key("/v1/money-requests", &shop, "key-1", body)
+        .await;
+    assert!(replayed);
+    assert_eq!((second.status, &second.body), (first.status, &first.body));
+    assert_eq!(
+        app.get("/v1/money-requests", Some(&shop)).await.ok(200)["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let changed = json!({"payer": "anna", "amount": "13.00", "reference": "o-1"});
+    let (res, _) = app
+        .post_with_key("/v1/money-requests", &shop, "key-1", changed)
+        .await;
+    res.problem(422, "idempotency_key_reused");
+    let (res, _) = app
+        .post_with_key("/v1/money-requests", &shop, &"k".repeat(256), json!({}))
+        .await;
+    res.problem(400, "invalid_idempotency_key");
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_create_one_request() {
+    let app = Arc::new(TestApp::spawn().await);
+    let shop = app.corporate_plus("shop").await;
+    app.wallet_user("anna").await;
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (app, shop) = (app.clone(), shop.clone());
+            tokio::spawn(async move {
+                app.post_with_key(
+                    "/v1/money-requests",
+                    &shop,
+                    "dup",
+                    json!({"payer": "anna", "amount": "5.00"}),
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for t in tasks {
+        let res = t.await.unwrap();
+        match res.status {
+            201 => bodies.push(res.body),
+            _ => {
+                res.problem(409, "idempotency_key_in_flight");
+            }
+        }
+    }
+    assert!(!bodies.is_empty());
+    assert!(
+        bodies.iter().all(|b| b == &bodies[0]),
+        "every success is the same request"
+    );
+    assert_eq!(
+        app.get("/v1/money-requests", Some(&shop)).await.ok(200)["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn keys_survive_a_restart_and_belong_to_one_caller() {
+    let app = TestApp::spawn().await;
+    let shop = app.corporate_plus("shop").await;
+    let rival = app.corporate_plus("rival").await;
+    app.wallet_user("anna").await;
+    let body = json!({"payer": "anna", "amount": "9.00"});
+    let (first, _) = app
+        .post_with_key("/v1/money-requests", &shop, "order-77", body.clone())
+        .await;
+    first.ok(201);
+
+    let app = app.restart().await;
+    let (again, replayed) = app
+        .post_with_key("/v1/money-requests", &shop, "order-77", body.clone())
+        .await;
+    assert!(replayed);
+    assert_eq!(again.body, first.body);
+
+    let (theirs, replayed) = app
+        .post_with_key("/v1/money-requests", &rival, "order-77", body)
+        .await;
+    assert!(!replayed);
+    assert_eq!(theirs.ok(201)["merchant"], "rival");
+    assert_ne!(theirs.body["id"], first.body["id"]);
+}
+
+#[tokio::test]
+async fn money_movements_replay_too_errors_included() {
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    app.wallet_user("ben").await;
+    let transfer = json!({"to": "ben", "amount": "5.00", "pin": PIN});
+    // Refused for funds: the refusal is the stored outcome, even after a deposit.
+    let (short, _) = app
+        .post_with_key("/v1/transfers", &anna, "t-1", transfer.clone())
+        .await;
+    short.problem(422, "insufficient_funds");
+    app.deposit("anna", "20.00").await.ok(201);
+    let (again, replayed) = app
+        .post_with_key("/v1/transfers", &anna, "t-1", transfer.clone())
+        .await;
+    assert!(replayed);
+    again.problem(422, "insufficient_funds");
+
+    let (sent, _) = app
+        .post_with_key("/v1/transfers", &anna, "t-2", transfer.clone())
+        .await;
+    sent.ok(201);
+    let (resent, replayed) = app
+        .post_with_key("/v1/transfers", &anna, "t-2", transfer)
+        .await;
+    assert!(replayed && resent.body == sent.body);
+    assert_eq!(app.balance(&anna).await, "15.00", "one transfer, not two");
+}
+
+#[tokio::test]
+async fn keys_expire_after_24_hours() {
+    let app = TestApp::spawn().await;
+    let shop = app.corporate_plus("shop").await;
+    app.wallet_user("anna").await;
+    let body = json!({"payer": "anna", "amount": "3.00"});
+    let (first, _) = app
+        .post_with_key("/v1/money-requests", &shop, "daily", body.clone())
+        .await;
+    app.clock.advance(chrono::Duration::hours(25));
+    let (later, replayed) = app
+        .post_with_key("/v1/money-requests", &shop, "daily", body)
+        .await;
+    assert!(!replayed);
+    assert_ne!(later.ok(201)["id"], first.body["id"]);
+}
