@@ -70,6 +70,10 @@ pub struct Config {
     pub tiers_file: Option<String>,
     /// How often overdue money requests are expired.
     pub sweep_interval_ms: u64,
+    /// How often the delivery worker looks for due callbacks.
+    pub delivery_interval_ms: u64,
+    /// Per-attempt callback timeout.
+    pub callback_timeout_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,8 @@ impl Config {
             db_pool_size: 10,
             tiers_file: None,
             sweep_interval_ms: 5000,
+            delivery_interval_ms: 1000,
+            callback_timeout_ms: 15_000,
         }
     }
 

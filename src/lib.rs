@@ -1,6 +1,7 @@
 //! PinPay: a wallet money-request API server (library crate; `main.rs` is a thin CLI).
 
 pub mod auth;
+pub mod callbacks;
 pub mod clock;
 pub mod config;
 pub mod db;

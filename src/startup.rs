@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::domain::calendar::Calendar;
 use crate::domain::tiers::TierTable;
 use crate::routes::{
-    self, accounts, admin, health, ledger, money_requests as mr, sessions, wallet,
+    self, accounts, admin, callbacks, health, ledger, money_requests as mr, sessions, wallet,
 };
 use crate::state::AppState;
 use actix_web::body::MessageBody;
@@ -23,8 +23,9 @@ use std::time::Instant;
 pub struct Application {
     port: u16,
     server: Server,
-    /// Background work that lives as long as the server (the expiry sweeper).
+    /// Background work that lives as long as the server: expiry sweeper, callback worker.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -35,7 +36,9 @@ impl Application {
             .map_err(|e| format!("cannot bind {}: {e}", state.config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = state.config.workers.max(1);
-        let tasks = vec![tokio::spawn(sweeper(state.clone()))];
+        let (shutdown, stop) = tokio::sync::watch::channel(false);
+        let worker = crate::callbacks::worker::Worker::new(state.clone())?;
+        let tasks = vec![tokio::spawn(sweeper(state.clone(), stop.clone())), tokio::spawn(worker.run(stop))];
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -54,11 +57,7 @@ impl Application {
         .map_err(|e| e.to_string())?
         .run();
         tracing::info!(port, "PinPay listening");
-        Ok(Self {
-            port,
-            server,
-            tasks,
-        })
+        Ok(Self { port, server, tasks, shutdown })
     }
 
     pub fn port(&self) -> u16 {
@@ -69,11 +68,13 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGTERM/SIGINT stop gracefully: requests in flight finish).
+    /// Serves until stopped. On SIGTERM: requests in flight complete, then the background tasks finish the
+    /// round they are in and stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        let _ = self.shutdown.send(true);
         for task in self.tasks {
-            task.abort();
+            let _ = task.await;
         }
         result
     }
@@ -162,7 +163,11 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/wallet/money-requests/{id}/decline")
                 .route(web::post().to(wallet::decline)),
-        );
+        )
+        .service(resource("/v1/callback-url").route(web::put().to(callbacks::set_url)))
+        .service(resource("/v1/callback-secret/rotate").route(web::post().to(callbacks::rotate_secret)))
+        .service(resource("/v1/callbacks").route(web::get().to(callbacks::list)))
+        .service(resource("/v1/callbacks/{id}/redeliver").route(web::post().to(callbacks::redeliver)));
 }
 
 /// A resource that answers 405 (not the app's 404) to methods it does not route.
@@ -199,18 +204,19 @@ async fn request_log(
     Ok(res)
 }
 
-/// Expires overdue money requests every `sweep_interval_ms`.
-async fn sweeper(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(
-        state.config.sweep_interval_ms,
-    ));
+/// Expires overdue money requests every `sweep_interval_ms` until shutdown.
+async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let every = std::time::Duration::from_millis(state.config.sweep_interval_ms);
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        match crate::services::requests::expiry::sweep(&state, 100).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "expired overdue money requests"),
-            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        tokio::select! {
+            _ = tick.tick() => match crate::services::requests::expiry::sweep(&state, 100).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired overdue money requests"),
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            },
+            _ = shutdown.changed() => break,
         }
     }
 }

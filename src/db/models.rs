@@ -133,3 +133,46 @@ pub struct Refund {
     pub transaction_id: i64,
     pub created_at: NaiveDateTime,
 }
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = crate::db::schema::outbox_events)]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub public_id: String,
+    pub merchant_id: i64,
+    pub event_type: String,
+    pub payload: String,
+    pub target_url: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = crate::db::schema::merchant_callbacks)]
+pub struct MerchantCallbacks {
+    pub merchant_id: i64,
+    pub url: Option<String>,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = crate::db::schema::callback_attempts)]
+pub struct CallbackAttempt {
+    pub id: i64,
+    pub event_id: i64,
+    pub attempt: i32,
+    pub target_url: Option<String>,
+    pub started_at: NaiveDateTime,
+    pub http_status: Option<i32>,
+    pub error: Option<String>,
+    pub next_attempt_at: Option<NaiveDateTime>,
+}

@@ -131,7 +131,35 @@ diesel::table! {
         status -> Text,
         attempts -> Integer,
         next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    merchant_callbacks (merchant_id) {
+        merchant_id -> BigInt,
+        url -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    callback_attempts (id) {
+        id -> BigInt,
+        event_id -> BigInt,
+        attempt -> Integer,
+        target_url -> Nullable<Text>,
+        started_at -> Timestamp,
+        http_status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
     }
 }
 
@@ -158,6 +186,7 @@ diesel::table! {
 
 diesel::joinable!(money_request_events -> money_requests (request_id));
 diesel::joinable!(refunds -> money_requests (request_id));
+diesel::joinable!(callback_attempts -> outbox_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -171,4 +200,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_events,
     idempotency_keys,
     fx_rates,
+    merchant_callbacks,
+    callback_attempts,
 );

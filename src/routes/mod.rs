@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod callbacks;
 pub mod extract;
 pub mod health;
 pub mod idempotent;

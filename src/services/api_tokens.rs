@@ -18,6 +18,9 @@ pub struct ApiToken {
     pub token: String,
     pub token_type: &'static str,
     pub expires_at: DateTime<Utc>,
+    /// The callback signing secret, shown once: with the merchant's first API token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 pub async fn create(state: &AppState, creds: Credentials) -> ApiResult<ApiToken> {
@@ -29,9 +32,12 @@ pub async fn create(state: &AppState, creds: Credentials) -> ApiResult<ApiToken>
         ));
     }
     let id = account.id;
-    let generation = state
+    let now = state.clock.now_naive();
+    let (generation, webhook_secret) = state
         .db
-        .run(move |c| write_tx(c, |c| bump_generation(c, id)))
+        .run(move |c| {
+            write_tx(c, |c| Ok((bump_generation(c, id)?, crate::callbacks::settings::ensure_secret(c, id, now)?)))
+        })
         .await?;
     let ttl = state.config.api_token_ttl_secs;
     let (token, expires_at) = state.jwt.issue(
@@ -41,11 +47,7 @@ pub async fn create(state: &AppState, creds: Credentials) -> ApiResult<ApiToken>
         state.clock.now(),
         ttl,
     )?;
-    Ok(ApiToken {
-        token,
-        token_type: "Bearer",
-        expires_at,
-    })
+    Ok(ApiToken { token, token_type: "Bearer", expires_at, webhook_secret })
 }
 
 /// Revokes every API token of the merchant.

@@ -162,6 +162,8 @@ impl TestApp {
         config.admin_token = Some(Secret::new(ADMIN_TOKEN));
         config.callback_allow_private = true;
         config.sweep_interval_ms = 100;
+        config.delivery_interval_ms = 50;
+        config.callback_timeout_ms = 700;
         Self::start(config, Clock::system(), db).await
     }
 

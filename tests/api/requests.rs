@@ -595,7 +595,8 @@ async fn creation_rules() {
             &shop,
             json!({"payer": "anna", "amount": "5.00", "callback_url": "ftp://x"}),
             422,
-            "validation_failed",
+            "invalid_callback_url",
+
         ),
         (
             &anna,

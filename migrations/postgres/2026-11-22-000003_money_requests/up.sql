@@ -61,6 +61,11 @@ CREATE TABLE outbox_events (
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMP NOT NULL,
+    -- The instance delivering it now, until when (several instances share the outbox).
+    lease_owner TEXT,
+    lease_until TIMESTAMP,
+    last_error TEXT,
+    delivered_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX outbox_events_due ON outbox_events (status, next_attempt_at);

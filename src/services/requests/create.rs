@@ -69,7 +69,7 @@ fn validate(state: &AppState, merchant: &Merchant, r: CreateRequest) -> ApiResul
                 "callback_url can be set only with a merchant API token",
             ))
         }
-        Some(url) => Some(callback_url(state, &url)?),
+        Some(_) => None, // checked below: the guard resolves the name
         None => None,
     };
     let default_expiry = if r.payer.is_some() {
@@ -97,28 +97,17 @@ fn validate(state: &AppState, merchant: &Merchant, r: CreateRequest) -> ApiResul
     })
 }
 
-/// A callback URL's shape: absolute http(s), no credentials, at most 2048 characters.
-/// (Where it may point is the callback module's SSRF guard.)
-fn callback_url(state: &AppState, raw: &str) -> ApiResult<String> {
-    let bad = |why: &str| ApiError::invalid_field("callback_url", format!("callback_url {why}"));
-    if raw.len() > 2048 {
-        return Err(bad("must be at most 2048 characters"));
-    }
-    let url = url::Url::parse(raw).map_err(|_| bad("must be an absolute URL"))?;
-    let allowed =
-        url.scheme() == "https" || (url.scheme() == "http" && state.config.callback_allow_private);
-    if !allowed || url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must be an https URL without credentials"));
-    }
-    Ok(url.to_string())
-}
-
 pub async fn create(
     state: &AppState,
     merchant: &Merchant,
     r: CreateRequest,
 ) -> ApiResult<RequestView> {
-    let v = validate(state, merchant, r)?;
+    let raw_url = r.callback_url.clone();
+    let mut v = validate(state, merchant, r)?;
+    if let Some(raw) = raw_url {
+        v.callback_url = Some(crate::callbacks::settings::validate_url(state, &raw, "callback_url").await?);
+    }
+
     let (tiers, now, merchant_id) = (
         state.tiers.clone(),
         state.clock.now_naive(),

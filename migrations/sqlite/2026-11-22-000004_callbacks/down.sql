@@ -1,0 +1,2 @@
+DROP TABLE callback_attempts;
+DROP TABLE merchant_callbacks;

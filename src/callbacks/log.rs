@@ -1,0 +1,123 @@
+//! The merchant's delivery log (events with their attempts) and manual redelivery.
+
+use crate::db::models::{CallbackAttempt, OutboxEvent};
+use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::rfc3339;
+use crate::state::AppState;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct EventView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub status: String,
+    pub target_url: Option<String>,
+    pub attempts: Vec<AttemptView>,
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Serialize)]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub started_at: String,
+    pub target_url: Option<String>,
+    pub http_status: Option<i32>,
+    pub error: Option<String>,
+}
+
+fn view(e: OutboxEvent, attempts: Vec<CallbackAttempt>) -> EventView {
+    EventView {
+        id: e.public_id,
+        event_type: e.event_type,
+        target_url: e.target_url,
+        next_attempt_at: (e.status == "pending").then(|| rfc3339(e.next_attempt_at)),
+        status: e.status,
+        attempts: attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                attempt: a.attempt,
+                started_at: rfc3339(a.started_at),
+                target_url: a.target_url,
+                http_status: a.http_status,
+                error: a.error,
+            })
+            .collect(),
+        last_error: e.last_error,
+        delivered_at: e.delivered_at.map(rfc3339),
+        created_at: rfc3339(e.created_at),
+    }
+}
+
+/// One page of the merchant's callback events, newest first.
+pub async fn list(state: &AppState, merchant_id: i64, starting_after: Option<String>, limit: i64) -> ApiResult<(Vec<EventView>, bool)> {
+    state
+        .db
+        .run(move |c| {
+            let mut q = ob::table.filter(ob::merchant_id.eq(merchant_id)).into_boxed();
+            if let Some(after) = starting_after {
+                let cursor: i64 = ob::table
+                    .filter(ob::public_id.eq(&after))
+                    .filter(ob::merchant_id.eq(merchant_id))
+                    .select(ob::id)
+                    .first(c)
+                    .optional()?
+                    .ok_or_else(|| ApiError::bad_request("invalid_query", "starting_after names no event of yours").with("field", "starting_after"))?;
+                q = q.filter(ob::id.lt(cursor));
+            }
+            let mut events: Vec<OutboxEvent> = q.order(ob::id.desc()).limit(limit + 1).select(OutboxEvent::as_select()).load(c)?;
+            let has_more = events.len() as i64 > limit;
+            events.truncate(limit as usize);
+            let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+            let mut attempts: Vec<CallbackAttempt> =
+                ca::table.filter(ca::event_id.eq_any(&ids)).order(ca::id.asc()).select(CallbackAttempt::as_select()).load(c)?;
+            let views = events
+                .into_iter()
+                .map(|e| {
+                    let (mine, rest): (Vec<_>, Vec<_>) = attempts.drain(..).partition(|a| a.event_id == e.id);
+                    attempts = rest;
+                    view(e, mine)
+                })
+                .collect();
+            Ok((views, has_more))
+        })
+        .await
+}
+
+/// Queues a delivered or failed event again, with a fresh retry schedule.
+pub async fn redeliver(state: &AppState, merchant_id: i64, public_id: String) -> ApiResult<EventView> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |c| {
+            let event: OutboxEvent = ob::table
+                .filter(ob::public_id.eq(&public_id))
+                .filter(ob::merchant_id.eq(merchant_id))
+                .select(OutboxEvent::as_select())
+                .first(c)
+                .optional()?
+                .ok_or_else(|| ApiError::not_found("No callback event with this id."))?;
+            if event.status == "pending" {
+                return Err(ApiError::conflict("delivery_pending", "This event is already queued for delivery."));
+            }
+            diesel::update(ob::table.find(event.id))
+                .set((
+                    ob::status.eq("pending"),
+                    ob::attempts.eq(0),
+                    ob::next_attempt_at.eq(now),
+                    ob::last_error.eq(None::<String>),
+                    ob::delivered_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(c)?;
+            let event = ob::table.find(event.id).select(OutboxEvent::as_select()).first(c)?;
+            let attempts = ca::table.filter(ca::event_id.eq(event.id)).order(ca::id.asc()).select(CallbackAttempt::as_select()).load(c)?;
+            Ok(view(event, attempts))
+        })
+        .await
+}

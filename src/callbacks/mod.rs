@@ -1,0 +1,8 @@
+//! Hash-signed callbacks: Standard Webhooks signing, the SSRF guard, the merchant's
+//! callback settings, and the delivery worker reading the transactional outbox.
+
+pub mod guard;
+pub mod log;
+pub mod settings;
+pub mod signing;
+pub mod worker;
