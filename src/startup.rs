@@ -38,7 +38,10 @@ impl Application {
         let workers = state.config.workers.max(1);
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         let worker = crate::callbacks::worker::Worker::new(state.clone())?;
-        let tasks = vec![tokio::spawn(sweeper(state.clone(), stop.clone())), tokio::spawn(worker.run(stop))];
+        let tasks = vec![
+            tokio::spawn(sweeper(state.clone(), stop.clone())),
+            tokio::spawn(worker.run(stop)),
+        ];
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -57,7 +60,12 @@ impl Application {
         .map_err(|e| e.to_string())?
         .run();
         tracing::info!(port, "PinPay listening");
-        Ok(Self { port, server, tasks, shutdown })
+        Ok(Self {
+            port,
+            server,
+            tasks,
+            shutdown,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -165,9 +173,13 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(wallet::decline)),
         )
         .service(resource("/v1/callback-url").route(web::put().to(callbacks::set_url)))
-        .service(resource("/v1/callback-secret/rotate").route(web::post().to(callbacks::rotate_secret)))
+        .service(
+            resource("/v1/callback-secret/rotate").route(web::post().to(callbacks::rotate_secret)),
+        )
         .service(resource("/v1/callbacks").route(web::get().to(callbacks::list)))
-        .service(resource("/v1/callbacks/{id}/redeliver").route(web::post().to(callbacks::redeliver)));
+        .service(
+            resource("/v1/callbacks/{id}/redeliver").route(web::post().to(callbacks::redeliver)),
+        );
 }
 
 /// A resource that answers 405 (not the app's 404) to methods it does not route.

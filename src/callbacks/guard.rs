@@ -52,9 +52,16 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 fn is_internal_name(host: &str) -> bool {
     let h = host.trim_end_matches('.').to_ascii_lowercase();
     !h.contains('.')
-        || ["localhost", "local", "internal", "localdomain", "home.arpa", "lan"]
-            .iter()
-            .any(|suffix| h == *suffix || h.ends_with(&format!(".{suffix}")))
+        || [
+            "localhost",
+            "local",
+            "internal",
+            "localdomain",
+            "home.arpa",
+            "lan",
+        ]
+        .iter()
+        .any(|suffix| h == *suffix || h.ends_with(&format!(".{suffix}")))
 }
 
 /// Checks a callback URL as registered. URL parsing (WHATWG) already turns numeric
@@ -74,7 +81,11 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, String> {
         _ => return Err("must use https".into()),
     }
     if allow_private {
-        return url.host().is_some().then_some(url.clone()).ok_or_else(|| "must name a host".into());
+        return url
+            .host()
+            .is_some()
+            .then_some(url.clone())
+            .ok_or_else(|| "must name a host".into());
     }
     match url.host() {
         Some(Host::Ipv4(ip)) if is_public_v4(ip) => Ok(url.clone()),
@@ -102,8 +113,13 @@ pub fn check_target(raw: &str, allow_private: bool) -> Result<Url, String> {
 /// Resolves a registered domain (2 s at most): refuses it if it resolves to a
 /// non-public address now; an unresolvable name is accepted and judged at delivery.
 pub async fn check_resolution(url: &Url, allow_private: bool) -> Result<(), String> {
-    let (Some(Host::Domain(domain)), false) = (url.host(), allow_private) else { return Ok(()) };
-    let lookup = tokio::net::lookup_host((domain.to_string(), url.port_or_known_default().unwrap_or(443)));
+    let (Some(Host::Domain(domain)), false) = (url.host(), allow_private) else {
+        return Ok(());
+    };
+    let lookup = tokio::net::lookup_host((
+        domain.to_string(),
+        url.port_or_known_default().unwrap_or(443),
+    ));
     match tokio::time::timeout(std::time::Duration::from_secs(2), lookup).await {
         Ok(Ok(addrs)) => {
             let addrs: Vec<SocketAddr> = addrs.collect();
@@ -127,10 +143,12 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs
-: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
-                return Err(format!("callback host {host} resolves to a non-public address").into());
+                return Err(
+                    format!("callback host {host} resolves to a non-public address").into(),
+                );
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -182,7 +200,11 @@ mod tests {
 
     #[test]
     fn accepts_public_https() {
-        for ok in ["https://shop.example.com/cb", "https://8.8.8.8/cb", "https://[2606:4700::1111]/cb"] {
+        for ok in [
+            "https://shop.example.com/cb",
+            "https://8.8.8.8/cb",
+            "https://[2606:4700::1111]/cb",
+        ] {
             assert!(check_url(ok, false).is_ok(), "{ok}");
         }
         assert!(check_url("http://127.0.0.1:9000/cb", true).is_ok());

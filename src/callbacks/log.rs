@@ -56,11 +56,18 @@ fn view(e: OutboxEvent, attempts: Vec<CallbackAttempt>) -> EventView {
 }
 
 /// One page of the merchant's callback events, newest first.
-pub async fn list(state: &AppState, merchant_id: i64, starting_after: Option<String>, limit: i64) -> ApiResult<(Vec<EventView>, bool)> {
+pub async fn list(
+    state: &AppState,
+    merchant_id: i64,
+    starting_after: Option<String>,
+    limit: i64,
+) -> ApiResult<(Vec<EventView>, bool)> {
     state
         .db
         .run(move |c| {
-            let mut q = ob::table.filter(ob::merchant_id.eq(merchant_id)).into_boxed();
+            let mut q = ob::table
+                .filter(ob::merchant_id.eq(merchant_id))
+                .into_boxed();
             if let Some(after) = starting_after {
                 let cursor: i64 = ob::table
                     .filter(ob::public_id.eq(&after))
@@ -68,19 +75,33 @@ pub async fn list(state: &AppState, merchant_id: i64, starting_after: Option<Str
                     .select(ob::id)
                     .first(c)
                     .optional()?
-                    .ok_or_else(|| ApiError::bad_request("invalid_query", "starting_after names no event of yours").with("field", "starting_after"))?;
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            "starting_after names no event of yours",
+                        )
+                        .with("field", "starting_after")
+                    })?;
                 q = q.filter(ob::id.lt(cursor));
             }
-            let mut events: Vec<OutboxEvent> = q.order(ob::id.desc()).limit(limit + 1).select(OutboxEvent::as_select()).load(c)?;
+            let mut events: Vec<OutboxEvent> = q
+                .order(ob::id.desc())
+                .limit(limit + 1)
+                .select(OutboxEvent::as_select())
+                .load(c)?;
             let has_more = events.len() as i64 > limit;
             events.truncate(limit as usize);
             let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-            let mut attempts: Vec<CallbackAttempt> =
-                ca::table.filter(ca::event_id.eq_any(&ids)).order(ca::id.asc()).select(CallbackAttempt::as_select()).load(c)?;
+            let mut attempts: Vec<CallbackAttempt> = ca::table
+                .filter(ca::event_id.eq_any(&ids))
+                .order(ca::id.asc())
+                .select(CallbackAttempt::as_select())
+                .load(c)?;
             let views = events
                 .into_iter()
                 .map(|e| {
-                    let (mine, rest): (Vec<_>, Vec<_>) = attempts.drain(..).partition(|a| a.event_id == e.id);
+                    let (mine, rest): (Vec<_>, Vec<_>) =
+                        attempts.drain(..).partition(|a| a.event_id == e.id);
                     attempts = rest;
                     view(e, mine)
                 })
@@ -91,7 +112,11 @@ pub async fn list(state: &AppState, merchant_id: i64, starting_after: Option<Str
 }
 
 /// Queues a delivered or failed event again, with a fresh retry schedule.
-pub async fn redeliver(state: &AppState, merchant_id: i64, public_id: String) -> ApiResult<EventView> {
+pub async fn redeliver(
+    state: &AppState,
+    merchant_id: i64,
+    public_id: String,
+) -> ApiResult<EventView> {
     let now = state.clock.now_naive();
     state
         .db
@@ -104,7 +129,10 @@ pub async fn redeliver(state: &AppState, merchant_id: i64, public_id: String) ->
                 .optional()?
                 .ok_or_else(|| ApiError::not_found("No callback event with this id."))?;
             if event.status == "pending" {
-                return Err(ApiError::conflict("delivery_pending", "This event is already queued for delivery."));
+                return Err(ApiError::conflict(
+                    "delivery_pending",
+                    "This event is already queued for delivery.",
+                ));
             }
             diesel::update(ob::table.find(event.id))
                 .set((
@@ -115,8 +143,15 @@ pub async fn redeliver(state: &AppState, merchant_id: i64, public_id: String) ->
                     ob::delivered_at.eq(None::<NaiveDateTime>),
                 ))
                 .execute(c)?;
-            let event = ob::table.find(event.id).select(OutboxEvent::as_select()).first(c)?;
-            let attempts = ca::table.filter(ca::event_id.eq(event.id)).order(ca::id.asc()).select(CallbackAttempt::as_select()).load(c)?;
+            let event = ob::table
+                .find(event.id)
+                .select(OutboxEvent::as_select())
+                .first(c)?;
+            let attempts = ca::table
+                .filter(ca::event_id.eq(event.id))
+                .order(ca::id.asc())
+                .select(CallbackAttempt::as_select())
+                .load(c)?;
             Ok(view(event, attempts))
         })
         .await

@@ -14,18 +14,30 @@ use serde::{Deserialize, Serialize};
 pub const ROTATION_OVERLAP_HOURS: i64 = 24;
 
 pub fn find(c: &mut DbConn, merchant_id: i64) -> QueryResult<Option<MerchantCallbacks>> {
-    mc::table.find(merchant_id).select(MerchantCallbacks::as_select()).first(c).optional()
+    mc::table
+        .find(merchant_id)
+        .select(MerchantCallbacks::as_select())
+        .first(c)
+        .optional()
 }
 
 /// Creates the merchant's signing secret if it has none; returns it only when created
 /// (a secret is shown once).
-pub fn ensure_secret(c: &mut DbConn, merchant_id: i64, now: NaiveDateTime) -> ApiResult<Option<String>> {
+pub fn ensure_secret(
+    c: &mut DbConn,
+    merchant_id: i64,
+    now: NaiveDateTime,
+) -> ApiResult<Option<String>> {
     if find(c, merchant_id)?.is_some() {
         return Ok(None);
     }
     let secret = signing::new_secret();
     diesel::insert_into(mc::table)
-        .values((mc::merchant_id.eq(merchant_id), mc::secret.eq(&secret), mc::updated_at.eq(now)))
+        .values((
+            mc::merchant_id.eq(merchant_id),
+            mc::secret.eq(&secret),
+            mc::updated_at.eq(now),
+        ))
         .execute(c)?;
     Ok(Some(secret))
 }
@@ -45,7 +57,8 @@ pub fn active_secrets(s: &MerchantCallbacks, now: NaiveDateTime) -> Vec<String> 
 pub async fn validate_url(state: &AppState, raw: &str, field: &str) -> ApiResult<String> {
     let allow = state.config.callback_allow_private;
     let refuse = |why: String| {
-        ApiError::unprocessable("invalid_callback_url", format!("{field} {why}")).with("field", field.to_string())
+        ApiError::unprocessable("invalid_callback_url", format!("{field} {why}"))
+            .with("field", field.to_string())
     };
     let url = guard::check_url(raw, allow).map_err(refuse)?;
     guard::check_resolution(&url, allow).await.map_err(refuse)?;
@@ -78,7 +91,9 @@ pub async fn set_url(state: &AppState, merchant_id: i64, update: UrlUpdate) -> A
         .run(move |c| {
             write_tx(c, |c| {
                 let secret = ensure_secret(c, merchant_id, now)?;
-                diesel::update(mc::table.find(merchant_id)).set((mc::url.eq(&url), mc::updated_at.eq(now))).execute(c)?;
+                diesel::update(mc::table.find(merchant_id))
+                    .set((mc::url.eq(&url), mc::updated_at.eq(now)))
+                    .execute(c)?;
                 Ok(UrlView { url, secret })
             })
         })
@@ -99,7 +114,10 @@ pub async fn rotate(state: &AppState, merchant_id: i64) -> ApiResult<RotatedSecr
         .run(move |c| {
             write_tx(c, |c| {
                 if let Some(secret) = ensure_secret(c, merchant_id, now)? {
-                    return Ok(RotatedSecret { secret, previous_secret_expires_at: None });
+                    return Ok(RotatedSecret {
+                        secret,
+                        previous_secret_expires_at: None,
+                    });
                 }
                 let current = find(c, merchant_id)?.ok_or_else(ApiError::internal)?;
                 let secret = signing::new_secret();
@@ -112,7 +130,10 @@ pub async fn rotate(state: &AppState, merchant_id: i64) -> ApiResult<RotatedSecr
                         mc::updated_at.eq(now),
                     ))
                     .execute(c)?;
-                Ok(RotatedSecret { secret, previous_secret_expires_at: Some(crate::routes::rfc3339(until)) })
+                Ok(RotatedSecret {
+                    secret,
+                    previous_secret_expires_at: Some(crate::routes::rfc3339(until)),
+                })
             })
         })
         .await

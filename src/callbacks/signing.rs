@@ -18,19 +18,28 @@ pub fn new_secret() -> String {
 
 /// The `v1,…` signature of one message, or `None` for a malformed secret.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
-    let key = STANDARD.decode(secret.strip_prefix(PREFIX).unwrap_or(secret)).ok()?;
+    let key = STANDARD
+        .decode(secret.strip_prefix(PREFIX).unwrap_or(secret))
+        .ok()?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// The `webhook-signature` header: one signature per active secret, space-separated.
 pub fn header(secrets: &[&str], id: &str, timestamp: i64, body: &[u8]) -> String {
-    secrets.iter().filter_map(|s| sign(s, id, timestamp, body)).collect::<Vec<_>>().join(" ")
+    secrets
+        .iter()
+        .filter_map(|s| sign(s, id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -45,7 +54,10 @@ mod tests {
             1649367553,
             br#"{"email":"test@example.com","username":"test_user"}"#,
         );
-        assert_eq!(signature.as_deref(), Some("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="));
+        assert_eq!(
+            signature.as_deref(),
+            Some("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=")
+        );
     }
 
     #[test]

@@ -37,7 +37,10 @@ struct Delivery {
 }
 
 enum Outcome {
-    Answered { status: u16, retry_after: Option<i64> },
+    Answered {
+        status: u16,
+        retry_after: Option<i64>,
+    },
     Failed(String),
 }
 
@@ -45,13 +48,21 @@ impl Worker {
     pub fn new(state: AppState) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_millis(state.config.callback_timeout_ms))
-            .dns_resolver(Arc::new(guard::GuardedResolver { allow_private: state.config.callback_allow_private }))
+            .timeout(std::time::Duration::from_millis(
+                state.config.callback_timeout_ms,
+            ))
+            .dns_resolver(Arc::new(guard::GuardedResolver {
+                allow_private: state.config.callback_allow_private,
+            }))
             .user_agent("PinPay-Webhooks/1")
             .build()
             .map_err(|e| format!("callback client: {e}"))?;
         let owner = crate::domain::requests::public_id("worker");
-        Ok(Self { state, client, owner })
+        Ok(Self {
+            state,
+            client,
+            owner,
+        })
     }
 
     /// Delivers until `shutdown` flips; a round in progress is finished first.
@@ -83,12 +94,18 @@ impl Worker {
     async fn deliver(&self, d: Delivery) {
         let started = self.state.clock.now();
         let outcome = match &d.target {
-            None => Outcome::Failed("no callback URL: set a default with PUT /v1/callback-url".into()),
+            None => {
+                Outcome::Failed("no callback URL: set a default with PUT /v1/callback-url".into())
+            }
             Some(url) => self.send(url, &d, started.timestamp()).await,
         };
         let owner = self.owner.clone();
         let at = started.naive_utc();
-        let recorded = self.state.db.run(move |c| write_tx(c, |c| record(c, &owner, &d, outcome, at))).await;
+        let recorded = self
+            .state
+            .db
+            .run(move |c| write_tx(c, |c| record(c, &owner, &d, outcome, at)))
+            .await;
         if let Err(e) = recorded {
             tracing::error!(error = %e, "could not record a callback attempt");
         }
@@ -96,7 +113,6 @@ impl Worker {
 
     async fn send(&self, url: &str, d: &Delivery, timestamp: i64) -> Outcome {
         if let Err(why) = guard::check_target(url, self.state.config.callback_allow_private) {
-
             return Outcome::Failed(format!("callback URL refused: {why}"));
         }
         let secrets: Vec<&str> = d.secrets.iter().map(String::as_str).collect();
@@ -129,7 +145,13 @@ impl Worker {
 
 /// The error with its causes ("error sending request: …: resolves to a non-public address").
 fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() { "timeout" } else if e.is_connect() { "connection failed" } else { "request failed" };
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
     let mut text = kind.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -179,32 +201,71 @@ fn claim(c: &mut DbConn, owner: &str, now: NaiveDateTime) -> ApiResult<Vec<Deliv
             Ok(ids)
         })?,
     };
-    let events: Vec<OutboxEvent> =
-        ob::table.filter(ob::id.eq_any(&ids)).order(ob::id.asc()).select(OutboxEvent::as_select()).load(c)?;
+    let events: Vec<OutboxEvent> = ob::table
+        .filter(ob::id.eq_any(&ids))
+        .order(ob::id.asc())
+        .select(OutboxEvent::as_select())
+        .load(c)?;
     events
         .into_iter()
         .map(|event| {
             let config = settings::find(c, event.merchant_id)?;
-            let target = event.target_url.clone().or_else(|| config.as_ref().and_then(|s| s.url.clone()));
-            let secrets = config.map(|s| settings::active_secrets(&s, now)).unwrap_or_default();
-            Ok(Delivery { event, target, secrets })
+            let target = event
+                .target_url
+                .clone()
+                .or_else(|| config.as_ref().and_then(|s| s.url.clone()));
+            let secrets = config
+                .map(|s| settings::active_secrets(&s, now))
+                .unwrap_or_default();
+            Ok(Delivery {
+                event,
+                target,
+                secrets,
+            })
         })
         .collect()
 }
 
 /// Stores the attempt and the event's next state, if this worker still holds the lease.
-fn record(c: &mut DbConn, owner: &str, d: &Delivery, outcome: Outcome, now: NaiveDateTime) -> ApiResult<()> {
-    let held: Option<String> = ob::table.find(d.event.id).select(ob::lease_owner).first(c)?;
+fn record(
+    c: &mut DbConn,
+    owner: &str,
+    d: &Delivery,
+    outcome: Outcome,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    let held: Option<String> = ob::table
+        .find(d.event.id)
+        .select(ob::lease_owner)
+        .first(c)?;
     if held.as_deref() != Some(owner) {
-        return Err(ApiError::internal_from("callback lease", "lease lost before recording"));
+        return Err(ApiError::internal_from(
+            "callback lease",
+            "lease lost before recording",
+        ));
     }
     let attempt = d.event.attempts + 1;
     let (http_status, error, delivered, retry_after) = match outcome {
-        Outcome::Answered { status, .. } if (200..300).contains(&status) => (Some(i32::from(status)), None, true, None),
-        Outcome::Answered { status, retry_after } => (Some(i32::from(status)), Some(format!("HTTP {status}")), false, retry_after),
+        Outcome::Answered { status, .. } if (200..300).contains(&status) => {
+            (Some(i32::from(status)), None, true, None)
+        }
+        Outcome::Answered {
+            status,
+            retry_after,
+        } => (
+            Some(i32::from(status)),
+            Some(format!("HTTP {status}")),
+            false,
+            retry_after,
+        ),
         Outcome::Failed(why) if d.target.is_none() => {
             diesel::update(ob::table.find(d.event.id))
-                .set((ob::status.eq("failed"), ob::last_error.eq(why), ob::lease_owner.eq(None::<String>), ob::lease_until.eq(None::<NaiveDateTime>)))
+                .set((
+                    ob::status.eq("failed"),
+                    ob::last_error.eq(why),
+                    ob::lease_owner.eq(None::<String>),
+                    ob::lease_until.eq(None::<NaiveDateTime>),
+                ))
                 .execute(c)?;
             return Ok(());
         }

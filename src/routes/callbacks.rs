@@ -14,12 +14,18 @@ pub async fn set_url(
     merchant: MerchantApi,
     body: ApiJson<settings::UrlUpdate>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(settings::set_url(&state, merchant.account.id, body.into_inner()).await?))
+    Ok(HttpResponse::Ok()
+        .json(settings::set_url(&state, merchant.account.id, body.into_inner()).await?))
 }
 
-pub async fn rotate_secret(state: web::Data<AppState>, merchant: MerchantApi) -> ApiResult<HttpResponse> {
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    merchant: MerchantApi,
+) -> ApiResult<HttpResponse> {
     let rotated = settings::rotate(&state, merchant.account.id).await?;
-    Ok(HttpResponse::Created().insert_header(("Cache-Control", "no-store")).json(rotated))
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(rotated))
 }
 
 #[derive(Deserialize)]
@@ -29,12 +35,27 @@ pub struct LogQuery {
     starting_after: Option<String>,
 }
 
-pub async fn list(state: web::Data<AppState>, merchant: MerchantApi, query: web::Query<LogQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    state: web::Data<AppState>,
+    merchant: MerchantApi,
+    query: web::Query<LogQuery>,
+) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
-    let (data, has_more) = log::list(&state, merchant.account.id, q.starting_after, limit(q.limit)?).await?;
+    let (data, has_more) = log::list(
+        &state,
+        merchant.account.id,
+        q.starting_after,
+        limit(q.limit)?,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(List { data, has_more }))
 }
 
-pub async fn redeliver(state: web::Data<AppState>, merchant: MerchantApi, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Accepted().json(log::redeliver(&state, merchant.account.id, id.into_inner()).await?))
+pub async fn redeliver(
+    state: web::Data<AppState>,
+    merchant: MerchantApi,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Accepted()
+        .json(log::redeliver(&state, merchant.account.id, id.into_inner()).await?))
 }

@@ -36,7 +36,12 @@ pub async fn create(state: &AppState, creds: Credentials) -> ApiResult<ApiToken>
     let (generation, webhook_secret) = state
         .db
         .run(move |c| {
-            write_tx(c, |c| Ok((bump_generation(c, id)?, crate::callbacks::settings::ensure_secret(c, id, now)?)))
+            write_tx(c, |c| {
+                Ok((
+                    bump_generation(c, id)?,
+                    crate::callbacks::settings::ensure_secret(c, id, now)?,
+                ))
+            })
         })
         .await?;
     let ttl = state.config.api_token_ttl_secs;
@@ -47,7 +52,12 @@ pub async fn create(state: &AppState, creds: Credentials) -> ApiResult<ApiToken>
         state.clock.now(),
         ttl,
     )?;
-    Ok(ApiToken { token, token_type: "Bearer", expires_at, webhook_secret })
+    Ok(ApiToken {
+        token,
+        token_type: "Bearer",
+        expires_at,
+        webhook_secret,
+    })
 }
 
 /// Revokes every API token of the merchant.

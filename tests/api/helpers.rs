@@ -152,6 +152,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like `spawn`, with the test's changes to the configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::create();
         let mut config = Config::development();
         config.database_url = db.url();
@@ -164,7 +169,19 @@ impl TestApp {
         config.sweep_interval_ms = 100;
         config.delivery_interval_ms = 50;
         config.callback_timeout_ms = 700;
+        adjust(&mut config);
         Self::start(config, Clock::system(), db).await
+    }
+
+    /// A second server on the same database and clock (another instance); returns its
+    /// address and its stop handle.
+    pub async fn second_instance(&self) -> (String, actix_web::dev::ServerHandle) {
+        let app = Application::build(self.config.clone(), self.clock.clone())
+            .await
+            .expect("second instance builds");
+        let (address, handle) = (format!("http://127.0.0.1:{}", app.port()), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        (address, handle)
     }
 
     async fn start(config: Config, clock: Clock, db: TestDb) -> Self {
@@ -313,12 +330,19 @@ impl TestApp {
 
     /// A Corporate+ merchant with a current API token.
     pub async fn corporate_plus(&self, username: &str) -> String {
+        self.corporate_plus_with_secret(username).await.0
+    }
+
+    /// A Corporate+ merchant: its API token and callback signing secret (shown once).
+    pub async fn corporate_plus_with_secret(&self, username: &str) -> (String, String) {
         self.register_merchant(username).await.ok(201);
         self.set_tier(username, "corporate_plus").await.ok(200);
-        self.create_api_token(username).await.ok(201)["token"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        let res = self.create_api_token(username).await;
+        let body = res.ok(201);
+        (
+            body["token"].as_str().unwrap().to_string(),
+            body["webhook_secret"].as_str().unwrap().to_string(),
+        )
     }
 
     /// A private wallet user with PIN `PIN`; returns its app token.

@@ -6,8 +6,10 @@ mod idempotency;
 
 mod accounts;
 mod auth;
+mod callbacks;
 mod ledger;
 mod limits;
 mod operations;
 mod pins;
+mod receiver;
 mod requests;

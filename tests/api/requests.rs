@@ -596,7 +596,6 @@ async fn creation_rules() {
             json!({"payer": "anna", "amount": "5.00", "callback_url": "ftp://x"}),
             422,
             "invalid_callback_url",
-
         ),
         (
             &anna,

@@ -105,7 +105,8 @@ pub async fn create(
     let raw_url = r.callback_url.clone();
     let mut v = validate(state, merchant, r)?;
     if let Some(raw) = raw_url {
-        v.callback_url = Some(crate::callbacks::settings::validate_url(state, &raw, "callback_url").await?);
+        v.callback_url =
+            Some(crate::callbacks::settings::validate_url(state, &raw, "callback_url").await?);
     }
 
     let (tiers, now, merchant_id) = (
