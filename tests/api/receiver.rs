@@ -57,11 +57,7 @@ pub struct Receiver {
     hits: Arc<Mutex<Vec<Hit>>>,
 }
 
-async fn receive(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Shared>,
-) -> HttpResponse {
+async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) -> HttpResponse {
     let header = |name: &str| {
         req.headers()
             .get(name)
