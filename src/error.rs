@@ -61,6 +61,11 @@ impl ApiError {
     pub fn invalid_field(field: &str, detail: impl Into<String>) -> Self {
         Self::unprocessable("validation_failed", detail).with("field", field)
     }
+    /// A list cursor (`starting_after`) that names nothing of the caller's.
+    pub fn unknown_cursor() -> Self {
+        Self::not_found("starting_after names nothing in this list.")
+            .with("field", "starting_after")
+    }
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

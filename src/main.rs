@@ -6,17 +6,20 @@ use pinpay::db::Db;
 use pinpay::startup::Application;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: pinpay [serve | migrate | ledger verify]
+const USAGE: &str = "usage: pinpay [serve | migrate | ledger verify | demo [--json]]
 
   serve           run the API server (default)
   migrate         apply database migrations and exit
   ledger verify   check every ledger invariant; exit 1 on a violation
+  demo [--json]   seed a Corporate+ merchant and a funded wallet user; print how to try it
+
 
 Configuration comes from the environment (PINPAY_*, DATABASE_URL) and an optional .env.";
 
 fn main() -> ExitCode {
     dotenvy::dotenv().ok();
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,actix_server=warn".into()),
@@ -28,6 +31,8 @@ fn main() -> ExitCode {
         [] | ["serve"] => serve(),
         ["migrate"] => migrate(),
         ["ledger", "verify"] => verify_ledger(),
+        ["demo"] => demo(false),
+        ["demo", "--json"] => demo(true),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             Ok(())
@@ -75,4 +80,31 @@ fn verify_ledger() -> Result<(), String> {
             report.violations.len()
         ))
     }
+}
+
+fn demo(json: bool) -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let base = config.public_url.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let state = pinpay::startup::build_state(config, Clock::system()).await?;
+        let seeded = pinpay::demo::seed(&state).await.map_err(|e| e.to_string())?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&seeded).map_err(|e| e.to_string())?);
+            return Ok(());
+        }
+        println!("Seeded (password {} for both, PIN {}):", seeded.password, seeded.pin);
+        println!("  merchant {} (Corporate+), wallet {} with 500.00 EUR\n", seeded.merchant, seeded.wallet);
+        println!("Start the server (same environment) and try the flow:\n");
+        println!("  export SHOP={}\n  export ANNA={}\n", seeded.merchant_api_token, seeded.wallet_app_token);
+        println!("  curl -s -XPOST {base}/v1/money-requests -H \"Authorization: Bearer $SHOP\" \\");
+        println!("    -H 'content-type: application/json' -d '{{\"payer\":\"{}\",\"amount\":\"12.34\"}}'", seeded.wallet);
+        println!("  curl -s {base}/v1/wallet/money-requests -H \"Authorization: Bearer $ANNA\"");
+        println!("  curl -s -XPOST {base}/v1/wallet/money-requests/<id>/approve -H \"Authorization: Bearer $ANNA\" \\");
+        println!("    -H 'content-type: application/json' -d '{{\"pin\":\"{}\"}}'", seeded.pin);
+        if let Some(secret) = seeded.webhook_secret {
+            println!("\nCallback signing secret (shown once): {secret}");
+        }
+        println!("\nThe app token lasts PINPAY_APP_TOKEN_TTL_SECS (15 minutes by default); set PINPAY_JWT_SECRET so tokens outlive a restart.");
+        Ok(())
+    })
 }

@@ -120,71 +120,66 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
     })
 }
 
-/// Every route of the API, in one place.
-pub fn route_table(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/health").route(web::get().to(health::health)))
-        .service(resource("/ready").route(web::get().to(health::ready)))
-        .service(resource("/openapi.yaml").route(web::get().to(health::openapi)))
-        .service(resource("/v1/accounts").route(web::post().to(accounts::register)))
-        .service(resource("/v1/me").route(web::get().to(accounts::me)))
-        .service(resource("/v1/me/pin").route(web::put().to(accounts::set_pin)))
-        .service(resource("/v1/sessions").route(web::post().to(sessions::login)))
-        .service(resource("/v1/sessions/refresh").route(web::post().to(sessions::refresh)))
-        .service(
-            resource("/v1/auth/tokens")
-                .route(web::post().to(sessions::create_api_token))
-                .route(web::delete().to(sessions::revoke_api_tokens)),
-        )
-        .service(resource("/v1/fees").route(web::get().to(ledger::fees)))
-        .service(resource("/v1/balance").route(web::get().to(ledger::balance)))
-        .service(resource("/v1/transactions").route(web::get().to(ledger::transactions)))
-        .service(resource("/v1/transactions.csv").route(web::get().to(ledger::transactions_csv)))
-        .service(resource("/v1/transfers").route(web::post().to(ledger::transfer)))
-        .service(resource("/v1/payouts").route(web::post().to(ledger::payout)))
-        .service(
-            resource("/v1/admin/accounts/{username}/tier").route(web::put().to(admin::set_tier)),
-        )
-        .service(resource("/v1/admin/deposits").route(web::post().to(admin::deposit)))
-        .service(resource("/v1/admin/ledger/verify").route(web::get().to(admin::verify_ledger)))
-        .service(resource("/v1/admin/fx-rates").route(web::put().to(admin::set_fx_rates)))
-        .service(
-            resource("/v1/money-requests")
-                .route(web::post().to(mr::create))
-                .route(web::get().to(mr::list)),
-        )
-        // Before `/{id}`: a path matches the first resource whose pattern fits.
-        .service(resource("/v1/money-requests/bulk").route(web::post().to(mr::create_bulk)))
-        .service(resource("/v1/money-requests/{id}").route(web::get().to(mr::get)))
-        .service(resource("/v1/money-requests/{id}/cancel").route(web::post().to(mr::cancel)))
-        .service(resource("/v1/money-requests/{id}/events").route(web::get().to(mr::events)))
-        .service(
-            resource("/v1/money-requests/{id}/refunds")
-                .route(web::post().to(mr::refund))
-                .route(web::get().to(mr::list_refunds)),
-        )
-        .service(resource("/v1/wallet/money-requests").route(web::get().to(wallet::inbox)))
-        .service(resource("/v1/wallet/money-requests/{id}").route(web::get().to(wallet::get)))
-        .service(
-            resource("/v1/wallet/money-requests/{id}/approve")
-                .route(web::post().to(wallet::approve)),
-        )
-        .service(
-            resource("/v1/wallet/money-requests/{id}/decline")
-                .route(web::post().to(wallet::decline)),
-        )
-        .service(resource("/v1/callback-url").route(web::put().to(callbacks::set_url)))
-        .service(
-            resource("/v1/callback-secret/rotate").route(web::post().to(callbacks::rotate_secret)),
-        )
-        .service(resource("/v1/callbacks").route(web::get().to(callbacks::list)))
-        .service(
-            resource("/v1/callbacks/{id}/redeliver").route(web::post().to(callbacks::redeliver)),
-        );
+/// Declares every route once: registers the handlers (one resource per path) and lists
+/// the `(method, path)` pairs in `ROUTES`, which a test compares with `openapi.yaml`.
+macro_rules! routes {
+    ($( $path:literal => { $( $method:ident => $handler:path ),+ $(,)? } )*) => {
+        /// Every `(method, path)` the server answers.
+        pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path) ),+ ),* ];
+
+        /// Every route of the API, in one place. Order matters where patterns overlap:
+        /// `/v1/money-requests/bulk` precedes `/v1/money-requests/{id}`.
+        pub fn route_table(cfg: &mut web::ServiceConfig) {
+            $( cfg.service(resource($path, &[$(stringify!($method)),+]) $( .route(web::$method().to($handler)) )+ ); )*
+        }
+    };
 }
 
-/// A resource that answers 405 (not the app's 404) to methods it does not route.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(routes::method_not_allowed))
+routes! {
+    "/health" => { get => health::health }
+    "/ready" => { get => health::ready }
+    "/openapi.yaml" => { get => health::openapi }
+    "/v1/accounts" => { post => accounts::register }
+    "/v1/me" => { get => accounts::me }
+    "/v1/me/pin" => { put => accounts::set_pin }
+    "/v1/sessions" => { post => sessions::login }
+    "/v1/sessions/refresh" => { post => sessions::refresh }
+    "/v1/auth/tokens" => { post => sessions::create_api_token, delete => sessions::revoke_api_tokens }
+    "/v1/fees" => { get => ledger::fees }
+    "/v1/balance" => { get => ledger::balance }
+    "/v1/transactions" => { get => ledger::transactions }
+    "/v1/transactions.csv" => { get => ledger::transactions_csv }
+    "/v1/transfers" => { post => ledger::transfer }
+    "/v1/payouts" => { post => ledger::payout }
+    "/v1/money-requests" => { post => mr::create, get => mr::list }
+    "/v1/money-requests/bulk" => { post => mr::create_bulk }
+    "/v1/money-requests/{id}" => { get => mr::get }
+    "/v1/money-requests/{id}/cancel" => { post => mr::cancel }
+    "/v1/money-requests/{id}/events" => { get => mr::events }
+    "/v1/money-requests/{id}/refunds" => { post => mr::refund, get => mr::list_refunds }
+    "/v1/wallet/money-requests" => { get => wallet::inbox }
+    "/v1/wallet/money-requests/{id}" => { get => wallet::get }
+    "/v1/wallet/money-requests/{id}/approve" => { post => wallet::approve }
+    "/v1/wallet/money-requests/{id}/decline" => { post => wallet::decline }
+    "/v1/callback-url" => { put => callbacks::set_url }
+    "/v1/callback-secret/rotate" => { post => callbacks::rotate_secret }
+    "/v1/callbacks" => { get => callbacks::list }
+    "/v1/callbacks/{id}/redeliver" => { post => callbacks::redeliver }
+    "/v1/admin/accounts/{username}/tier" => { put => admin::set_tier }
+    "/v1/admin/deposits" => { post => admin::deposit }
+    "/v1/admin/ledger/verify" => { get => admin::verify_ledger }
+    "/v1/admin/fx-rates" => { put => admin::set_fx_rates }
+}
+
+/// A resource that answers other methods with 405 and an `Allow` header (rather than
+/// falling through to the app's 404).
+fn resource(path: &str, methods: &[&str]) -> actix_web::Resource {
+    let allow = methods
+        .iter()
+        .map(|m| m.to_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ");
+    web::resource(path).default_service(web::to(move || routes::method_not_allowed(allow.clone())))
 }
 
 /// Gives each request an id (kept from `X-Request-Id` if the caller sent a sane one)

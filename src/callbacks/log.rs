@@ -75,13 +75,7 @@ pub async fn list(
                     .select(ob::id)
                     .first(c)
                     .optional()?
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_query",
-                            "starting_after names no event of yours",
-                        )
-                        .with("field", "starting_after")
-                    })?;
+                    .ok_or_else(ApiError::unknown_cursor)?;
                 q = q.filter(ob::id.lt(cursor));
             }
             let mut events: Vec<OutboxEvent> = q

@@ -68,7 +68,8 @@ pub async fn validate_url(state: &AppState, raw: &str, field: &str) -> ApiResult
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UrlUpdate {
-    /// `null` removes the default.
+    /// `null` removes the default; the key itself is required.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub url: Option<String>,
 }
 

@@ -139,9 +139,17 @@ impl Phone {
     }
 }
 
-/// Free text with a length bound and no control characters.
+/// Free text with a length bound (counted as sent, before trimming) and no control
+/// characters; stored trimmed.
 pub fn text_field(field: &str, raw: &str, max_chars: usize) -> Result<String, ApiError> {
+    if raw.chars().count() > max_chars {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} must be at most {max_chars} characters"),
+        ));
+    }
     let trimmed = raw.trim();
+
     if trimmed.is_empty() {
         return Err(ApiError::invalid_field(
             field,

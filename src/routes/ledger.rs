@@ -63,7 +63,7 @@ impl HistoryQuery {
         if let (Some(from), Some(to)) = (self.from, self.to) {
             if from > to {
                 return Err(
-                    ApiError::bad_request("invalid_query", "from must not be after to")
+                    ApiError::unprocessable("invalid_range", "from must not be after to")
                         .with("field", "from"),
                 );
             }

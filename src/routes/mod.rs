@@ -39,12 +39,17 @@ pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error 
     .into()
 }
 
-pub async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::new(
+pub async fn method_not_allowed(allow: String) -> actix_web::HttpResponse {
+    let mut res = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "This method is not allowed on this path.",
-    ))
+        format!("This path allows {allow}."),
+    )
+    .error_response();
+    if let Ok(value) = header::HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(header::ALLOW, value);
+    }
+    res
 }
 
 pub async fn unknown_route() -> Result<actix_web::HttpResponse, ApiError> {

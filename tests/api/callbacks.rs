@@ -520,3 +520,18 @@ async fn two_instances_deliver_200_events_without_sending_an_attempt_twice() {
     );
     second_handle.stop(true).await;
 }
+
+#[tokio::test]
+async fn the_default_url_must_be_given_explicitly() {
+    let app = TestApp::spawn().await;
+    let shop = app.corporate_plus("shop").await;
+    app.put("/v1/callback-url", Some(&shop), json!({}))
+        .await
+        .problem(422, "invalid_body");
+    assert_eq!(
+        app.put("/v1/callback-url", Some(&shop), json!({"url": null}))
+            .await
+            .ok(200)["url"],
+        json!(null)
+    );
+}

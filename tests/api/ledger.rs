@@ -286,6 +286,10 @@ async fn history_pages_with_a_cursor_and_filters_and_exports_csv() {
             .await
             .problem(400, "invalid_query");
     }
+    let backwards = "/v1/transactions?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z";
+    app.get(backwards, Some(&anna))
+        .await
+        .problem(422, "invalid_range");
 
     let res = app
         .client

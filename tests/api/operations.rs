@@ -54,3 +54,45 @@ async fn non_json_content_type_is_415() {
         .await;
     res.problem(415, "unsupported_media_type");
 }
+
+/// `(METHOD, path)` pairs under `paths:` in openapi.yaml (read as text: two-space path
+/// keys, four-space method keys).
+fn documented_routes() -> std::collections::BTreeSet<(String, String)> {
+    let spec = include_str!("../../openapi.yaml");
+    let section = spec.split("\npaths:\n").nth(1).unwrap();
+    let section = section
+        .split("\nwebhooks:\n")
+        .next()
+        .unwrap()
+        .split("\ncomponents:\n")
+        .next()
+        .unwrap();
+    let mut routes = std::collections::BTreeSet::new();
+    let mut path = String::new();
+    for line in section.lines() {
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            path = format!("/{p}");
+        } else if let Some(m) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')) {
+            if ["get", "post", "put", "delete", "patch"].contains(&m) {
+                routes.insert((m.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_contract_lists_exactly_the_routes_the_server_registers() {
+    let served: std::collections::BTreeSet<(String, String)> = pinpay::startup::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_uppercase(), p.to_string()))
+        .collect();
+    let documented = documented_routes();
+    assert!(served.len() > 30);
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served, not documented: {undocumented:?}; documented, not served: {unserved:?}"
+    );
+}

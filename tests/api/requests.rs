@@ -772,5 +772,14 @@ async fn merchant_lists_filter_and_page() {
         .problem(400, "invalid_query");
     app.get("/v1/money-requests?starting_after=mr_nope", Some(&shop))
         .await
-        .problem(400, "invalid_query");
+        .problem(404, "not_found");
+    // Another merchant's request is no cursor of this merchant's list either.
+    let rival = app.corporate_plus("rival").await;
+    let theirs = app
+        .get(
+            &format!("/v1/money-requests?starting_after={}", ids[0]),
+            Some(&rival),
+        )
+        .await;
+    theirs.problem(404, "not_found");
 }

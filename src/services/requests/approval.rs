@@ -46,13 +46,7 @@ pub async fn inbox(
             if let Some(after) = starting_after {
                 let cursor = find_by_public_id(c, &after)?
                     .filter(|r| r.payer_id == Some(payer_id))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_query",
-                            "starting_after names no money request of yours",
-                        )
-                        .with("field", "starting_after")
-                    })?;
+                    .ok_or_else(ApiError::unknown_cursor)?;
                 query = query.filter(mr::id.lt(cursor.id));
             }
             if let Some(s) = status {

@@ -1,0 +1,130 @@
+//! `pinpay demo`: seeds a Corporate+ merchant and a funded wallet user with a PIN, and
+//! prints their credentials and tokens so the flow can be tried at once (and fuzzed).
+//! Running it again reuses what exists.
+
+use crate::db::accounts;
+use crate::error::{ApiError, ApiResult};
+use crate::services::accounts::{
+    register, set_tier, MerchantTier, Registration, RegistrationKind, TierChange,
+};
+use crate::services::api_tokens;
+use crate::services::deposits::{self, DepositRequest};
+use crate::services::pins::{set_pin, PinChange};
+use crate::services::sessions::{login, Credentials};
+use crate::state::AppState;
+use serde::Serialize;
+
+pub const MERCHANT: &str = "demo-shop";
+pub const WALLET: &str = "demo-anna";
+pub const PASSWORD: &str = "demo-password-2026";
+pub const PIN: &str = "482915";
+pub const IBAN: &str = "DE89370400440532013000";
+
+#[derive(Serialize)]
+pub struct Seeded {
+    pub merchant: String,
+    pub wallet: String,
+    pub password: String,
+    pub pin: String,
+    pub merchant_api_token: String,
+    pub merchant_app_token: String,
+    pub wallet_app_token: String,
+    /// Present the first time (a secret is shown once).
+    pub webhook_secret: Option<String>,
+}
+
+async fn ensure(state: &AppState, r: Registration) -> ApiResult<()> {
+    match register(state, r).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == "username_taken" => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn reg(kind: RegistrationKind, username: &str) -> Registration {
+    let merchant = kind == RegistrationKind::Corporate;
+    Registration {
+        kind,
+        username: username.into(),
+        password: PASSWORD.into(),
+        email: format!("{username}@example.com"),
+        phone: None,
+        company_name: merchant.then(|| "Demo Shop GmbH".into()),
+        iban: merchant.then(|| IBAN.into()),
+        bic: None,
+    }
+}
+
+async fn app_token(state: &AppState, username: &str) -> ApiResult<String> {
+    Ok(login(
+        state,
+        Credentials {
+            username: username.into(),
+            password: PASSWORD.into(),
+        },
+    )
+    .await?
+    .access_token)
+}
+
+async fn ensure_pin(state: &AppState, username: &str) -> ApiResult<()> {
+    let name = username.to_string();
+    let account = state
+        .db
+        .run(move |c| Ok(accounts::find_by_username(c, &name)?))
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    if account.pin_hash.is_none() {
+        set_pin(
+            state,
+            &account,
+            PinChange {
+                pin: PIN.into(),
+                password: Some(PASSWORD.into()),
+                old_pin: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn seed(state: &AppState) -> ApiResult<Seeded> {
+    ensure(state, reg(RegistrationKind::Corporate, MERCHANT)).await?;
+    ensure(state, reg(RegistrationKind::Private, WALLET)).await?;
+    set_tier(
+        state,
+        MERCHANT.into(),
+        TierChange {
+            tier: MerchantTier::CorporatePlus,
+        },
+    )
+    .await?;
+    ensure_pin(state, MERCHANT).await?;
+    ensure_pin(state, WALLET).await?;
+    let deposit = |username: &str, amount: &str, reference: &str| DepositRequest {
+        username: username.into(),
+        amount: amount.into(),
+        bank_reference: reference.into(),
+    };
+    deposits::book(state, deposit(WALLET, "500.00", "DEMO-SEED-WALLET")).await?;
+    deposits::book(state, deposit(MERCHANT, "500.00", "DEMO-SEED-MERCHANT")).await?;
+    let api = api_tokens::create(
+        state,
+        Credentials {
+            username: MERCHANT.into(),
+            password: PASSWORD.into(),
+        },
+    )
+    .await?;
+    Ok(Seeded {
+        merchant: MERCHANT.into(),
+        wallet: WALLET.into(),
+        password: PASSWORD.into(),
+        pin: PIN.into(),
+        merchant_api_token: api.token,
+        merchant_app_token: app_token(state, MERCHANT).await?,
+        wallet_app_token: app_token(state, WALLET).await?,
+        webhook_secret: api.webhook_secret,
+    })
+}
