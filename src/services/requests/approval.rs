@@ -6,8 +6,8 @@
 //! set and the callback written to the outbox. Any failure changes nothing.
 
 use super::expiry::expire;
-use super::view::{merchant_view, payer_view, Names, RequestView};
-use super::{find_by_public_id, lock_by_public_id, not_found, record};
+use super::view::{payer_view, Names, RequestView};
+use super::{announce, find_by_public_id, lock_by_public_id, not_found, page, record, Settled};
 use crate::db::models::{Account, MoneyRequest};
 use crate::db::schema::money_requests as mr;
 use crate::db::{accounts as q, db_now, write_tx, DbConn};
@@ -19,7 +19,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::usage::{self, Side};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
 use crate::services::limits::LimitCtx;
-use crate::services::outbox;
 use crate::services::pins::verify_pin;
 use crate::state::AppState;
 use chrono::NaiveDateTime;
@@ -43,22 +42,16 @@ pub async fn inbox(
         .db
         .run(move |c| {
             let mut query = mr::table.filter(mr::payer_id.eq(payer_id)).into_boxed();
-            if let Some(after) = starting_after {
-                let cursor = find_by_public_id(c, &after)?
-                    .filter(|r| r.payer_id == Some(payer_id))
-                    .ok_or_else(ApiError::unknown_cursor)?;
-                query = query.filter(mr::id.lt(cursor.id));
-            }
             if let Some(s) = status {
                 query = query.filter(mr::status.eq(s.as_str()));
             }
-            let mut rows: Vec<MoneyRequest> = query
-                .order(mr::id.desc())
-                .limit(limit + 1)
-                .select(MoneyRequest::as_select())
-                .load(c)?;
-            let has_more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
+            let (rows, has_more) = page(
+                c,
+                query,
+                starting_after,
+                |r| r.payer_id == Some(payer_id),
+                limit,
+            )?;
             let mut names = Names::default();
             let views = rows
                 .iter()
@@ -88,11 +81,6 @@ pub struct ApproveRequest {
     pub pin: String,
 }
 
-enum Outcome {
-    Done(Box<RequestView>),
-    Refused(ApiError),
-}
-
 pub async fn approve(
     state: &AppState,
     payer: &Account,
@@ -120,7 +108,7 @@ pub async fn approve(
 
     let (tiers, calendar, clock) = (state.tiers.clone(), state.calendar, state.clock.clone());
     let public_url = state.config.public_url.clone();
-    let outcome = state
+    state
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -128,12 +116,12 @@ pub async fn approve(
                     .filter(|r| visible(r, payer_id))
                     .ok_or_else(not_found)?;
                 if row.status != "pending" {
-                    return Ok(Outcome::Refused(not_pending(&row.status)));
+                    return Ok(Settled::Refused(not_pending(&row.status)));
                 }
                 let now = db_now(c, &clock)?;
                 if now >= row.expires_at {
                     expire(c, &row, now, &public_url)?;
-                    return Ok(Outcome::Refused(
+                    return Ok(Settled::Refused(
                         ApiError::conflict(
                             "request_expired",
                             "The money request expired before it was approved.",
@@ -148,31 +136,17 @@ pub async fn approve(
                     now: now.and_utc(),
                 };
                 pay(c, &limits, &row, &payer, &merchant, now)?;
-                let row = super::reload(c, row.id)?;
-                let mut names = Names::default();
-                let data = serde_json::to_value(merchant_view(c, &mut names, &row, &public_url)?)
-                    .map_err(|e| ApiError::internal_from("view", e))?;
-                outbox::emit(
+                let (row, _) = announce(c, row.id, "money_request.approved", now, &public_url)?;
+                Ok(Settled::Done(payer_view(
                     c,
-                    row.merchant_id,
-                    "money_request.approved",
-                    data,
-                    row.callback_url.as_deref(),
-                    now,
-                )?;
-                Ok(Outcome::Done(Box::new(payer_view(
-                    c,
-                    &mut names,
+                    &mut Names::default(),
                     &row,
                     &public_url,
-                )?)))
+                )?))
             })
         })
-        .await?;
-    match outcome {
-        Outcome::Done(v) => Ok(*v),
-        Outcome::Refused(e) => Err(e),
-    }
+        .await?
+        .into_result()
 }
 
 /// Limits, funds, ledger postings and the status change of an approval.
@@ -268,7 +242,7 @@ pub async fn decline(
         .transpose()?;
     let (payer_id, payer_name) = (payer.id, payer.username.clone());
     let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
-    let outcome = state
+    state
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -276,12 +250,12 @@ pub async fn decline(
                     .filter(|r| r.payer_id == Some(payer_id))
                     .ok_or_else(not_found)?;
                 if row.status != "pending" {
-                    return Ok(Outcome::Refused(not_pending(&row.status)));
+                    return Ok(Settled::Refused(not_pending(&row.status)));
                 }
                 let now = db_now(c, &clock)?;
                 if now >= row.expires_at {
                     expire(c, &row, now, &public_url)?;
-                    return Ok(Outcome::Refused(not_pending("expired")));
+                    return Ok(Settled::Refused(not_pending("expired")));
                 }
                 diesel::update(mr::table.find(row.id))
                     .set((
@@ -300,29 +274,15 @@ pub async fn decline(
                     code.as_deref(),
                     now,
                 )?;
-                let row = super::reload(c, row.id)?;
-                let mut names = Names::default();
-                let data = serde_json::to_value(merchant_view(c, &mut names, &row, &public_url)?)
-                    .map_err(|e| ApiError::internal_from("view", e))?;
-                outbox::emit(
+                let (row, _) = announce(c, row.id, "money_request.declined", now, &public_url)?;
+                Ok(Settled::Done(payer_view(
                     c,
-                    row.merchant_id,
-                    "money_request.declined",
-                    data,
-                    row.callback_url.as_deref(),
-                    now,
-                )?;
-                Ok(Outcome::Done(Box::new(payer_view(
-                    c,
-                    &mut names,
+                    &mut Names::default(),
                     &row,
                     &public_url,
-                )?)))
+                )?))
             })
         })
-        .await?;
-    match outcome {
-        Outcome::Done(v) => Ok(*v),
-        Outcome::Refused(e) => Err(e),
-    }
+        .await?
+        .into_result()
 }

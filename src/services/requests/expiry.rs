@@ -1,13 +1,12 @@
 //! Expiry: past its deadline a request can never be approved; the sweeper marks overdue
 //! requests `expired` and emits the callback.
 
-use super::record;
-use super::view::{merchant_view, Names};
+use super::{announce, record};
+
 use crate::db::models::MoneyRequest;
 use crate::db::schema::money_requests as mr;
 use crate::db::{db_now, write_tx, DbConn};
-use crate::error::{ApiError, ApiResult};
-use crate::services::outbox;
+use crate::error::ApiResult;
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -28,17 +27,7 @@ pub fn expire(
         .execute(c)?;
     if changed == 1 {
         record(c, row.id, "expired", "system", None, now)?;
-        let row = super::reload(c, row.id)?;
-        let view = merchant_view(c, &mut Names::default(), &row, public_url)?;
-        let data = serde_json::to_value(&view).map_err(|e| ApiError::internal_from("view", e))?;
-        outbox::emit(
-            c,
-            row.merchant_id,
-            "money_request.expired",
-            data,
-            row.callback_url.as_deref(),
-            now,
-        )?;
+        announce(c, row.id, "money_request.expired", now, public_url)?;
     }
     Ok(())
 }

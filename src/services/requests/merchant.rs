@@ -2,13 +2,12 @@
 
 use super::expiry::expire;
 use super::view::{merchant_view, Names, RequestView};
-use super::{find_by_public_id, lock_by_public_id, not_found, record};
-use crate::db::models::{MoneyRequest, RequestEvent};
+use super::{announce, find_by_public_id, lock_by_public_id, not_found, page, record, Settled};
+use crate::db::models::RequestEvent;
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
 use crate::db::{accounts as q, db_now, write_tx};
 use crate::domain::requests::{not_pending, Status};
-use crate::error::{ApiError, ApiResult};
-use crate::services::outbox;
+use crate::error::ApiResult;
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -50,12 +49,6 @@ pub async fn list(
             let mut query = mr::table
                 .filter(mr::merchant_id.eq(merchant_id))
                 .into_boxed();
-            if let Some(after) = starting_after {
-                let cursor = find_by_public_id(c, &after)?
-                    .filter(|r| r.merchant_id == merchant_id)
-                    .ok_or_else(ApiError::unknown_cursor)?;
-                query = query.filter(mr::id.lt(cursor.id));
-            }
             if let Some(s) = f.status {
                 query = query.filter(mr::status.eq(s.as_str()));
             }
@@ -72,14 +65,15 @@ pub async fn list(
             if let Some(to) = f.created_to {
                 query = query.filter(mr::created_at.lt(to));
             }
-            let mut rows: Vec<MoneyRequest> = query
-                .order(mr::id.desc())
-                .limit(limit + 1)
-                .select(MoneyRequest::as_select())
-                .load(c)?;
-            let has_more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
+            let (rows, has_more) = page(
+                c,
+                query,
+                starting_after,
+                |r| r.merchant_id == merchant_id,
+                limit,
+            )?;
             let mut names = Names::default();
+
             let views = rows
                 .iter()
                 .map(|r| merchant_view(c, &mut names, r, &public_url))
@@ -109,11 +103,6 @@ pub async fn events(
         .await
 }
 
-enum Cancel {
-    Done(Box<RequestView>),
-    Refused(ApiError),
-}
-
 /// Cancels a pending request. One already past its deadline is expired instead (and 409).
 pub async fn cancel(
     state: &AppState,
@@ -122,7 +111,7 @@ pub async fn cancel(
     public_id: String,
 ) -> ApiResult<RequestView> {
     let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
-    let outcome = state
+    state
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -130,12 +119,12 @@ pub async fn cancel(
                     .filter(|r| r.merchant_id == merchant_id)
                     .ok_or_else(not_found)?;
                 if row.status != "pending" {
-                    return Ok(Cancel::Refused(not_pending(&row.status)));
+                    return Ok(Settled::Refused(not_pending(&row.status)));
                 }
                 let now = db_now(c, &clock)?;
                 if now >= row.expires_at {
                     expire(c, &row, now, &public_url)?;
-                    return Ok(Cancel::Refused(not_pending("expired")));
+                    return Ok(Settled::Refused(not_pending("expired")));
                 }
                 diesel::update(mr::table.find(row.id))
                     .set((
@@ -152,22 +141,10 @@ pub async fn cancel(
                     None,
                     now,
                 )?;
-                let row = super::reload(c, row.id)?;
-                let view = merchant_view(c, &mut Names::default(), &row, &public_url)?;
-                outbox::emit(
-                    c,
-                    row.merchant_id,
-                    "money_request.cancelled",
-                    serde_json::to_value(&view).map_err(|e| ApiError::internal_from("view", e))?,
-                    row.callback_url.as_deref(),
-                    now,
-                )?;
-                Ok(Cancel::Done(Box::new(view)))
+                let (_, view) = announce(c, row.id, "money_request.cancelled", now, &public_url)?;
+                Ok(Settled::Done(view))
             })
         })
-        .await?;
-    match outcome {
-        Cancel::Done(view) => Ok(*view),
-        Cancel::Refused(e) => Err(e),
-    }
+        .await?
+        .into_result()
 }

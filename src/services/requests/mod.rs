@@ -68,3 +68,69 @@ pub fn record(
 pub fn not_found() -> ApiError {
     ApiError::not_found("No money request with this id.")
 }
+
+/// The result of a transaction that must commit even when the caller is refused: an
+/// overdue request found by an approval, decline or cancel is expired (and announced)
+/// while the caller gets 409.
+pub enum Settled<T> {
+    Done(T),
+    Refused(ApiError),
+}
+
+impl<T> Settled<T> {
+    pub fn into_result(self) -> ApiResult<T> {
+        match self {
+            Self::Done(v) => Ok(v),
+            Self::Refused(e) => Err(e),
+        }
+    }
+}
+
+/// After a status change: the request as the merchant sees it, announced as callback
+/// `event` through the outbox, in the caller's transaction.
+pub fn announce(
+    c: &mut DbConn,
+    request_id: i64,
+    event: &str,
+    now: NaiveDateTime,
+    public_url: &str,
+) -> ApiResult<(MoneyRequest, view::RequestView)> {
+    let row = reload(c, request_id)?;
+    let view = view::merchant_view(c, &mut view::Names::default(), &row, public_url)?;
+    let data =
+        serde_json::to_value(&view).map_err(|e| ApiError::internal_from("request view", e))?;
+    crate::services::outbox::emit(
+        c,
+        row.merchant_id,
+        event,
+        data,
+        row.callback_url.as_deref(),
+        now,
+    )?;
+    Ok((row, view))
+}
+
+/// One page of `query` (newest first) after the `starting_after` request, which must be
+/// one `listable` admits; returns the rows and whether more follow.
+pub fn page(
+    c: &mut DbConn,
+    mut query: mr::BoxedQuery<'static, crate::db::MultiBackend>,
+    starting_after: Option<String>,
+    listable: impl Fn(&MoneyRequest) -> bool,
+    limit: i64,
+) -> ApiResult<(Vec<MoneyRequest>, bool)> {
+    if let Some(after) = starting_after {
+        let cursor = find_by_public_id(c, &after)?
+            .filter(|r| listable(r))
+            .ok_or_else(ApiError::unknown_cursor)?;
+        query = query.filter(mr::id.lt(cursor.id));
+    }
+    let mut rows: Vec<MoneyRequest> = query
+        .order(mr::id.desc())
+        .limit(limit + 1)
+        .select(MoneyRequest::as_select())
+        .load(c)?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
+}
