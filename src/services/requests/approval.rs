@@ -5,12 +5,11 @@
 //! it; then the payer is debited, the merchant credited, the fee charged, the status
 //! set and the callback written to the outbox. Any failure changes nothing.
 
-use super::expiry::expire;
 use super::view::{payer_view, Names, RequestView};
-use super::{announce, find_by_public_id, lock_by_public_id, not_found, page, record, Settled};
+use super::{announce, find_by_public_id, lock_pending, not_found, page, record, Settled};
 use crate::db::models::{Account, MoneyRequest};
 use crate::db::schema::money_requests as mr;
-use crate::db::{accounts as q, db_now, write_tx, DbConn};
+use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::requests::{not_pending, reason_code, Status};
@@ -112,23 +111,16 @@ pub async fn approve(
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                let row = lock_by_public_id(c, &public_id)?
-                    .filter(|r| visible(r, payer_id))
-                    .ok_or_else(not_found)?;
-                if row.status != "pending" {
-                    return Ok(Settled::Refused(not_pending(&row.status)));
-                }
-                let now = db_now(c, &clock)?;
-                if now >= row.expires_at {
-                    expire(c, &row, now, &public_url)?;
-                    return Ok(Settled::Refused(
-                        ApiError::conflict(
-                            "request_expired",
-                            "The money request expired before it was approved.",
-                        )
-                        .with("request_status", "expired"),
-                    ));
-                }
+                let (row, now) = match lock_pending(
+                    c,
+                    &public_id,
+                    |r| visible(r, payer_id),
+                    &clock,
+                    &public_url,
+                )? {
+                    Settled::Done(found) => found,
+                    Settled::Refused(e) => return Ok(Settled::Refused(e)),
+                };
                 let (payer, merchant) = q::lock_pair(c, payer_id, row.merchant_id)?;
                 let limits = LimitCtx {
                     tiers: &tiers,
@@ -246,17 +238,16 @@ pub async fn decline(
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                let row = lock_by_public_id(c, &public_id)?
-                    .filter(|r| r.payer_id == Some(payer_id))
-                    .ok_or_else(not_found)?;
-                if row.status != "pending" {
-                    return Ok(Settled::Refused(not_pending(&row.status)));
-                }
-                let now = db_now(c, &clock)?;
-                if now >= row.expires_at {
-                    expire(c, &row, now, &public_url)?;
-                    return Ok(Settled::Refused(not_pending("expired")));
-                }
+                let (row, now) = match lock_pending(
+                    c,
+                    &public_id,
+                    |r| r.payer_id == Some(payer_id),
+                    &clock,
+                    &public_url,
+                )? {
+                    Settled::Done(found) => found,
+                    Settled::Refused(e) => return Ok(Settled::Refused(e)),
+                };
                 diesel::update(mr::table.find(row.id))
                     .set((
                         mr::status.eq("declined"),

@@ -1,12 +1,11 @@
 //! The merchant's side: status double-check, list, history, cancel.
 
-use super::expiry::expire;
 use super::view::{merchant_view, Names, RequestView};
-use super::{announce, find_by_public_id, lock_by_public_id, not_found, page, record, Settled};
+use super::{announce, find_by_public_id, lock_pending, not_found, page, record, Settled};
 use crate::db::models::RequestEvent;
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
-use crate::db::{accounts as q, db_now, write_tx};
-use crate::domain::requests::{not_pending, Status};
+use crate::db::{accounts as q, write_tx};
+use crate::domain::requests::Status;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use chrono::NaiveDateTime;
@@ -115,17 +114,16 @@ pub async fn cancel(
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                let row = lock_by_public_id(c, &public_id)?
-                    .filter(|r| r.merchant_id == merchant_id)
-                    .ok_or_else(not_found)?;
-                if row.status != "pending" {
-                    return Ok(Settled::Refused(not_pending(&row.status)));
-                }
-                let now = db_now(c, &clock)?;
-                if now >= row.expires_at {
-                    expire(c, &row, now, &public_url)?;
-                    return Ok(Settled::Refused(not_pending("expired")));
-                }
+                let (row, now) = match lock_pending(
+                    c,
+                    &public_id,
+                    |r| r.merchant_id == merchant_id,
+                    &clock,
+                    &public_url,
+                )? {
+                    Settled::Done(found) => found,
+                    Settled::Refused(e) => return Ok(Settled::Refused(e)),
+                };
                 diesel::update(mr::table.find(row.id))
                     .set((
                         mr::status.eq("cancelled"),

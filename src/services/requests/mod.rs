@@ -134,3 +134,35 @@ pub fn page(
     rows.truncate(limit as usize);
     Ok((rows, has_more))
 }
+
+/// Locks the request (one `owns` admits) for a transition out of `pending`: it must still
+/// be pending and before its deadline by database time. One found overdue is expired
+/// here (committed with the caller's transaction) and the caller is refused.
+pub fn lock_pending(
+    c: &mut DbConn,
+    public_id: &str,
+    owns: impl Fn(&MoneyRequest) -> bool,
+    clock: &crate::clock::Clock,
+    public_url: &str,
+) -> ApiResult<Settled<(MoneyRequest, NaiveDateTime)>> {
+    let row = lock_by_public_id(c, public_id)?
+        .filter(|r| owns(r))
+        .ok_or_else(not_found)?;
+    if row.status != "pending" {
+        return Ok(Settled::Refused(crate::domain::requests::not_pending(
+            &row.status,
+        )));
+    }
+    let now = crate::db::db_now(c, clock)?;
+    if now >= row.expires_at {
+        expiry::expire(c, &row, now, public_url)?;
+        return Ok(Settled::Refused(
+            ApiError::conflict(
+                "request_expired",
+                "The money request expired before this could happen.",
+            )
+            .with("request_status", "expired"),
+        ));
+    }
+    Ok(Settled::Done((row, now)))
+}
