@@ -117,6 +117,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         hasher,
         tiers: Arc::new(tiers),
         calendar: Calendar::new(tz),
+        pin_gate: Default::default(),
     })
 }
 

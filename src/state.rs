@@ -18,4 +18,5 @@ pub struct AppState {
     pub hasher: Hasher,
     pub tiers: Arc<TierTable>,
     pub calendar: Calendar,
+    pub pin_gate: crate::services::pins::PinGate,
 }

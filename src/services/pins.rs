@@ -69,6 +69,7 @@ pub async fn set_pin(state: &AppState, account: &Account, change: PinChange) -> 
 /// 429 `pin_check_busy` if the wait runs out.
 pub async fn verify_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResult<()> {
     let pin = Pin::parse("pin", pin)?;
+    let _turn = state.pin_gate.enter(account_id).await;
     let (hash, check_id) = admit(state, account_id).await?;
     let matches = state
         .hasher
@@ -111,8 +112,9 @@ async fn admit(state: &AppState, account_id: i64) -> ApiResult<(String, i64)> {
                 "Too many PIN checks are running for this wallet; retry shortly.",
             ));
         }
-        let jitter = rand::random::<u64>() % 30;
-        tokio::time::sleep(std::time::Duration::from_millis(15 + jitter)).await;
+        // Only checks on other instances hold the tries now: back off, with jitter.
+        let jitter = rand::random::<u64>() % 100;
+        tokio::time::sleep(std::time::Duration::from_millis(50 + jitter)).await;
     }
 }
 
@@ -198,4 +200,49 @@ fn blocked(until: NaiveDateTime) -> ApiError {
         "Too many wrong PINs; the PIN is blocked for now.",
     )
     .with("blocked_until", crate::routes::rfc3339(until))
+}
+
+/// Queues one instance's PIN checks per wallet in memory (a fair async lock per account),
+/// so concurrent checks wait here instead of polling the database; the database admission
+/// rule still bounds checks across instances.
+#[derive(Clone, Default)]
+pub struct PinGate {
+    locks: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    >,
+}
+
+/// A wallet's turn; the wallet's entry is dropped when nobody else waits for it.
+pub struct PinTurn {
+    gate: PinGate,
+    account_id: i64,
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl PinGate {
+    pub async fn enter(&self, account_id: i64) -> PinTurn {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(account_id).or_default().clone()
+        };
+        let guard = lock.clone().lock_owned().await;
+        PinTurn {
+            gate: self.clone(),
+            account_id,
+            lock,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for PinTurn {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut locks = self.gate.locks.lock().unwrap_or_else(|e| e.into_inner());
+        // Two owners left (the map and this turn): nobody waits, forget the wallet.
+        if std::sync::Arc::strong_count(&self.lock) == 2 {
+            locks.remove(&self.account_id);
+        }
+    }
 }

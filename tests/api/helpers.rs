@@ -52,7 +52,11 @@ impl TestDb {
             Self::Postgres { admin_url, name } => {
                 let base = admin_url.split('?').next().unwrap_or(admin_url);
                 let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-                format!("{base}/{name}")
+                // No TLS for these loopback test connections: a test process ends with the
+                // server's worker threads still holding pooled connections, and libpq's
+                // OpenSSL state torn down at exit under them crashed the process (SIGSEGV
+                // after the test had passed).
+                format!("{base}/{name}?sslmode=disable")
             }
         }
     }
