@@ -49,7 +49,8 @@ struct Validated {
     metadata: Option<String>,
 }
 
-fn validate(state: &AppState, merchant: &Merchant, r: CreateRequest) -> ApiResult<Validated> {
+/// The synchronous checks; `callback_url` is left to `create` (its guard resolves names).
+fn validate(state: &AppState, r: CreateRequest) -> ApiResult<Validated> {
     let amount = Money::parse_amount("amount", &r.amount)?;
     let currency = currency_code("currency", r.currency.as_deref().unwrap_or("EUR"))?;
     let description = r
@@ -62,16 +63,6 @@ fn validate(state: &AppState, merchant: &Merchant, r: CreateRequest) -> ApiResul
         .as_deref()
         .map(|d| text_field("reference", d, 64))
         .transpose()?;
-    let callback_url = match r.callback_url {
-        Some(_) if !merchant.via_api() => {
-            return Err(ApiError::invalid_field(
-                "callback_url",
-                "callback_url can be set only with a merchant API token",
-            ))
-        }
-        Some(_) => None, // checked below: the guard resolves the name
-        None => None,
-    };
     let default_expiry = if r.payer.is_some() {
         DEFAULT_EXPIRY_SECS
     } else {
@@ -91,7 +82,7 @@ fn validate(state: &AppState, merchant: &Merchant, r: CreateRequest) -> ApiResul
         currency,
         description,
         reference,
-        callback_url,
+        callback_url: None,
         expires_at,
         metadata,
     })
@@ -103,11 +94,19 @@ pub async fn create(
     r: CreateRequest,
 ) -> ApiResult<RequestView> {
     let raw_url = r.callback_url.clone();
-    let mut v = validate(state, merchant, r)?;
-    if let Some(raw) = raw_url {
-        v.callback_url =
-            Some(crate::callbacks::settings::validate_url(state, &raw, "callback_url").await?);
-    }
+    let mut v = validate(state, r)?;
+    v.callback_url = match raw_url {
+        Some(_) if !merchant.via_api() => {
+            return Err(ApiError::invalid_field(
+                "callback_url",
+                "callback_url can be set only with a merchant API token",
+            ))
+        }
+        Some(raw) => {
+            Some(crate::callbacks::settings::validate_url(state, &raw, "callback_url").await?)
+        }
+        None => None,
+    };
 
     let (tiers, now, merchant_id) = (
         state.tiers.clone(),
