@@ -40,24 +40,31 @@ pub async fn deposit(
     body: ApiJson<deposits::DepositRequest>,
 ) -> ApiResult<HttpResponse> {
     let raw = body.raw.clone();
-    idempotent(&state, &req, "operator".into(), key, &raw, async {
-        let d = deposits::book(&state, body.into_inner()).await?;
-        let view = DepositView {
-            id: crate::ledger::txn_public_id(d.transaction_id),
-            object: "deposit",
-            username: d.username,
-            amount: d.amount,
-            currency: "EUR",
-            bank_reference: d.bank_reference,
-            created_at: super::rfc3339(d.created_at),
-        };
-        let status = if d.existing {
-            StatusCode::OK
-        } else {
-            StatusCode::CREATED
-        };
-        Ok((status, json(&view)?))
-    })
+    idempotent(
+        &state,
+        &req,
+        "operator".into(),
+        key,
+        &raw,
+        move |state| async move {
+            let d = deposits::book(&state, body.into_inner()).await?;
+            let view = DepositView {
+                id: crate::ledger::txn_public_id(d.transaction_id),
+                object: "deposit",
+                username: d.username,
+                amount: d.amount,
+                currency: "EUR",
+                bank_reference: d.bank_reference,
+                created_at: super::rfc3339(d.created_at),
+            };
+            let status = if d.existing {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            Ok((status, json(&view)?))
+        },
+    )
     .await
 }
 

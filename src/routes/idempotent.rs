@@ -1,18 +1,22 @@
 //! Runs a money-moving POST under its `Idempotency-Key`, if the caller sent one.
 
 use super::extract::IdempotencyKey;
-use crate::error::{ApiResult, PROBLEM_JSON};
+use crate::error::{ApiError, ApiResult, PROBLEM_JSON};
 use crate::services::idempotency::{self, Begin, Claim};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 use std::future::Future;
 
 /// `scope` identifies the caller (keys are per caller); `body` is the parsed request
-/// body. `run` produces the response status and body.
-pub async fn idempotent<F>(
-    state: &AppState,
+/// body. `run` does the work and returns the response status and body. With a key, the
+/// work and the storing of its outcome run as their own task, so that even where the
+/// handler future is dropped (a transport that cancels on disconnect) a payment can never
+/// be done while its key stays unresolved.
+
+pub async fn idempotent<F, Fut>(
+    state: &web::Data<AppState>,
     req: &HttpRequest,
     scope: String,
     key: IdempotencyKey,
@@ -20,10 +24,11 @@ pub async fn idempotent<F>(
     run: F,
 ) -> ApiResult<HttpResponse>
 where
-    F: Future<Output = ApiResult<(StatusCode, Value)>>,
+    F: FnOnce(web::Data<AppState>) -> Fut,
+    Fut: Future<Output = ApiResult<(StatusCode, Value)>> + 'static,
 {
     let Some(key) = key.0 else {
-        let (status, body) = run.await?;
+        let (status, body) = run(state.clone()).await?;
         return Ok(HttpResponse::build(status).json(body));
     };
     let claim = Claim::new(scope, key, req.method().as_str(), req.path(), body);
@@ -31,13 +36,20 @@ where
         Begin::Replay(status, body) => return Ok(replay(status, body)),
         Begin::Fresh(id) => id,
     };
-    let outcome = run.await;
-    let (status, stored) = match &outcome {
-        Ok((status, body)) => (*status, body.clone()),
-        Err(e) => (e.status, e.body()),
-    };
-    idempotency::finish(state, id, status, &stored).await?;
-    let (status, body) = outcome?;
+    let (work, task_state) = (run(state.clone()), state.clone());
+    let task = actix_web::rt::spawn(async move {
+        let outcome = work.await;
+        let (status, stored) = match &outcome {
+            Ok((status, body)) => (*status, body.clone()),
+            Err(e) => (e.status, e.body()),
+        };
+        idempotency::finish(&task_state, id, status, &stored)
+            .await
+            .map(|()| outcome)
+    });
+    let (status, body) = task
+        .await
+        .map_err(|e| ApiError::internal_from("idempotent request", e))???;
     Ok(HttpResponse::build(status).json(body))
 }
 

@@ -222,7 +222,7 @@ pub async fn transfer(
         account_scope(user.account.id),
         key,
         &raw,
-        async {
+        move |state| async move {
             let t = transfers::send(&state, &user.account, body.into_inner()).await?;
             let view = TransferView {
                 id: txn_public_id(t.transaction_id),
@@ -265,7 +265,7 @@ pub async fn payout(
         account_scope(user.account.id),
         key,
         &raw,
-        async {
+        move |state| async move {
             let p = payouts::withdraw(&state, &user.account, body.into_inner()).await?;
             let view = PayoutView {
                 id: txn_public_id(p.transaction_id),

@@ -28,7 +28,7 @@ pub async fn create(
         account_scope(caller.account.id),
         key,
         &raw,
-        async {
+        move |state| async move {
             let view = create::create(&state, &caller, body.into_inner()).await?;
             Ok((StatusCode::CREATED, json(&view)?))
         },
@@ -54,7 +54,7 @@ pub async fn create_bulk(
         account_scope(caller.account.id),
         key,
         &raw,
-        async {
+        move |state| async move {
             Ok((
                 StatusCode::OK,
                 create::create_bulk(&state, &caller, body.into_inner()).await?,
@@ -163,7 +163,7 @@ pub async fn refund(
         account_scope(caller.account.id),
         key,
         &raw,
-        async {
+        move |state| async move {
             let view = refunds::refund(
                 &state,
                 caller.account.id,

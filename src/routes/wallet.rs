@@ -60,7 +60,7 @@ pub async fn approve(
         account_scope(user.account.id),
         key,
         &raw,
-        async {
+        move |state| async move {
             let view = approval::approve(&state, &user.account, id.into_inner(), body.into_inner())
                 .await?;
             Ok((StatusCode::OK, json(&view)?))

@@ -13,8 +13,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub const KEY_TTL_HOURS: i64 = 24;
-/// A key still in flight after this long belongs to a crashed request and may be retried.
-const IN_FLIGHT_LEASE_MINUTES: i64 = 5;
 
 /// The key and the request's fingerprint (method, path and canonical JSON body).
 pub struct Claim {
@@ -83,9 +81,9 @@ fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime) -> ApiResult<Begin> 
         .optional()?;
     if let Some((id, hash, status, code, body, created_at)) = existing {
         let stale = created_at <= now - Duration::hours(KEY_TTL_HOURS);
-        let abandoned =
-            status == "in_flight" && created_at <= now - Duration::minutes(IN_FLIGHT_LEASE_MINUTES);
-        if !stale && !abandoned {
+        // A key left in flight by a crashed process is never taken over (the first
+        // attempt may have moved money): it answers 409 until it expires.
+        if !stale {
             if hash != claim.hash {
                 return Err(ApiError::unprocessable(
                     "idempotency_key_reused",

@@ -154,3 +154,43 @@ async fn keys_expire_after_24_hours() {
     assert!(!replayed);
     assert_ne!(later.ok(201)["id"], first.body["id"]);
 }
+
+#[tokio::test]
+async fn a_request_the_client_gave_up_on_completes_once_and_replays() {
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    app.wallet_user("ben").await;
+    app.deposit("anna", "20.00").await.ok(201);
+    let body = json!({"to": "ben", "amount": "5.00", "pin": PIN});
+
+    // The client hangs up after 5 ms, long before the PIN hash and the booking are done.
+    let impatient = app
+        .client
+        .post(format!("{}/v1/transfers", app.address))
+        .bearer_auth(&anna)
+        .header("Idempotency-Key", "gone")
+        .timeout(std::time::Duration::from_millis(5))
+        .json(&body)
+        .send()
+        .await;
+    assert!(impatient.is_err(), "the client gave up before the answer");
+
+    // Retrying with the same key: 409 while the first still runs, then its stored result.
+    let mut outcome = None;
+    for _ in 0..200 {
+        let (res, replayed) = app
+            .post_with_key("/v1/transfers", &anna, "gone", body.clone())
+            .await;
+        if res.status == 409 {
+            res.problem(409, "idempotency_key_in_flight");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        }
+        outcome = Some((res, replayed));
+        break;
+    }
+    let (res, replayed) = outcome.expect("the first request finished");
+    assert!(replayed, "the retry is answered from the stored outcome");
+    res.ok(201);
+    assert_eq!(app.balance(&anna).await, "15.00", "the transfer ran once");
+}
