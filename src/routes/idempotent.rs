@@ -14,7 +14,6 @@ use std::future::Future;
 /// work and the storing of its outcome run as their own task, so that even where the
 /// handler future is dropped (a transport that cancels on disconnect) a payment can never
 /// be done while its key stays unresolved.
-
 pub async fn idempotent<F, Fut>(
     state: &web::Data<AppState>,
     req: &HttpRequest,
