@@ -69,14 +69,9 @@ pub async fn list(
                 .filter(ob::merchant_id.eq(merchant_id))
                 .into_boxed();
             if let Some(after) = starting_after {
-                let cursor: i64 = ob::table
-                    .filter(ob::public_id.eq(&after))
-                    .filter(ob::merchant_id.eq(merchant_id))
-                    .select(ob::id)
-                    .first(c)
-                    .optional()?
-                    .ok_or_else(ApiError::unknown_cursor)?;
-                q = q.filter(ob::id.lt(cursor));
+                let cursor =
+                    find_event(c, merchant_id, &after)?.ok_or_else(ApiError::unknown_cursor)?;
+                q = q.filter(ob::id.lt(cursor.id));
             }
             let mut events: Vec<OutboxEvent> = q
                 .order(ob::id.desc())
@@ -115,13 +110,9 @@ pub async fn redeliver(
     state
         .db
         .run(move |c| {
-            let event: OutboxEvent = ob::table
-                .filter(ob::public_id.eq(&public_id))
-                .filter(ob::merchant_id.eq(merchant_id))
-                .select(OutboxEvent::as_select())
-                .first(c)
-                .optional()?
+            let event = find_event(c, merchant_id, &public_id)?
                 .ok_or_else(|| ApiError::not_found("No callback event with this id."))?;
+
             if event.status == "pending" {
                 return Err(ApiError::conflict(
                     "delivery_pending",
@@ -149,4 +140,21 @@ pub async fn redeliver(
             Ok(view(event, attempts))
         })
         .await
+}
+
+/// The merchant's event with this public id.
+fn find_event(
+    c: &mut crate::db::DbConn,
+    merchant_id: i64,
+    public_id: &str,
+) -> QueryResult<Option<OutboxEvent>> {
+    if !crate::db::matchable(public_id) {
+        return Ok(None);
+    }
+    ob::table
+        .filter(ob::public_id.eq(public_id))
+        .filter(ob::merchant_id.eq(merchant_id))
+        .select(OutboxEvent::as_select())
+        .first(c)
+        .optional()
 }

@@ -14,6 +14,9 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
 }
 
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<Account>> {
+    if !super::matchable(username) {
+        return Ok(None);
+    }
     accounts::table
         .filter(accounts::username.eq(username.to_ascii_lowercase()))
         .select(Account::as_select())

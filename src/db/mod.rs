@@ -217,3 +217,11 @@ pub fn db_now(
         .get_result::<DbNow>(conn)
         .map(|n| n.now + clock.offset())
 }
+
+/// Whether `key` can equal any stored text. PostgreSQL text cannot hold NUL and PinPay
+/// stores none (free text refuses control characters; names and ids have fixed
+/// alphabets), so a lookup by a key containing NUL matches nothing and must not reach
+/// the database, which would refuse the parameter.
+pub fn matchable(key: &str) -> bool {
+    !key.contains('\0')
+}

@@ -96,3 +96,66 @@ fn the_contract_lists_exactly_the_routes_the_server_registers() {
         "served, not documented: {undocumented:?}; documented, not served: {unserved:?}"
     );
 }
+
+#[tokio::test]
+async fn keys_with_nul_bytes_match_nothing_and_never_fail_the_server() {
+    // PostgreSQL refuses NUL in text parameters; found by schemathesis as a 500.
+    use crate::helpers::{ADMIN_TOKEN, PIN};
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let shop = app.corporate_plus("shop").await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "10.00").await.ok(201);
+    app.get(
+        "/v1/wallet/money-requests?starting_after=%2C%00",
+        Some(&anna),
+    )
+    .await
+    .problem(404, "not_found");
+    app.get("/v1/money-requests?starting_after=mr_%00", Some(&shop))
+        .await
+        .problem(404, "not_found");
+    app.get("/v1/callbacks?starting_after=evt_%00", Some(&shop))
+        .await
+        .problem(404, "not_found");
+    app.get("/v1/money-requests/mr_%00", Some(&shop))
+        .await
+        .problem(404, "not_found");
+    app.post("/v1/callbacks/evt_%00/redeliver", Some(&shop), json!({}))
+        .await
+        .problem(404, "not_found");
+    app.put(
+        "/v1/admin/accounts/an%00na/tier",
+        Some(ADMIN_TOKEN),
+        json!({"tier": "corporate"}),
+    )
+    .await
+    .problem(404, "not_found");
+    let listed = app
+        .get(
+            "/v1/money-requests?reference=o%00&payer=an%00na",
+            Some(&shop),
+        )
+        .await;
+    assert_eq!(listed.ok(200)["data"], json!([]));
+    app.post(
+        "/v1/sessions",
+        None,
+        json!({"username": "an\u{0}na", "password": "whatever!!"}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+    app.transfer(&anna, "sh\u{0}op", "1.00")
+        .await
+        .problem(422, "unknown_recipient");
+    app.create_request(&shop, json!({"payer": "an\u{0}na", "amount": "1.00"}))
+        .await
+        .problem(422, "unknown_payer");
+    app.post(
+        "/v1/transfers",
+        Some(&anna),
+        json!({"to": "shop", "amount": "1.00", "pin": PIN, "description": "a\u{0}b"}),
+    )
+    .await
+    .problem(422, "validation_failed");
+}

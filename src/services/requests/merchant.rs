@@ -52,8 +52,12 @@ pub async fn list(
                 query = query.filter(mr::status.eq(s.as_str()));
             }
             if let Some(r) = f.reference {
+                if !crate::db::matchable(&r) {
+                    return Ok((Vec::new(), false));
+                }
                 query = query.filter(mr::reference.eq(r));
             }
+
             if let Some(p) = f.payer {
                 let id = q::find_by_username(c, &p)?.map_or(-1, |a| a.id);
                 query = query.filter(mr::payer_id.eq(id));

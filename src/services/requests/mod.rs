@@ -17,6 +17,9 @@ use diesel::prelude::*;
 
 /// The request with this public id, row-locked for the rest of the transaction.
 pub fn lock_by_public_id(c: &mut DbConn, public_id: &str) -> ApiResult<Option<MoneyRequest>> {
+    if !crate::db::matchable(public_id) {
+        return Ok(None);
+    }
     let q = mr::table.filter(mr::public_id.eq(public_id.to_string()));
     let row = match c {
         DbConn::Pg(pg) => q
@@ -30,6 +33,10 @@ pub fn lock_by_public_id(c: &mut DbConn, public_id: &str) -> ApiResult<Option<Mo
 }
 
 pub fn find_by_public_id(c: &mut DbConn, public_id: &str) -> ApiResult<Option<MoneyRequest>> {
+    if !crate::db::matchable(public_id) {
+        return Ok(None);
+    }
+
     Ok(mr::table
         .filter(mr::public_id.eq(public_id.to_string()))
         .select(MoneyRequest::as_select())
