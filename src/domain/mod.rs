@@ -4,6 +4,7 @@ pub mod account;
 pub mod bank;
 pub mod calendar;
 pub mod fx;
+pub mod input;
 pub mod money;
 pub mod pin_attempts;
 pub mod requests;

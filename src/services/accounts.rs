@@ -25,9 +25,13 @@ pub struct Registration {
     pub username: String,
     pub password: String,
     pub email: String,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub phone: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub company_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub iban: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub bic: Option<String>,
 }
 

@@ -17,7 +17,9 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct PinChange {
     pub pin: String,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub password: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub old_pin: Option<String>,
 }
 

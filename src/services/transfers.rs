@@ -19,6 +19,7 @@ pub struct TransferRequest {
     pub to: String,
     pub amount: String,
     pub pin: String,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub description: Option<String>,
 }
 

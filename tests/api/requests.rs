@@ -783,3 +783,46 @@ async fn merchant_lists_filter_and_page() {
         .await;
     theirs.problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn optional_fields_may_be_left_out_but_not_sent_as_null() {
+    // Both found by schemathesis: null was read as "absent", and bulk took non-object items.
+    let app = TestApp::spawn().await;
+    let (shop, anna) = shop_and_anna(&app, "10.00").await;
+    for field in [
+        "payer",
+        "description",
+        "reference",
+        "currency",
+        "expires_in",
+        "metadata",
+        "callback_url",
+    ] {
+        let mut body = json!({"amount": "1.00"});
+        body[field] = json!(null);
+        app.create_request(&shop, body)
+            .await
+            .problem(422, "invalid_body");
+    }
+    let decline = json!({"reason": null});
+    app.post(
+        "/v1/wallet/money-requests/mr_x/decline",
+        Some(&anna),
+        decline,
+    )
+    .await
+    .problem(422, "invalid_body");
+    let bulk = json!({"requests": [{"payer": "anna", "amount": "1.00"}, ["not", "an", "object"]]});
+    app.post("/v1/money-requests/bulk", Some(&shop), bulk)
+        .await
+        .problem(422, "invalid_body");
+    assert_eq!(
+        app.get("/v1/money-requests", Some(&shop)).await.ok(200)["data"],
+        json!([]),
+        "nothing was created"
+    );
+    // Leaving them out is fine.
+    app.create_request(&shop, json!({"amount": "1.00"}))
+        .await
+        .ok(201);
+}

@@ -216,7 +216,9 @@ fn pay(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DeclineRequest {
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub reason_code: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub reason: Option<String>,
 }
 

@@ -26,14 +26,22 @@ pub const MAX_BULK: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// The payer's username; absent for an open payment link.
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub payer: Option<String>,
     pub amount: String,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub currency: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub reference: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub callback_url: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub expires_in: Option<i64>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub metadata: Option<Map<String, Value>>,
 }
 
@@ -218,7 +226,8 @@ fn insert(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
-    pub requests: Vec<Value>,
+    /// Objects, each validated on its own as a `CreateRequest`.
+    pub requests: Vec<Map<String, Value>>,
 }
 
 /// Creates each item on its own: one item's failure does not stop the others.
@@ -246,7 +255,7 @@ pub async fn create_bulk(
     let mut results = Vec::with_capacity(bulk.requests.len());
     let (mut created, mut failed) = (0, 0);
     for (index, item) in bulk.requests.into_iter().enumerate() {
-        let outcome = match serde_json::from_value::<CreateRequest>(item) {
+        let outcome = match serde_json::from_value::<CreateRequest>(Value::Object(item)) {
             Ok(r) => create(state, merchant, r).await,
             Err(e) => Err(ApiError::unprocessable(
                 "invalid_body",

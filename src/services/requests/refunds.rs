@@ -21,7 +21,9 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// Defaults to what is left to refund.
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub amount: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub reason: Option<String>,
 }
 
