@@ -44,19 +44,15 @@ pub async fn inbox(
             if let Some(s) = status {
                 query = query.filter(mr::status.eq(s.as_str()));
             }
-            let (rows, has_more) = page(
+            let listable = |r: &MoneyRequest| r.payer_id == Some(payer_id);
+            page(
                 c,
                 query,
                 starting_after,
-                |r| r.payer_id == Some(payer_id),
+                listable,
                 limit,
-            )?;
-            let mut names = Names::default();
-            let views = rows
-                .iter()
-                .map(|r| payer_view(c, &mut names, r, &public_url))
-                .collect::<ApiResult<_>>()?;
-            Ok((views, has_more))
+                (payer_view, &public_url),
+            )
         })
         .await
 }

@@ -2,7 +2,7 @@
 
 use super::view::{merchant_view, Names, RequestView};
 use super::{announce, find_by_public_id, lock_pending, not_found, page, record, Settled};
-use crate::db::models::RequestEvent;
+use crate::db::models::{MoneyRequest, RequestEvent};
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
 use crate::db::{accounts as q, write_tx};
 use crate::domain::requests::Status;
@@ -68,20 +68,15 @@ pub async fn list(
             if let Some(to) = f.created_to {
                 query = query.filter(mr::created_at.lt(to));
             }
-            let (rows, has_more) = page(
+            let listable = |r: &MoneyRequest| r.merchant_id == merchant_id;
+            page(
                 c,
                 query,
                 starting_after,
-                |r| r.merchant_id == merchant_id,
+                listable,
                 limit,
-            )?;
-            let mut names = Names::default();
-
-            let views = rows
-                .iter()
-                .map(|r| merchant_view(c, &mut names, r, &public_url))
-                .collect::<ApiResult<_>>()?;
-            Ok((views, has_more))
+                (merchant_view, &public_url),
+            )
         })
         .await
 }

@@ -117,15 +117,20 @@ pub fn announce(
     Ok((row, view))
 }
 
+/// How a caller sees a request (`view::merchant_view` or `view::payer_view`).
+pub type ViewFn =
+    fn(&mut DbConn, &mut view::Names, &MoneyRequest, &str) -> ApiResult<view::RequestView>;
+
 /// One page of `query` (newest first) after the `starting_after` request, which must be
-/// one `listable` admits; returns the rows and whether more follow.
+/// one `listable` admits, shown with `view`; returns the views and whether more follow.
 pub fn page(
     c: &mut DbConn,
     mut query: mr::BoxedQuery<'static, crate::db::MultiBackend>,
     starting_after: Option<String>,
     listable: impl Fn(&MoneyRequest) -> bool,
     limit: i64,
-) -> ApiResult<(Vec<MoneyRequest>, bool)> {
+    (view, public_url): (ViewFn, &str),
+) -> ApiResult<(Vec<view::RequestView>, bool)> {
     if let Some(after) = starting_after {
         let cursor = find_by_public_id(c, &after)?
             .filter(|r| listable(r))
@@ -139,7 +144,12 @@ pub fn page(
         .load(c)?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    Ok((rows, has_more))
+    let mut names = view::Names::default();
+    let views = rows
+        .iter()
+        .map(|r| view(c, &mut names, r, public_url))
+        .collect::<ApiResult<_>>()?;
+    Ok((views, has_more))
 }
 
 /// Locks the request (one `owns` admits) for a transition out of `pending`: it must still
