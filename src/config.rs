@@ -74,6 +74,17 @@ pub struct Config {
     pub delivery_interval_ms: u64,
     /// Per-attempt callback timeout.
     pub callback_timeout_ms: u64,
+    /// How long an attempt holds its idempotency key before a retry may take it over.
+    pub idempotency_lease_secs: i64,
+    /// The longest wait for a pooled database connection.
+    pub db_checkout_timeout_ms: u64,
+    /// How long a SQLite statement waits for another writer's lock.
+    pub sqlite_busy_timeout_ms: u64,
+    /// Time allowed to send the request head, and then the body.
+    pub header_timeout_ms: u64,
+    pub body_timeout_ms: u64,
+    /// Open connections per HTTP worker (more wait in the listen queue).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +114,12 @@ impl Config {
             sweep_interval_ms: 5000,
             delivery_interval_ms: 1000,
             callback_timeout_ms: 15_000,
+            idempotency_lease_secs: 30,
+            db_checkout_timeout_ms: 5000,
+            sqlite_busy_timeout_ms: 1500,
+            header_timeout_ms: 5000,
+            body_timeout_ms: 10_000,
+            max_connections: 1024,
         }
     }
 
@@ -170,6 +187,30 @@ impl Config {
         c.tiers_file = get("PINPAY_TIERS_FILE");
         c.sweep_interval_ms =
             parse_or(&get, "PINPAY_SWEEP_INTERVAL_MS", c.sweep_interval_ms)?.max(10);
+        c.delivery_interval_ms =
+            parse_or(&get, "PINPAY_DELIVERY_INTERVAL_MS", c.delivery_interval_ms)?.max(10);
+        c.callback_timeout_ms =
+            parse_or(&get, "PINPAY_CALLBACK_TIMEOUT_MS", c.callback_timeout_ms)?.max(100);
+        c.idempotency_lease_secs = parse_or(
+            &get,
+            "PINPAY_IDEMPOTENCY_LEASE_SECS",
+            c.idempotency_lease_secs,
+        )?
+        .max(1);
+        c.db_checkout_timeout_ms = parse_or(
+            &get,
+            "PINPAY_DB_CHECKOUT_TIMEOUT_MS",
+            c.db_checkout_timeout_ms,
+        )?
+        .max(100);
+        c.sqlite_busy_timeout_ms = parse_or(
+            &get,
+            "PINPAY_SQLITE_BUSY_TIMEOUT_MS",
+            c.sqlite_busy_timeout_ms,
+        )?;
+        c.header_timeout_ms = parse_or(&get, "PINPAY_HEADER_TIMEOUT_MS", c.header_timeout_ms)?;
+        c.body_timeout_ms = parse_or(&get, "PINPAY_BODY_TIMEOUT_MS", c.body_timeout_ms)?.max(100);
+        c.max_connections = parse_or(&get, "PINPAY_MAX_CONNECTIONS", c.max_connections)?.max(1);
         c.validate()?;
         Ok(c)
     }

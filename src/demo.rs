@@ -9,6 +9,7 @@ use crate::services::accounts::{
 };
 use crate::services::api_tokens;
 use crate::services::deposits::{self, DepositRequest};
+use crate::services::idempotency::unsealed;
 use crate::services::pins::{set_pin, PinChange};
 use crate::services::sessions::{login, Credentials};
 use crate::state::AppState;
@@ -107,8 +108,18 @@ pub async fn seed(state: &AppState) -> ApiResult<Seeded> {
         amount: amount.into(),
         bank_reference: reference.into(),
     };
-    deposits::book(state, deposit(WALLET, "500.00", "DEMO-SEED-WALLET")).await?;
-    deposits::book(state, deposit(MERCHANT, "500.00", "DEMO-SEED-MERCHANT")).await?;
+    deposits::book(
+        state,
+        deposit(WALLET, "500.00", "DEMO-SEED-WALLET"),
+        unsealed(),
+    )
+    .await?;
+    deposits::book(
+        state,
+        deposit(MERCHANT, "500.00", "DEMO-SEED-MERCHANT"),
+        unsealed(),
+    )
+    .await?;
     let api = api_tokens::create(
         state,
         Credentials {

@@ -173,6 +173,17 @@ diesel::table! {
         response_status -> Nullable<Integer>,
         response_body -> Nullable<Text>,
         created_at -> Timestamp,
+        lease_token -> Text,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    auth_throttles (bucket) {
+        bucket -> Text,
+        failures -> Integer,
+        blocked_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
     }
 }
 
@@ -199,6 +210,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     outbox_events,
     idempotency_keys,
+    auth_throttles,
     fx_rates,
     merchant_callbacks,
     callback_attempts,

@@ -9,6 +9,7 @@ use crate::services::{accounts, deposits, fx};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
 
 pub async fn set_tier(
     state: web::Data<AppState>,
@@ -46,23 +47,9 @@ pub async fn deposit(
         "operator".into(),
         key,
         &raw,
-        move |state| async move {
-            let d = deposits::book(&state, body.into_inner()).await?;
-            let view = DepositView {
-                id: crate::ledger::txn_public_id(d.transaction_id),
-                object: "deposit",
-                username: d.username,
-                amount: d.amount,
-                currency: "EUR",
-                bank_reference: d.bank_reference,
-                created_at: super::rfc3339(d.created_at),
-            };
-            let status = if d.existing {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            Ok((status, json(&view)?))
+        move |state, seal| async move {
+            let d = deposits::book(&state, body.into_inner(), seal.hook(deposit_response)).await?;
+            deposit_response(&d)
         },
     )
     .await
@@ -87,4 +74,22 @@ pub async fn set_fx_rates(
         .map(|(c, r)| (c, r.normalize().to_string()))
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "base": "EUR", "rates": rates })))
+}
+
+fn deposit_response(d: &deposits::Deposit) -> ApiResult<(StatusCode, Value)> {
+    let view = DepositView {
+        id: crate::ledger::txn_public_id(d.transaction_id),
+        object: "deposit",
+        username: d.username.clone(),
+        amount: d.amount,
+        currency: "EUR",
+        bank_reference: d.bank_reference.clone(),
+        created_at: super::rfc3339(d.created_at),
+    };
+    let status = if d.existing {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, json(&view)?))
 }

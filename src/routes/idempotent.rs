@@ -2,7 +2,7 @@
 
 use super::extract::IdempotencyKey;
 use crate::error::{ApiError, ApiResult, PROBLEM_JSON};
-use crate::services::idempotency::{self, Begin, Claim};
+use crate::services::idempotency::{self, Begin, Claim, Seal};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -10,10 +10,11 @@ use serde_json::Value;
 use std::future::Future;
 
 /// `scope` identifies the caller (keys are per caller); `body` is the parsed request
-/// body. `run` does the work and returns the response status and body. With a key, the
-/// work and the storing of its outcome run as their own task, so that even where the
-/// handler future is dropped (a transport that cancels on disconnect) a payment can never
-/// be done while its key stays unresolved.
+/// body. `run` does the work with a [`Seal`] that it hands to the service, which stores
+/// the response under the key inside the transaction of the effect; it returns the
+/// response's status and body. With a key, the work and the storing of a refusal
+/// run as their own task, so that even where the handler future is dropped (a transport
+/// that cancels on disconnect) the key is resolved.
 pub async fn idempotent<F, Fut>(
     state: &web::Data<AppState>,
     req: &HttpRequest,
@@ -23,26 +24,27 @@ pub async fn idempotent<F, Fut>(
     run: F,
 ) -> ApiResult<HttpResponse>
 where
-    F: FnOnce(web::Data<AppState>) -> Fut,
+    F: FnOnce(web::Data<AppState>, Seal) -> Fut,
     Fut: Future<Output = ApiResult<(StatusCode, Value)>> + 'static,
 {
     let Some(key) = key.0 else {
-        let (status, body) = run(state.clone()).await?;
+        let (status, body) = run(state.clone(), Seal::new(None)).await?;
         return Ok(HttpResponse::build(status).json(body));
     };
     let claim = Claim::new(scope, key, req.method().as_str(), req.path(), body);
-    let id = match idempotency::begin(state, claim).await? {
+    let lease = match idempotency::begin(state, claim).await? {
         Begin::Replay(status, body) => return Ok(replay(status, body)),
-        Begin::Fresh(id) => id,
+        Begin::Fresh(lease) => lease,
     };
-    let (work, task_state) = (run(state.clone()), state.clone());
+    let work = run(state.clone(), Seal::new(Some(lease.clone())));
+    let task_state = state.clone();
     let task = actix_web::rt::spawn(async move {
         let outcome = work.await;
         let (status, stored) = match &outcome {
             Ok((status, body)) => (*status, body.clone()),
             Err(e) => (e.status, e.body()),
         };
-        idempotency::finish(&task_state, id, status, &stored)
+        idempotency::finish(&task_state, lease, status, &stored)
             .await
             .map(|()| outcome)
     });

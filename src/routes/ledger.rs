@@ -18,6 +18,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 #[derive(Serialize)]
 struct BalanceView {
@@ -222,22 +223,32 @@ pub async fn transfer(
         account_scope(user.account.id),
         key,
         &raw,
-        move |state| async move {
-            let t = transfers::send(&state, &user.account, body.into_inner()).await?;
-            let view = TransferView {
-                id: txn_public_id(t.transaction_id),
-                object: "transfer",
-                to: t.to,
-                amount: t.amount,
-                fee: t.fee,
-                currency: "EUR",
-                description: t.description,
-                created_at: rfc3339(t.created_at),
-            };
-            Ok((StatusCode::CREATED, json(&view)?))
+        move |state, seal| async move {
+            let t = transfers::send(
+                &state,
+                &user.account,
+                body.into_inner(),
+                seal.hook(transfer_response),
+            )
+            .await?;
+            transfer_response(&t)
         },
     )
     .await
+}
+
+fn transfer_response(t: &transfers::Transfer) -> ApiResult<(StatusCode, Value)> {
+    let view = TransferView {
+        id: txn_public_id(t.transaction_id),
+        object: "transfer",
+        to: t.to.clone(),
+        amount: t.amount,
+        fee: t.fee,
+        currency: "EUR",
+        description: t.description.clone(),
+        created_at: rfc3339(t.created_at),
+    };
+    Ok((StatusCode::CREATED, json(&view)?))
 }
 
 #[derive(Serialize)]
@@ -265,19 +276,29 @@ pub async fn payout(
         account_scope(user.account.id),
         key,
         &raw,
-        move |state| async move {
-            let p = payouts::withdraw(&state, &user.account, body.into_inner()).await?;
-            let view = PayoutView {
-                id: txn_public_id(p.transaction_id),
-                object: "payout",
-                amount: p.amount,
-                fee: p.fee,
-                currency: "EUR",
-                iban: p.iban,
-                created_at: rfc3339(p.created_at),
-            };
-            Ok((StatusCode::CREATED, json(&view)?))
+        move |state, seal| async move {
+            let p = payouts::withdraw(
+                &state,
+                &user.account,
+                body.into_inner(),
+                seal.hook(payout_response),
+            )
+            .await?;
+            payout_response(&p)
         },
     )
     .await
+}
+
+fn payout_response(p: &payouts::Payout) -> ApiResult<(StatusCode, Value)> {
+    let view = PayoutView {
+        id: txn_public_id(p.transaction_id),
+        object: "payout",
+        amount: p.amount,
+        fee: p.fee,
+        currency: "EUR",
+        iban: p.iban.clone(),
+        created_at: rfc3339(p.created_at),
+    };
+    Ok((StatusCode::CREATED, json(&view)?))
 }

@@ -13,6 +13,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub async fn create(
     state: web::Data<AppState>,
@@ -28,8 +29,9 @@ pub async fn create(
         account_scope(caller.account.id),
         key,
         &raw,
-        move |state| async move {
-            let view = create::create(&state, &caller, body.into_inner()).await?;
+        move |state, seal| async move {
+            let hook = seal.hook(|v| Ok((StatusCode::CREATED, json(v)?)));
+            let view = create::create(&state, &caller, body.into_inner(), hook).await?;
             Ok((StatusCode::CREATED, json(&view)?))
         },
     )
@@ -54,11 +56,10 @@ pub async fn create_bulk(
         account_scope(caller.account.id),
         key,
         &raw,
-        move |state| async move {
-            Ok((
-                StatusCode::OK,
-                create::create_bulk(&state, &caller, body.into_inner()).await?,
-            ))
+        move |state, seal| async move {
+            let hook = seal.hook(|v: &Value| Ok((StatusCode::OK, v.clone())));
+            let results = create::create_bulk(&state, &caller, body.into_inner(), hook).await?;
+            Ok((StatusCode::OK, results))
         },
     )
     .await
@@ -163,12 +164,13 @@ pub async fn refund(
         account_scope(caller.account.id),
         key,
         &raw,
-        move |state| async move {
+        move |state, seal| async move {
             let view = refunds::refund(
                 &state,
                 caller.account.id,
                 id.into_inner(),
                 body.into_inner(),
+                seal.hook(|v| Ok((StatusCode::CREATED, json(v)?))),
             )
             .await?;
             Ok((StatusCode::CREATED, json(&view)?))

@@ -60,9 +60,16 @@ pub async fn approve(
         account_scope(user.account.id),
         key,
         &raw,
-        move |state| async move {
-            let view = approval::approve(&state, &user.account, id.into_inner(), body.into_inner())
-                .await?;
+        move |state, seal| async move {
+            let hook = seal.hook(|v| Ok((StatusCode::OK, json(v)?)));
+            let view = approval::approve(
+                &state,
+                &user.account,
+                id.into_inner(),
+                body.into_inner(),
+                hook,
+            )
+            .await?;
             Ok((StatusCode::OK, json(&view)?))
         },
     )

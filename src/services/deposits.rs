@@ -5,11 +5,12 @@
 use super::limits::LimitCtx;
 use crate::db::models::Account;
 use crate::db::schema::{ledger_transactions as lt, postings};
-use crate::db::{accounts as q, write_tx, DbConn};
+use crate::db::{accounts as q, DbConn};
 use crate::domain::account::{text_field, AccountKind};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Entry, Leg, TxKind};
+use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -34,7 +35,11 @@ pub struct Deposit {
     pub existing: bool,
 }
 
-pub async fn book(state: &AppState, req: DepositRequest) -> ApiResult<Deposit> {
+pub async fn book(
+    state: &AppState,
+    req: DepositRequest,
+    on_commit: OnCommit<Deposit>,
+) -> ApiResult<Deposit> {
     let amount = Money::parse_amount("amount", &req.amount)?;
     let reference = text_field("bank_reference", &req.bank_reference, 64)?;
     let username = req.username.to_ascii_lowercase();
@@ -42,14 +47,17 @@ pub async fn book(state: &AppState, req: DepositRequest) -> ApiResult<Deposit> {
     state
         .db
         .run(move |c| {
-            write_tx(c, |c| {
+            sealed_tx(c, on_commit, |c| {
                 let external_ref = format!("deposit:{reference}");
-                if let Some(found) = existing(c, &external_ref, &reference)? {
-                    return if found.username == username && found.amount == amount {
-                        Ok(found)
-                    } else {
-                        Err(duplicate_reference())
-                    };
+                let repeat = |c: &mut DbConn| match existing(c, &external_ref, &reference)? {
+                    Some(found) if found.username == username && found.amount == amount => {
+                        Ok(Some(found))
+                    }
+                    Some(_) => Err(duplicate_reference()),
+                    None => Ok(None),
+                };
+                if let Some(found) = repeat(c)? {
+                    return Ok(found);
                 }
                 let account = q::find_by_username(c, &username)?
                     .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
@@ -67,27 +75,31 @@ pub async fn book(state: &AppState, req: DepositRequest) -> ApiResult<Deposit> {
                 let clearing = ledger::system_account(c, "bank_clearing")?;
                 let description = format!("Bank transfer {reference}");
                 let naive_now = now.naive_utc();
-                let transaction_id = ledger::post(
-                    c,
-                    Entry {
-                        kind: TxKind::Deposit,
-                        legs: &[
-                            Leg::debit(clearing, amount),
-                            Leg::credit(account.id, amount),
-                        ],
-                        related_id: None,
-                        external_ref: Some(&external_ref),
-                        description: Some(&description),
-                    },
-                    naive_now,
-                )
-                .map_err(|e| {
-                    if e.code == ledger::DUPLICATE_REF {
-                        duplicate_reference()
-                    } else {
-                        e
+                // In a savepoint: a concurrent booking of the same reference that committed
+                // first makes this insert fail; then the booking is found and answered as
+                // any other repeat is.
+                let posted = c.transaction(|c| {
+                    ledger::post(
+                        c,
+                        Entry {
+                            kind: TxKind::Deposit,
+                            legs: &[
+                                Leg::debit(clearing, amount),
+                                Leg::credit(account.id, amount),
+                            ],
+                            related_id: None,
+                            external_ref: Some(&external_ref),
+                            description: Some(&description),
+                        },
+                        naive_now,
+                    )
+                });
+                let transaction_id = match posted {
+                    Err(e) if e.code == ledger::DUPLICATE_REF => {
+                        return repeat(c)?.ok_or_else(duplicate_reference);
                     }
-                })?;
+                    other => other?,
+                };
                 Ok(Deposit {
                     transaction_id,
                     username: account.username,

@@ -1,6 +1,13 @@
 //! Idempotency keys (IETF `Idempotency-Key` draft): per caller, the first request's
 //! outcome is stored and replayed for the same key and body; a different body is 422,
 //! a repeat while the first still runs is 409. Keys live 24 hours.
+//!
+//! The attempt that runs holds the key by a lease (a random token and a deadline). It
+//! stores its outcome in the same database transaction as its effect ([`Seal`]), so a
+//! committed effect always has its outcome beside it. A key still in flight after a crash
+//! therefore has no effect yet: once its lease lapses a retry takes it over and runs the
+//! operation for the first time. An attempt whose lease was taken over cannot commit its
+//! effect (the seal finds another token and rolls the transaction back).
 
 use crate::db::schema::idempotency_keys as ik;
 use crate::db::{unique_violation, write_tx, DbConn};
@@ -35,18 +42,26 @@ impl Claim {
     }
 }
 
+/// The key held by the running attempt.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    id: i64,
+    token: String,
+}
+
 pub enum Begin {
-    /// First use: run the request, then `finish`.
-    Fresh(i64),
+    /// First use (or a lapsed lease taken over): run the request, sealing its outcome.
+    Fresh(Lease),
     /// Seen before: this is the stored outcome.
     Replay(StatusCode, Value),
 }
 
 pub async fn begin(state: &AppState, claim: Claim) -> ApiResult<Begin> {
     let now = state.clock.now_naive();
+    let lease = Duration::seconds(state.config.idempotency_lease_secs);
     state
         .db
-        .run(move |c| write_tx(c, |c| start(c, &claim, now)))
+        .run(move |c| write_tx(c, |c| start(c, &claim, now, lease)))
         .await
 }
 
@@ -57,16 +72,25 @@ fn in_flight() -> ApiError {
     )
 }
 
-fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime) -> ApiResult<Begin> {
-    type Row = (
-        i64,
-        String,
-        String,
-        Option<i32>,
-        Option<String>,
-        NaiveDateTime,
-    );
-    let existing: Option<Row> = ik::table
+fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+type KeyRow = (
+    i64,
+    String,
+    String,
+    Option<i32>,
+    Option<String>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
+fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime, lease: Duration) -> ApiResult<Begin> {
+    let existing: Option<KeyRow> = ik::table
         .filter(ik::scope.eq(&claim.scope))
         .filter(ik::idempotency_key.eq(&claim.key))
         .select((
@@ -76,13 +100,13 @@ fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime) -> ApiResult<Begin> 
             ik::response_status,
             ik::response_body,
             ik::created_at,
+            ik::lease_until,
         ))
         .first(c)
         .optional()?;
-    if let Some((id, hash, status, code, body, created_at)) = existing {
+    let token = new_token();
+    if let Some((id, hash, status, code, body, created_at, lease_until)) = existing {
         let stale = created_at <= now - Duration::hours(KEY_TTL_HOURS);
-        // A key left in flight by a crashed process is never taken over (the first
-        // attempt may have moved money): it answers 409 until it expires.
         if !stale {
             if hash != claim.hash {
                 return Err(ApiError::unprocessable(
@@ -91,7 +115,19 @@ fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime) -> ApiResult<Begin> 
                 ));
             }
             if status == "in_flight" {
-                return Err(in_flight());
+                if lease_until.is_some_and(|until| until > now) {
+                    return Err(in_flight());
+                }
+                // The holder crashed or overran its lease: nothing of it has committed
+                // (effect and outcome commit together), so this attempt runs afresh.
+                let taken = diesel::update(ik::table.find(id))
+                    .filter(ik::status.eq("in_flight"))
+                    .set((ik::lease_token.eq(&token), ik::lease_until.eq(now + lease)))
+                    .execute(c)?;
+                return match taken {
+                    1 => Ok(Begin::Fresh(Lease { id, token })),
+                    _ => Err(in_flight()),
+                };
             }
             let code = code
                 .and_then(|s| StatusCode::from_u16(s as u16).ok())
@@ -111,32 +147,89 @@ fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime) -> ApiResult<Begin> 
             ik::request_hash.eq(&claim.hash),
             ik::status.eq("in_flight"),
             ik::created_at.eq(now),
+            ik::lease_token.eq(&token),
+            ik::lease_until.eq(now + lease),
         ))
         .returning(ik::id)
         .get_result(c)
         .map_err(|e| unique_violation(e, in_flight))?;
-    Ok(Begin::Fresh(id))
+    Ok(Begin::Fresh(Lease { id, token }))
 }
 
-/// Stores the outcome for replay, or forgets the key after a server error so the client
-/// can retry it.
-pub async fn finish(state: &AppState, id: i64, status: StatusCode, body: &Value) -> ApiResult<()> {
-    let body = body.to_string();
-    let code = i32::from(status.as_u16());
-    let server_error = status.is_server_error();
+/// Records the outcome while the lease is still ours; false if it was taken over.
+fn store(c: &mut DbConn, lease: &Lease, status: StatusCode, body: &Value) -> ApiResult<bool> {
+    let stored = diesel::update(ik::table.find(lease.id))
+        .filter(ik::status.eq("in_flight"))
+        .filter(ik::lease_token.eq(&lease.token))
+        .set((
+            ik::status.eq("done"),
+            ik::response_status.eq(i32::from(status.as_u16())),
+            ik::response_body.eq(body.to_string()),
+        ))
+        .execute(c)?;
+    Ok(stored == 1)
+}
+
+/// What a keyed operation does inside its own transaction, just before it commits: store
+/// the response it is about to send. Without a key it does nothing.
+pub struct Seal {
+    lease: Option<Lease>,
+}
+
+/// A seal bound to the rendering of the service's result into the response.
+pub type OnCommit<T> = Box<dyn FnOnce(&mut DbConn, &T) -> ApiResult<()> + Send>;
+
+impl Seal {
+    pub fn new(lease: Option<Lease>) -> Self {
+        Self { lease }
+    }
+
+    /// Stores the response under the key in the caller's open transaction; fails (so
+    /// the transaction rolls back) if another attempt has taken the key over.
+    pub fn store(&self, c: &mut DbConn, status: StatusCode, body: &Value) -> ApiResult<()> {
+        match &self.lease {
+            Some(lease) if !store(c, lease, status, body)? => Err(in_flight()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The seal as a service's commit hook: `render` turns its result into the response.
+    pub fn hook<T: 'static>(
+        self,
+        render: impl Fn(&T) -> ApiResult<(StatusCode, Value)> + Send + 'static,
+    ) -> OnCommit<T> {
+        Box::new(move |c, value| {
+            let (status, body) = render(value)?;
+            self.store(c, status, &body)
+        })
+    }
+}
+
+/// The commit hook of a call made without a key (demo seeding, internal callers).
+pub fn unsealed<T>() -> OnCommit<T> {
+    Box::new(|_, _| Ok(()))
+}
+
+/// After the attempt: stores a refusal for replay (nothing committed with it, so storing it
+/// on its own is safe), or releases the key after a server error so the client can retry.
+/// A key already sealed by the operation's own transaction is left as it is.
+pub async fn finish(
+    state: &AppState,
+    lease: Lease,
+    status: StatusCode,
+    body: &Value,
+) -> ApiResult<()> {
+    let body = body.clone();
     state
         .db
         .run(move |c| {
-            if server_error {
-                diesel::delete(ik::table.find(id)).execute(c)?;
-            } else {
-                diesel::update(ik::table.find(id))
-                    .set((
-                        ik::status.eq("done"),
-                        ik::response_status.eq(code),
-                        ik::response_body.eq(body),
-                    ))
+            if status.is_server_error() {
+                diesel::delete(ik::table.find(lease.id))
+                    .filter(ik::status.eq("in_flight"))
+                    .filter(ik::lease_token.eq(&lease.token))
                     .execute(c)?;
+            } else {
+                store(c, &lease, status, &body)?;
             }
             Ok(())
         })
@@ -149,4 +242,18 @@ pub fn purge(c: &mut DbConn, now: NaiveDateTime) -> ApiResult<usize> {
         diesel::delete(ik::table.filter(ik::created_at.le(now - Duration::hours(KEY_TTL_HOURS))))
             .execute(c)?,
     )
+}
+
+/// Runs `f` in one write transaction and seals its result before the commit, so the
+/// effect and the stored response commit together.
+pub fn sealed_tx<T>(
+    c: &mut DbConn,
+    on_commit: OnCommit<T>,
+    f: impl FnOnce(&mut DbConn) -> ApiResult<T>,
+) -> ApiResult<T> {
+    write_tx(c, |c| {
+        let value = f(c)?;
+        on_commit(c, &value)?;
+        Ok(value)
+    })
 }

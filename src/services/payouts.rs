@@ -3,11 +3,12 @@
 
 use super::limits::LimitCtx;
 use super::pins::verify_pin;
+use crate::db::accounts as q;
 use crate::db::models::Account;
-use crate::db::{accounts as q, write_tx};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -32,6 +33,7 @@ pub async fn withdraw(
     state: &AppState,
     account: &Account,
     req: PayoutRequest,
+    on_commit: OnCommit<Payout>,
 ) -> ApiResult<Payout> {
     let amount = Money::parse_amount("amount", &req.amount)?;
     let Some(iban) = account.iban.clone() else {
@@ -47,7 +49,7 @@ pub async fn withdraw(
     state
         .db
         .run(move |c| {
-            write_tx(c, |c| {
+            sealed_tx(c, on_commit, |c| {
                 let account = q::lock(c, id)?.ok_or_else(ApiError::internal)?;
                 let limits = LimitCtx {
                     tiers: &tiers,

@@ -3,12 +3,13 @@
 
 use super::limits::LimitCtx;
 use super::pins::verify_pin;
+use crate::db::accounts as q;
 use crate::db::models::Account;
-use crate::db::{accounts as q, write_tx};
 use crate::domain::account::{text_field, AccountKind};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -33,7 +34,12 @@ pub struct Transfer {
     pub created_at: NaiveDateTime,
 }
 
-pub async fn send(state: &AppState, sender: &Account, req: TransferRequest) -> ApiResult<Transfer> {
+pub async fn send(
+    state: &AppState,
+    sender: &Account,
+    req: TransferRequest,
+    on_commit: OnCommit<Transfer>,
+) -> ApiResult<Transfer> {
     let amount = Money::parse_amount("amount", &req.amount)?;
     let description = req
         .description
@@ -54,7 +60,7 @@ pub async fn send(state: &AppState, sender: &Account, req: TransferRequest) -> A
     state
         .db
         .run(move |c| {
-            write_tx(c, |c| {
+            sealed_tx(c, on_commit, |c| {
                 let recipient = q::find_by_username(c, &to)?
                     .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
                     .ok_or_else(|| {

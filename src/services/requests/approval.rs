@@ -17,6 +17,7 @@ use crate::domain::tiers::check_count;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::usage::{self, Side};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::services::idempotency::OnCommit;
 use crate::services::limits::LimitCtx;
 use crate::services::pins::verify_pin;
 use crate::state::AppState;
@@ -81,6 +82,7 @@ pub async fn approve(
     payer: &Account,
     public_id: String,
     req: ApproveRequest,
+    on_commit: OnCommit<RequestView>,
 ) -> ApiResult<RequestView> {
     // Cheap checks first, so a request that cannot be paid costs no PIN attempt.
     let (payer_id, id) = (payer.id, public_id.clone());
@@ -125,12 +127,9 @@ pub async fn approve(
                 };
                 pay(c, &limits, &row, &payer, &merchant, now)?;
                 let (row, _) = announce(c, row.id, "money_request.approved", now, &public_url)?;
-                Ok(Settled::Done(payer_view(
-                    c,
-                    &mut Names::default(),
-                    &row,
-                    &public_url,
-                )?))
+                let view = payer_view(c, &mut Names::default(), &row, &public_url)?;
+                on_commit(c, &view)?;
+                Ok(Settled::Done(view))
             })
         })
         .await?

@@ -4,7 +4,7 @@ use super::record;
 use super::view::{merchant_view, Names, RequestView};
 use crate::auth::Merchant;
 use crate::db::schema::money_requests as mr;
-use crate::db::{accounts as q, write_tx, DbConn};
+use crate::db::{accounts as q, DbConn};
 use crate::domain::account::{text_field, AccountKind};
 use crate::domain::fx::{currency_code, to_eur};
 use crate::domain::money::Money;
@@ -14,6 +14,7 @@ use crate::domain::requests::{
 use crate::domain::tiers::{check_amount, limit_exceeded, TierTable};
 use crate::error::{ApiError, ApiResult};
 use crate::services::fx;
+use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -100,7 +101,28 @@ pub async fn create(
     state: &AppState,
     merchant: &Merchant,
     r: CreateRequest,
+    on_commit: OnCommit<RequestView>,
 ) -> ApiResult<RequestView> {
+    let v = prepare(state, merchant, r).await?;
+    let (tiers, now, merchant_id) = (
+        state.tiers.clone(),
+        state.clock.now_naive(),
+        merchant.account.id,
+    );
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| {
+            sealed_tx(c, on_commit, |c| {
+                insert(c, &tiers, merchant_id, v, now, &public_url)
+            })
+        })
+        .await
+}
+
+/// Every check that needs no transaction: the fields, then the callback URL (its guard
+/// resolves names).
+async fn prepare(state: &AppState, merchant: &Merchant, r: CreateRequest) -> ApiResult<Validated> {
     let raw_url = r.callback_url.clone();
     let mut v = validate(state, r)?;
     v.callback_url = match raw_url {
@@ -115,17 +137,7 @@ pub async fn create(
         }
         None => None,
     };
-
-    let (tiers, now, merchant_id) = (
-        state.tiers.clone(),
-        state.clock.now_naive(),
-        merchant.account.id,
-    );
-    let public_url = state.config.public_url.clone();
-    state
-        .db
-        .run(move |c| write_tx(c, |c| insert(c, &tiers, merchant_id, v, now, &public_url)))
-        .await
+    Ok(v)
 }
 
 fn insert(
@@ -230,11 +242,14 @@ pub struct BulkRequest {
     pub requests: Vec<Map<String, Value>>,
 }
 
-/// Creates each item on its own: one item's failure does not stop the others.
+/// Validates each item on its own; creates the valid ones together in one transaction
+/// (all or none), so a call interrupted at any point leaves nothing or everything, and
+/// its stored outcome commits with them.
 pub async fn create_bulk(
     state: &AppState,
     merchant: &Merchant,
     bulk: BulkRequest,
+    on_commit: OnCommit<Value>,
 ) -> ApiResult<Value> {
     if !state
         .tiers
@@ -252,27 +267,49 @@ pub async fn create_bulk(
             format!("give between 1 and {MAX_BULK} requests"),
         ));
     }
-    let mut results = Vec::with_capacity(bulk.requests.len());
-    let (mut created, mut failed) = (0, 0);
-    for (index, item) in bulk.requests.into_iter().enumerate() {
-        let outcome = match serde_json::from_value::<CreateRequest>(Value::Object(item)) {
-            Ok(r) => create(state, merchant, r).await,
-            Err(e) => Err(ApiError::unprocessable(
-                "invalid_body",
-                format!("The item does not match the schema: {e}"),
-            )),
-        };
-        results.push(match outcome {
-            Ok(view) => {
-                created += 1;
-                json!({"index": index, "status": 201, "money_request": view})
-            }
-            Err(e) if e.status.is_client_error() => {
-                failed += 1;
-                json!({"index": index, "status": e.status.as_u16(), "error": e.body()})
-            }
-            Err(e) => return Err(e),
-        });
+    let mut items = Vec::with_capacity(bulk.requests.len());
+    for item in bulk.requests {
+        items.push(
+            match serde_json::from_value::<CreateRequest>(Value::Object(item)) {
+                Ok(r) => prepare(state, merchant, r).await,
+                Err(e) => Err(ApiError::unprocessable(
+                    "invalid_body",
+                    format!("The item does not match the schema: {e}"),
+                )),
+            },
+        );
     }
-    Ok(json!({"data": results, "created": created, "failed": failed}))
+    let (tiers, now, merchant_id) = (
+        state.tiers.clone(),
+        state.clock.now_naive(),
+        merchant.account.id,
+    );
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| {
+            sealed_tx(c, on_commit, |c| {
+                let mut results = Vec::with_capacity(items.len());
+                let (mut created, mut failed) = (0, 0);
+                for (index, item) in items.into_iter().enumerate() {
+                    // Each item in a savepoint: one refused item leaves no trace.
+                    let outcome = item.and_then(|v| {
+                        c.transaction(|c| insert(c, &tiers, merchant_id, v, now, &public_url))
+                    });
+                    results.push(match outcome {
+                        Ok(view) => {
+                            created += 1;
+                            json!({"index": index, "status": 201, "money_request": view})
+                        }
+                        Err(e) if e.status.is_client_error() => {
+                            failed += 1;
+                            json!({"index": index, "status": e.status.as_u16(), "error": e.body()})
+                        }
+                        Err(e) => return Err(e),
+                    });
+                }
+                Ok(json!({"data": results, "created": created, "failed": failed}))
+            })
+        })
+        .await
 }

@@ -4,14 +4,15 @@
 
 use super::view::{refund_view, RefundView};
 use super::{find_by_public_id, lock_by_public_id, not_found, record};
+use crate::db::accounts as q;
 use crate::db::models::Refund;
 use crate::db::schema::{money_requests as mr, refunds as rf};
-use crate::db::{accounts as q, write_tx};
 use crate::domain::account::text_field;
 use crate::domain::money::Money;
 use crate::domain::requests::public_id;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::services::outbox;
 use crate::state::AppState;
 use diesel::prelude::*;
@@ -32,6 +33,7 @@ pub async fn refund(
     merchant_id: i64,
     request_id: String,
     req: RefundRequest,
+    on_commit: OnCommit<RefundView>,
 ) -> ApiResult<RefundView> {
     let asked = req
         .amount
@@ -47,7 +49,7 @@ pub async fn refund(
     state
         .db
         .run(move |c| {
-            write_tx(c, |c| {
+            sealed_tx(c, on_commit, |c| {
                 let row = lock_by_public_id(c, &request_id)?
                     .filter(|r| r.merchant_id == merchant_id)
                     .ok_or_else(not_found)?;
