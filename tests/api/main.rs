@@ -7,6 +7,7 @@ mod idempotency;
 mod accounts;
 mod auth;
 mod callbacks;
+mod crash;
 mod ledger;
 mod limits;
 mod operations;

@@ -1,0 +1,513 @@
+//! Crashes: the real `pinpay` binary is killed with SIGKILL while keyed transfers,
+//! approvals, refunds and bulk calls run; after each restart every operation is retried
+//! with its key until it answers something other than 409 (or a transport error). Then
+//! each took effect exactly once, each retry got the real outcome, and the ledger
+//! verifies (the harness checks it when the database is dropped).
+
+use crate::helpers::{TestDb, ADMIN_TOKEN, IBAN, JWT_SECRET, PASSWORD, PIN};
+use futures::StreamExt;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KILLS: usize = 3;
+const WALLETS: usize = 4;
+
+/// The server as a child process on a fixed port, so a restart keeps its address.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    url: String,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(db_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::env::temp_dir().join(format!("pinpay-crash-{port}.log"));
+        let mut s = Self {
+            child: None,
+            port,
+            url: db_url.to_string(),
+            log,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_pinpay"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &self.url)
+            .env("PINPAY_BIND", format!("127.0.0.1:{}", self.port))
+            .env("PINPAY_JWT_SECRET", JWT_SECRET)
+            .env("PINPAY_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("PINPAY_IDEMPOTENCY_LEASE_SECS", "1")
+            .env("PINPAY_CALLBACK_ALLOW_PRIVATE", "true")
+            .env("PINPAY_WORKERS", "2")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the pinpay binary");
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().unwrap();
+        }
+    }
+
+    fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+async fn wait_healthy(client: &reqwest::Client, address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(res) = client.get(format!("{address}/health")).send().await {
+            if res.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not come back");
+}
+
+/// One keyed operation and what it answered last.
+#[derive(Clone)]
+struct Op {
+    kind: &'static str,
+    token: String,
+    path: String,
+    key: String,
+    body: Value,
+}
+
+/// Sends `op` once: `Some((status, body))` for a final answer, `None` to retry (the
+/// server is down, restarting, or the key is still held).
+async fn send(client: &reqwest::Client, address: &str, op: &Op) -> Option<(u16, Value)> {
+    let res = client
+        .post(format!("{address}{}", op.path))
+        .bearer_auth(&op.token)
+        .header("Idempotency-Key", &op.key)
+        .json(&op.body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()?;
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.ok()?;
+    (status != 409 && status < 500).then_some((status, body))
+}
+
+/// Sends until a final answer; every final answer an op ever gets is kept.
+async fn drive(
+    client: &reqwest::Client,
+    address: &str,
+    op: &Op,
+    answers: &Mutex<HashMap<String, Vec<(u16, Value)>>>,
+    until: Instant,
+) {
+    while Instant::now() < until {
+        if let Some(answer) = send(client, address, op).await {
+            answers
+                .lock()
+                .unwrap()
+                .entry(op.key.clone())
+                .or_default()
+                .push(answer);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    address: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Value {
+    let mut req = client.post(format!("{address}{path}")).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert!(status < 300, "{path}: {status} {body}");
+    body
+}
+
+async fn get(client: &reqwest::Client, address: &str, path: &str, token: &str) -> Value {
+    let res = client
+        .get(format!("{address}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    res.json().await.unwrap()
+}
+
+/// Every page of a list.
+async fn all(client: &reqwest::Client, address: &str, path: &str, token: &str) -> Vec<Value> {
+    let (mut items, mut after) = (Vec::new(), None::<String>);
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page_path = match &after {
+            Some(id) => format!("{path}{sep}limit=100&starting_after={id}"),
+            None => format!("{path}{sep}limit=100"),
+        };
+        let page = get(client, address, &page_path, token).await;
+        let data = page["data"].as_array().unwrap().clone();
+        after = data.last().map(|i| i["id"].as_str().unwrap().to_string());
+        items.extend(data);
+        if page["has_more"] != true {
+            return items;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_mid_operation_every_keyed_operation_takes_effect_exactly_once() {
+    let db = TestDb::create();
+    let mut server = Server::start(&db.url());
+    let client = reqwest::Client::new();
+    let address = server.address();
+    wait_healthy(&client, &address).await;
+
+    // A Corporate+ merchant with an API token and PIN-holding wallets with money.
+    let a = address.as_str();
+    post(
+        &client,
+        a,
+        "/v1/accounts",
+        None,
+        json!({"kind": "corporate", "username": "shop",
+        "password": PASSWORD, "email": "shop@shop.example", "company_name": "Shop GmbH",
+        "iban": IBAN, "bic": "DEUTDEFF"}),
+    )
+    .await;
+    let res = client
+        .put(format!("{a}/v1/admin/accounts/shop/tier"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"tier": "corporate_plus"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let shop = post(
+        &client,
+        a,
+        "/v1/auth/tokens",
+        None,
+        json!({"username": "shop", "password": PASSWORD}),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut wallets = Vec::new();
+    for i in 0..WALLETS {
+        let name = format!("wallet{i}");
+        post(
+            &client,
+            a,
+            "/v1/accounts",
+            None,
+            json!({"kind": "private", "username": name,
+            "password": PASSWORD, "email": format!("{name}@example.com")}),
+        )
+        .await;
+        let token = post(
+            &client,
+            a,
+            "/v1/sessions",
+            None,
+            json!({"username": name, "password": PASSWORD}),
+        )
+        .await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let res = client
+            .put(format!("{a}/v1/me/pin"))
+            .bearer_auth(&token)
+            .json(&json!({"pin": PIN, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        post(&client, a, "/v1/admin/deposits", Some(ADMIN_TOKEN),
+            json!({"username": name, "amount": "1000.00", "bank_reference": format!("seed-{name}")})).await;
+        wallets.push((name, token));
+    }
+    // Requests to approve during the chaos, and paid ones to refund during it.
+    let mut to_approve = Vec::new();
+    for i in 0..24 {
+        let payer = &wallets[i % WALLETS].0;
+        let r = post(
+            &client,
+            a,
+            "/v1/money-requests",
+            Some(&shop),
+            json!({"payer": payer, "amount": "2.00"}),
+        )
+        .await;
+        to_approve.push((i % WALLETS, r["id"].as_str().unwrap().to_string()));
+    }
+    let mut paid = Vec::new();
+    for i in 0..8 {
+        let (payer, token) = &wallets[i % WALLETS];
+        let r = post(
+            &client,
+            a,
+            "/v1/money-requests",
+            Some(&shop),
+            json!({"payer": payer, "amount": "10.00"}),
+        )
+        .await;
+        let id = r["id"].as_str().unwrap().to_string();
+        post(
+            &client,
+            a,
+            &format!("/v1/wallet/money-requests/{id}/approve"),
+            Some(token),
+            json!({"pin": PIN}),
+        )
+        .await;
+        paid.push(id);
+    }
+
+    // The keyed operations, in KILLS rounds.
+    let mut rounds: Vec<Vec<Op>> = vec![Vec::new(); KILLS];
+    for k in 0..48 {
+        let (from, to) = (k % WALLETS, (k + 1) % WALLETS);
+        rounds[k % KILLS].push(Op {
+            kind: "transfer",
+            token: wallets[from].1.clone(),
+            path: "/v1/transfers".into(),
+            key: format!("transfer-{k}"),
+            body: json!({"to": wallets[to].0, "amount": "1.00", "pin": PIN, "description": format!("crash transfer {k}")}),
+        });
+    }
+    for (k, (payer, id)) in to_approve.iter().enumerate() {
+        rounds[k % KILLS].push(Op {
+            kind: "approval",
+            token: wallets[*payer].1.clone(),
+            path: format!("/v1/wallet/money-requests/{id}/approve"),
+            key: format!("approve-{k}"),
+            body: json!({"pin": PIN}),
+        });
+    }
+    for k in 0..paid.len() * 2 {
+        rounds[k % KILLS].push(Op {
+            kind: "refund",
+            token: shop.clone(),
+            path: format!("/v1/money-requests/{}/refunds", paid[k / 2]),
+            key: format!("refund-{k}"),
+            body: json!({"amount": "1.50"}),
+        });
+    }
+    for k in 0..6 {
+        let items: Vec<Value> = (0..40)
+            .map(|i| json!({"payer": wallets[i % WALLETS].0, "amount": "1.00", "reference": format!("bulk-{k}-{i}")}))
+            .collect();
+        rounds[k % KILLS].push(Op {
+            kind: "bulk",
+            token: shop.clone(),
+            path: "/v1/money-requests/bulk".into(),
+            key: format!("bulk-{k}"),
+            body: json!({"requests": items}),
+        });
+    }
+    for round in rounds.iter_mut() {
+        round.shuffle(&mut rand::thread_rng());
+    }
+    let ops: Vec<Op> = rounds.concat();
+
+    // Each round starts its operations and is killed at a random moment of it; the
+    // operations keep retrying across the restart.
+    let answers = Arc::new(Mutex::new(HashMap::<String, Vec<(u16, Value)>>::new()));
+    let until = Instant::now() + Duration::from_secs(120);
+    for round in rounds {
+        let (client2, address2, answers2) = (client.clone(), address.clone(), answers.clone());
+        let running = tokio::spawn(async move {
+            futures::stream::iter(round)
+                .for_each_concurrent(8, |op| {
+                    let (client, address, answers) = (&client2, &address2, &answers2);
+                    async move { drive(client, address, &op, answers, until).await }
+                })
+                .await;
+        });
+        let delay = rand::thread_rng().gen_range(50..400);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        server.kill();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.spawn();
+        wait_healthy(&client, &address).await;
+        running.await.unwrap();
+    }
+    // Every operation once more with its key: the replay must be the answer it got.
+    for op in &ops {
+        drive(&client, &address, op, &answers, until).await;
+    }
+
+    let answers = answers.lock().unwrap().clone();
+    let mut done: HashMap<&str, usize> = HashMap::new();
+    for op in &ops {
+        let got = answers.get(&op.key).map(Vec::as_slice).unwrap_or_default();
+        assert!(got.len() >= 2, "{} never got a final answer", op.key);
+        let (status, body) = &got[0];
+        assert!(
+            (200..300).contains(status),
+            "{} ({}) answered {status} {body}",
+            op.key,
+            op.kind
+        );
+        for (later_status, later_body) in &got[1..] {
+            assert_eq!(
+                (later_status, later_body),
+                (status, body),
+                "{}: a retry got another outcome than the first answer",
+                op.key
+            );
+        }
+        *done.entry(op.kind).or_default() += 1;
+    }
+    assert_eq!(done["transfer"], 48);
+    assert_eq!(done["approval"], 24);
+    assert_eq!(done["refund"], 16);
+    assert_eq!(done["bulk"], 6);
+
+    // Transfers: each description is booked once, as the transaction the answer names.
+    for (name, token) in &wallets {
+        let postings = all(&client, &address, "/v1/transactions?kind=transfer", token).await;
+        let mut seen: HashMap<String, Vec<String>> = HashMap::new();
+        for p in postings
+            .iter()
+            .filter(|p| p["amount"].as_str().unwrap().starts_with('-'))
+        {
+            seen.entry(p["description"].as_str().unwrap().to_string())
+                .or_default()
+                .push(p["transaction_id"].as_str().unwrap().to_string());
+        }
+        for op in ops
+            .iter()
+            .filter(|o| o.kind == "transfer" && o.token == *token)
+        {
+            let description = op.body["description"].as_str().unwrap();
+            let booked = seen.get(description).cloned().unwrap_or_default();
+            assert_eq!(booked.len(), 1, "{name}: {description} booked {booked:?}");
+            assert_eq!(answers[&op.key][0].1["id"], booked[0]);
+        }
+    }
+    // Approvals: each request approved once; payers paid exactly what they owe.
+    for (_, id) in &to_approve {
+        let r = get(
+            &client,
+            &address,
+            &format!("/v1/money-requests/{id}"),
+            &shop,
+        )
+        .await;
+        assert_eq!(r["status"], "approved", "{id}");
+    }
+    // Refunds: two per paid request, exactly the ones answered.
+    for id in &paid {
+        let refunds = get(
+            &client,
+            &address,
+            &format!("/v1/money-requests/{id}/refunds"),
+            &shop,
+        )
+        .await;
+        let mut stored: Vec<String> = refunds["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        let mut answered: Vec<String> = ops
+            .iter()
+            .filter(|o| o.kind == "refund" && o.path.contains(id.as_str()))
+            .map(|o| answers[&o.key][0].1["id"].as_str().unwrap().to_string())
+            .collect();
+        stored.sort();
+        answered.sort();
+        assert_eq!(stored, answered, "{id}");
+    }
+    // Bulk: every reference exists once, as the request the answer names.
+    let requests = all(&client, &address, "/v1/money-requests", &shop).await;
+    let mut by_reference: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &requests {
+        if let Some(reference) = r["reference"].as_str() {
+            by_reference
+                .entry(reference.to_string())
+                .or_default()
+                .push(r["id"].as_str().unwrap().to_string());
+        }
+    }
+    for op in ops.iter().filter(|o| o.kind == "bulk") {
+        let answer = &answers[&op.key][0].1;
+        assert_eq!(answer["created"], 40, "{answer}");
+        for item in answer["data"].as_array().unwrap() {
+            let request = &item["money_request"];
+            let reference = request["reference"].as_str().unwrap();
+            assert_eq!(
+                by_reference[reference],
+                vec![request["id"].as_str().unwrap().to_string()],
+                "{reference}"
+            );
+        }
+    }
+    assert_eq!(by_reference.len(), 6 * 40);
+    // Balances: each wallet paid its approvals and bulk nothing; transfers net to zero
+    // per wallet (one out and one in per round of four); refunds returned 3.00 each.
+    for (i, (name, token)) in wallets.iter().enumerate() {
+        let approvals = to_approve.iter().filter(|(p, _)| *p == i).count() as i64 * 200;
+        let paid_tens = paid
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % WALLETS == i)
+            .count() as i64;
+        let expected = 100_000 - approvals - paid_tens * 1000 + paid_tens * 300;
+        let balance = get(&client, &address, "/v1/balance", token).await["balance"]
+            .as_str()
+            .unwrap()
+            .replace('.', "")
+            .parse::<i64>()
+            .unwrap();
+        assert_eq!(balance, expected, "{name}");
+    }
+    server.kill();
+    drop(server);
+    drop(db);
+}
