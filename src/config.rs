@@ -85,6 +85,8 @@ pub struct Config {
     pub body_timeout_ms: u64,
     /// Open connections per HTTP worker (more wait in the listen queue).
     pub max_connections: usize,
+    /// Password guesses allowed before back-off, per account and per client address.
+    pub throttle: crate::domain::throttle::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +122,7 @@ impl Config {
             header_timeout_ms: 5000,
             body_timeout_ms: 10_000,
             max_connections: 1024,
+            throttle: Default::default(),
         }
     }
 
@@ -211,6 +214,18 @@ impl Config {
         c.header_timeout_ms = parse_or(&get, "PINPAY_HEADER_TIMEOUT_MS", c.header_timeout_ms)?;
         c.body_timeout_ms = parse_or(&get, "PINPAY_BODY_TIMEOUT_MS", c.body_timeout_ms)?.max(100);
         c.max_connections = parse_or(&get, "PINPAY_MAX_CONNECTIONS", c.max_connections)?.max(1);
+        c.throttle.account_free = parse_or(
+            &get,
+            "PINPAY_LOGIN_FREE_FAILURES_PER_ACCOUNT",
+            c.throttle.account_free,
+        )?
+        .max(1);
+        c.throttle.address_free = parse_or(
+            &get,
+            "PINPAY_LOGIN_FREE_FAILURES_PER_ADDRESS",
+            c.throttle.address_free,
+        )?
+        .max(1);
         c.validate()?;
         Ok(c)
     }

@@ -59,6 +59,7 @@ fn reg(kind: RegistrationKind, username: &str) -> Registration {
 async fn app_token(state: &AppState, username: &str) -> ApiResult<String> {
     Ok(login(
         state,
+        None,
         Credentials {
             username: username.into(),
             password: PASSWORD.into(),
@@ -79,6 +80,7 @@ async fn ensure_pin(state: &AppState, username: &str) -> ApiResult<()> {
         set_pin(
             state,
             &account,
+            None,
             PinChange {
                 pin: PIN.into(),
                 password: Some(PASSWORD.into()),
@@ -122,6 +124,7 @@ pub async fn seed(state: &AppState) -> ApiResult<Seeded> {
     .await?;
     let api = api_tokens::create(
         state,
+        None,
         Credentials {
             username: MERCHANT.into(),
             password: PASSWORD.into(),

@@ -20,6 +20,8 @@ pub struct ApiError {
     pub detail: String,
     /// Extension members (RFC 9457 §3.2), e.g. the offending `field`.
     pub extensions: Map<String, Value>,
+    /// Seconds for the `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -31,7 +33,13 @@ impl ApiError {
             code,
             detail: detail.into(),
             extensions: Map::new(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -79,6 +87,15 @@ impl ApiError {
             "database_unavailable",
             "The database is not reachable; retry later.",
         )
+        .retry_after(1)
+    }
+    pub fn too_many_attempts(retry_after: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Too many failed attempts; wait before trying again.",
+        )
+        .retry_after(retry_after)
     }
 
     /// Logs an unexpected failure and returns the opaque 500.
@@ -118,6 +135,9 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         res.body(self.body().to_string())
     }

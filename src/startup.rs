@@ -213,17 +213,37 @@ async fn request_log(
 }
 
 /// Expires overdue money requests every `sweep_interval_ms` until shutdown.
+/// Expires overdue requests in batches until the backlog is gone (a burst of deadlines
+/// is cleared in one round, not one batch per interval).
+async fn sweep_backlog(state: &AppState, shutdown: &tokio::sync::watch::Receiver<bool>) {
+    const BATCH: i64 = 200;
+    let mut total = 0;
+    while !*shutdown.borrow() {
+        match crate::services::requests::expiry::sweep(state, BATCH).await {
+            Ok(n) => {
+                total += n;
+                if (n as i64) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "expiry sweep failed");
+                break;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(expired = total, "expired overdue money requests");
+    }
+}
+
 async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let every = std::time::Duration::from_millis(state.config.sweep_interval_ms);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => match crate::services::requests::expiry::sweep(&state, 100).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "expired overdue money requests"),
-                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
-            },
+            _ = tick.tick() => sweep_backlog(&state, &shutdown).await,
             _ = shutdown.changed() => break,
         }
     }

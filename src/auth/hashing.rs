@@ -68,7 +68,9 @@ impl Hasher {
             let parsed =
                 PasswordHash::new(&phc).map_err(|e| ApiError::internal_from("stored hash", e))?;
             let argon = argon(&inner.pepper, inner.params.clone())?;
-            Ok(real && argon.verify_password(secret.as_bytes(), &parsed).is_ok())
+            // The hash runs first, whether or not the account is real (no short-circuit).
+            let matches = argon.verify_password(secret.as_bytes(), &parsed).is_ok();
+            Ok(matches && real)
         })
         .await?
     }

@@ -8,4 +8,5 @@ pub mod input;
 pub mod money;
 pub mod pin_attempts;
 pub mod requests;
+pub mod throttle;
 pub mod tiers;

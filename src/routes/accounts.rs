@@ -1,6 +1,6 @@
 //! `/v1/accounts`, `/v1/me`, `/v1/me/pin`.
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ClientIp};
 use super::rfc3339;
 use crate::auth::{AnyCaller, AppUser};
 use crate::db::models::Account;
@@ -56,8 +56,9 @@ pub async fn me(caller: AnyCaller) -> HttpResponse {
 pub async fn set_pin(
     state: web::Data<AppState>,
     user: AppUser,
+    client: ClientIp,
     body: ApiJson<pins::PinChange>,
 ) -> ApiResult<HttpResponse> {
-    pins::set_pin(&state, &user.account, body.into_inner()).await?;
+    pins::set_pin(&state, &user.account, client.0, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

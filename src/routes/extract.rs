@@ -96,3 +96,17 @@ impl FromRequest for IdempotencyKey {
         std::future::ready(value.transpose().map(IdempotencyKey))
     }
 }
+
+/// The client's address: the TCP peer (a proxy in front must pass its own limits; the
+/// `Forwarded` headers are not trusted, since any client can send them).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(ClientIp(req.peer_addr().map(|a| a.ip()))))
+    }
+}

@@ -1,6 +1,6 @@
 //! `/v1/sessions` (app login, refresh) and `/v1/auth/tokens` (merchant API tokens).
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ClientIp};
 use crate::auth::MerchantApi;
 use crate::error::ApiResult;
 use crate::services::{api_tokens, sessions};
@@ -9,9 +9,10 @@ use actix_web::{web, HttpResponse};
 
 pub async fn login(
     state: web::Data<AppState>,
+    client: ClientIp,
     body: ApiJson<sessions::Credentials>,
 ) -> ApiResult<HttpResponse> {
-    let tokens = sessions::login(&state, body.into_inner()).await?;
+    let tokens = sessions::login(&state, client.0, body.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(tokens))
@@ -29,9 +30,10 @@ pub async fn refresh(
 
 pub async fn create_api_token(
     state: web::Data<AppState>,
+    client: ClientIp,
     body: ApiJson<sessions::Credentials>,
 ) -> ApiResult<HttpResponse> {
-    let token = api_tokens::create(&state, body.into_inner()).await?;
+    let token = api_tokens::create(&state, client.0, body.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(token))

@@ -5,11 +5,14 @@ use crate::db::schema::accounts;
 use crate::db::{accounts as q, unique_violation, write_tx};
 use crate::domain::account::{text_field, AccountKind, Email, Password, Phone, Username};
 use crate::domain::bank::{Bic, Iban};
+use crate::domain::throttle::{account_bucket, address_bucket};
 use crate::error::{ApiError, ApiResult};
+use crate::services::throttle::{self, Attempt};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use diesel::prelude::*;
 use serde::Deserialize;
+use std::net::IpAddr;
 
 #[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -110,13 +113,22 @@ pub async fn register(state: &AppState, r: Registration) -> ApiResult<Account> {
 
 /// The account for these credentials, or 401 that does not say which one was wrong.
 /// Unknown usernames cost one argon2 verification too, so timing tells nothing.
+/// Checks a username and password, throttled per account and per client address. Known
+/// and unknown usernames cost the same argon2 work, so timing reveals nothing.
 pub async fn authenticate(
     state: &AppState,
+    client: Option<IpAddr>,
     username: &str,
     password: String,
 ) -> ApiResult<Account> {
+    let attempt = Attempt::new(
+        state.config.throttle,
+        account_bucket(username),
+        client.map(address_bucket),
+    );
+    throttle::admit(state, &attempt).await?;
     let name = username.to_string();
-    let account = if name.len() <= 64 {
+    let account = if name.len() <= 64 && crate::db::matchable(&name) {
         state
             .db
             .run(move |c| Ok(q::find_by_username(c, &name)?))
@@ -126,7 +138,10 @@ pub async fn authenticate(
     };
     let phc = account.as_ref().and_then(|a| a.password_hash.clone());
     match (state.hasher.verify(password, phc).await?, account) {
-        (true, Some(account)) => Ok(account),
+        (true, Some(account)) => {
+            throttle::succeeded(state, &attempt).await?;
+            Ok(account)
+        }
         _ => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",

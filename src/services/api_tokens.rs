@@ -12,6 +12,7 @@ use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
+use std::net::IpAddr;
 
 #[derive(Serialize, Debug)]
 pub struct ApiToken {
@@ -23,8 +24,12 @@ pub struct ApiToken {
     pub webhook_secret: Option<String>,
 }
 
-pub async fn create(state: &AppState, creds: Credentials) -> ApiResult<ApiToken> {
-    let account = authenticate(state, &creds.username, creds.password).await?;
+pub async fn create(
+    state: &AppState,
+    client: Option<IpAddr>,
+    creds: Credentials,
+) -> ApiResult<ApiToken> {
+    let account = authenticate(state, client, &creds.username, creds.password).await?;
     if AccountKind::from_db(&account.kind) != AccountKind::CorporatePlus {
         return Err(ApiError::forbidden(
             "api_access_requires_corporate_plus",

@@ -12,4 +12,5 @@ pub mod pins;
 pub mod requests;
 pub mod sessions;
 pub mod statements;
+pub mod throttle;
 pub mod transfers;

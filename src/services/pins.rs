@@ -24,11 +24,16 @@ pub struct PinChange {
 }
 
 /// Sets the PIN with the password, or changes it with the old PIN (or the password).
-pub async fn set_pin(state: &AppState, account: &Account, change: PinChange) -> ApiResult<()> {
+pub async fn set_pin(
+    state: &AppState,
+    account: &Account,
+    client: Option<std::net::IpAddr>,
+    change: PinChange,
+) -> ApiResult<()> {
     let new_pin = Pin::parse_new("pin", &change.pin)?;
     match (change.password, change.old_pin) {
         (Some(password), None) => {
-            let same = authenticate(state, &account.username, password).await?;
+            let same = authenticate(state, client, &account.username, password).await?;
             if same.id != account.id {
                 return Err(ApiError::internal());
             }

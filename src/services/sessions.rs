@@ -12,6 +12,7 @@ use crate::state::AppState;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,8 +35,12 @@ pub struct SessionTokens {
     pub refresh_token: String,
 }
 
-pub async fn login(state: &AppState, creds: Credentials) -> ApiResult<SessionTokens> {
-    let account = authenticate(state, &creds.username, creds.password).await?;
+pub async fn login(
+    state: &AppState,
+    client: Option<IpAddr>,
+    creds: Credentials,
+) -> ApiResult<SessionTokens> {
+    let account = authenticate(state, client, &creds.username, creds.password).await?;
     let refresh = opaque::generate("rt");
     let (digest, now) = (opaque::digest(&refresh), state.clock.now_naive());
     let expires = now + Duration::seconds(state.config.refresh_token_ttl_secs);

@@ -14,3 +14,4 @@ mod operations;
 mod pins;
 mod receiver;
 mod requests;
+mod throttle;

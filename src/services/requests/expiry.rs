@@ -51,6 +51,7 @@ pub async fn sweep(state: &AppState, batch: i64) -> ApiResult<usize> {
                     expire(c, row, now, &public_url)?;
                 }
                 crate::services::idempotency::purge(c, now)?;
+                crate::services::throttle::purge(c, now)?;
                 Ok(due.len())
             })
         })

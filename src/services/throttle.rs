@@ -1,0 +1,138 @@
+//! Counts password attempts per account and per client address in the database, so the
+//! throttle holds across instances and restarts. An attempt is admitted (and counted as a
+//! failure) in one transaction before the password hash runs, so concurrent guesses cannot
+//! slip past the count; a success takes its count back.
+
+use crate::db::schema::auth_throttles as at;
+use crate::db::{write_tx, DbConn};
+use crate::domain::throttle::{backoff_secs, Limits, RESET_AFTER_SECS};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+/// The buckets one attempt counts in, with the free failures of each.
+pub struct Attempt {
+    pub buckets: Vec<(String, i32)>,
+}
+
+impl Attempt {
+    pub fn new(limits: Limits, account: String, address: Option<String>) -> Self {
+        // The account first: `succeeded` resets it; "acct:" sorts before "ip:", so every
+        // attempt locks its rows in the same order.
+        let mut buckets = vec![(account, limits.account_free)];
+        buckets.extend(address.map(|a| (a, limits.address_free)));
+        Self { buckets }
+    }
+}
+
+/// Refuses with 429 while any bucket is backing off; otherwise counts the attempt.
+pub async fn admit(state: &AppState, attempt: &Attempt) -> ApiResult<()> {
+    let buckets = attempt.buckets.clone();
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |c| write_tx(c, |c| admit_tx(c, &buckets, now)))
+        .await
+}
+
+type BucketRow = (i32, Option<NaiveDateTime>, NaiveDateTime);
+
+/// Makes sure the bucket has a row and locks it (PostgreSQL; SQLite's write transaction
+/// already excludes other writers), so concurrent attempts count one after the other.
+fn lock_bucket(c: &mut DbConn, bucket: &str, now: NaiveDateTime) -> ApiResult<BucketRow> {
+    let insert = diesel::insert_into(at::table)
+        .values((
+            at::bucket.eq(bucket),
+            at::failures.eq(0),
+            at::updated_at.eq(now),
+        ))
+        .on_conflict_do_nothing();
+    match c {
+        DbConn::Pg(pg) => insert.execute(pg)?,
+        DbConn::Sqlite(lite) => insert.execute(lite)?,
+    };
+    let row = at::table
+        .find(bucket)
+        .select((at::failures, at::blocked_until, at::updated_at));
+    Ok(match c {
+        DbConn::Pg(pg) => row.for_update().first(pg)?,
+        DbConn::Sqlite(lite) => row.first(lite)?,
+    })
+}
+
+fn admit_tx(c: &mut DbConn, buckets: &[(String, i32)], now: NaiveDateTime) -> ApiResult<()> {
+    let mut counted = Vec::with_capacity(buckets.len());
+    for (bucket, free) in buckets {
+        let failures = match lock_bucket(c, bucket, now)? {
+            (_, Some(until), _) if until > now => {
+                let wait = (until - now).num_milliseconds();
+                return Err(ApiError::too_many_attempts(((wait + 999) / 1000) as u64));
+            }
+            (_, _, last) if last <= now - Duration::seconds(RESET_AFTER_SECS) => 0,
+            (failures, _, _) => failures,
+        };
+        counted.push((bucket, failures.saturating_add(1), *free));
+    }
+    for (bucket, failures, free) in counted {
+        let blocked_until = backoff_secs(failures, free).map(|s| now + Duration::seconds(s));
+        diesel::update(at::table.find(bucket))
+            .set((
+                at::failures.eq(failures),
+                at::blocked_until.eq(blocked_until),
+                at::updated_at.eq(now),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// The password was right: the account starts over, and the address gets this attempt
+/// back (it was counted as a failure in advance).
+pub async fn succeeded(state: &AppState, attempt: &Attempt) -> ApiResult<()> {
+    let buckets = attempt.buckets.clone();
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let mut buckets = buckets.into_iter();
+                if let Some((account, _)) = buckets.next() {
+                    diesel::delete(at::table.find(account)).execute(c)?;
+                }
+                for (bucket, free) in buckets {
+                    let failures: Option<i32> = at::table
+                        .find(&bucket)
+                        .select(at::failures)
+                        .first(c)
+                        .optional()?;
+                    if let Some(failures) = failures {
+                        let failures = (failures - 1).max(0);
+                        let keep_block = backoff_secs(failures, free).is_some();
+                        let target = at::table.find(&bucket);
+                        if keep_block {
+                            diesel::update(target)
+                                .set(at::failures.eq(failures))
+                                .execute(c)?;
+                        } else {
+                            diesel::update(target)
+                                .set((
+                                    at::failures.eq(failures),
+                                    at::blocked_until.eq(None::<NaiveDateTime>),
+                                ))
+                                .execute(c)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Forgets buckets quiet for longer than the reset period.
+pub fn purge(c: &mut DbConn, now: NaiveDateTime) -> ApiResult<usize> {
+    Ok(diesel::delete(
+        at::table.filter(at::updated_at.le(now - Duration::seconds(RESET_AFTER_SECS))),
+    )
+    .execute(c)?)
+}
