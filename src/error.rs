@@ -143,12 +143,55 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Logs database trouble at a bounded rate: at most [`LOG_PER_SECOND`] lines a second,
+/// then one line saying how many were left out. An outage hits every request; the log
+/// must not drown in it.
+pub fn log_bounded(context: &str, cause: &dyn fmt::Display) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const LOG_PER_SECOND: u64 = 5;
+    static WINDOW: AtomicU64 = AtomicU64::new(0);
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if WINDOW.swap(second, Ordering::AcqRel) != second {
+        let previous = COUNT.swap(0, Ordering::AcqRel);
+        if previous > LOG_PER_SECOND {
+            tracing::error!(
+                suppressed = previous - LOG_PER_SECOND,
+                "database errors left out of the log"
+            );
+        }
+    }
+    if COUNT.fetch_add(1, Ordering::AcqRel) < LOG_PER_SECOND {
+        tracing::error!(%cause, "{context}");
+    }
+}
+
+/// Errors that mean the database cannot be used right now (not a fault of the request):
+/// a lost connection, a server shutting down, SQLite's lock held by another process.
+fn unavailable_cause(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked")
+                || m.contains("terminating connection")
+                || m.contains("server closed the connection")
+                || m.contains("no connection to the server")
+                || m.contains("the database system is")
+        }
+        _ => false,
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match &e {
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                tracing::error!(error = %e, "database connection closed");
+            _ if unavailable_cause(&e) => {
+                log_bounded("database unavailable", &e);
                 Self::unavailable()
             }
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::new(
@@ -163,7 +206,7 @@ impl From<diesel::result::Error> for ApiError {
 
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        tracing::error!(error = %e, "database pool unavailable");
+        log_bounded("database pool unavailable", &e);
         Self::unavailable()
     }
 }

@@ -5,7 +5,7 @@ use crate::auth::hashing::Hasher;
 use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, DbOptions};
 use crate::domain::calendar::Calendar;
 use crate::domain::tiers::TierTable;
 use crate::routes::{
@@ -90,7 +90,14 @@ impl Application {
 
 /// Opens the database, applies migrations and prepares keys and the hasher.
 pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, String> {
-    let db = Db::connect(&config.database_url, config.db_pool_size)?;
+    let db = Db::open(
+        &config.database_url,
+        DbOptions {
+            max_size: config.db_pool_size,
+            checkout_timeout: std::time::Duration::from_millis(config.db_checkout_timeout_ms),
+            busy_timeout: std::time::Duration::from_millis(config.sqlite_busy_timeout_ms),
+        },
+    )?;
     let migrator = db.clone();
     tokio::task::spawn_blocking(move || migrator.migrate())
         .await

@@ -2,6 +2,7 @@
 //! transaction helper and the embedded migrations.
 
 pub mod accounts;
+pub mod breaker;
 pub mod models;
 pub mod schema;
 
@@ -10,7 +11,9 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::time::Duration;
+use breaker::{Breaker, TripOnConnectError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -47,13 +50,28 @@ impl Backend {
 pub struct Manager {
     url: String,
     backend: Backend,
+    busy_timeout: Duration,
 }
 
 impl Manager {
     pub fn new(url: &str) -> Result<Self, String> {
+        Self::with_busy_timeout(url, Duration::from_millis(1500))
+    }
+
+    /// `busy_timeout`: how long a SQLite statement waits for another process's write
+    /// lock. PostgreSQL connects give up after 2 s unless the URL says otherwise.
+    pub fn with_busy_timeout(url: &str, busy_timeout: Duration) -> Result<Self, String> {
+        let backend = Backend::from_url(url)?;
+        let url = if backend == Backend::Postgres && !url.contains("connect_timeout=") {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}connect_timeout=2")
+        } else {
+            url.to_string()
+        };
         Ok(Self {
-            url: url.to_string(),
-            backend: Backend::from_url(url)?,
+            url,
+            backend,
+            busy_timeout,
         })
     }
 
@@ -76,10 +94,11 @@ impl ManageConnection for Manager {
                 let mut c = SqliteConnection::establish(self.sqlite_path())
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; FULL makes commits durable.
-                c.batch_execute(
-                    "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-                )
+                    self.busy_timeout.as_millis()
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(c))
             }
@@ -108,19 +127,50 @@ pub type PooledConn = PooledConnection<Manager>;
 pub struct Db {
     pool: DbPool,
     pub backend: Backend,
+    breaker: Arc<Breaker>,
+    checkout_timeout: Duration,
+}
+
+/// How the pool waits: for a free connection, and (SQLite) for another process's lock.
+#[derive(Clone, Copy, Debug)]
+pub struct DbOptions {
+    pub max_size: u32,
+    pub checkout_timeout: Duration,
+    pub busy_timeout: Duration,
+}
+
+impl DbOptions {
+    pub fn new(max_size: u32) -> Self {
+        Self {
+            max_size,
+            checkout_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_millis(1500),
+        }
+    }
 }
 
 impl Db {
     pub fn connect(url: &str, max_size: u32) -> Result<Self, String> {
-        let manager = Manager::new(url)?;
+        Self::open(url, DbOptions::new(max_size))
+    }
+
+    pub fn open(url: &str, options: DbOptions) -> Result<Self, String> {
+        let manager = Manager::with_busy_timeout(url, options.busy_timeout)?;
         let backend = manager.backend;
+        let breaker = Breaker::new(manager.clone());
         let pool = Pool::builder()
-            .max_size(max_size)
+            .max_size(options.max_size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(options.checkout_timeout)
+            .error_handler(Box::new(TripOnConnectError(breaker.clone())))
             .build(manager)
             .map_err(|e| format!("cannot open the database: {e}"))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            breaker,
+            checkout_timeout: options.checkout_timeout,
+        })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool. The checkout
@@ -130,12 +180,39 @@ impl Db {
         F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let db = self.clone();
         actix_web::web::block(move || {
-            let mut conn = pool.get()?;
+            let mut conn = db.checkout()?;
             f(&mut conn)
         })
         .await?
+    }
+
+    /// A connection, or 503 at once while the circuit is open: the wait for a free
+    /// connection is cut into short slices so an outage found meanwhile ends it.
+    fn checkout(&self) -> ApiResult<PooledConn> {
+        let deadline = Instant::now() + self.checkout_timeout;
+        loop {
+            if self.breaker.is_open() {
+                return Err(ApiError::unavailable());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.pool.get_timeout(left.min(Duration::from_millis(100))) {
+                Ok(conn) => return Ok(conn),
+                Err(e) if left <= Duration::from_millis(100) => {
+                    crate::error::log_bounded("no database connection in time", &e);
+                    return Err(ApiError::unavailable());
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Whether the database takes work: the circuit is closed and (SQLite) no other
+    /// process holds the write lock.
+    pub async fn ready(&self) -> ApiResult<()> {
+        self.run(|c| write_tx(c, |c| Ok(c.batch_execute("SELECT 1")?)))
+            .await
     }
 
     /// Applies pending migrations of the connected backend.
@@ -156,7 +233,49 @@ impl Db {
     }
 
     pub fn get(&self) -> ApiResult<PooledConn> {
-        Ok(self.pool.get()?)
+        self.checkout()
+    }
+}
+
+/// Serialises SQLite write transactions within the process (one database per process in
+/// production; in a test process of several databases it only serialises more).
+static SQLITE_WRITER: WriterLock = WriterLock {
+    held: Mutex::new(false),
+    freed: Condvar::new(),
+};
+
+/// A lock whose wait is bounded: behind a writer stuck on another process's lock, the
+/// queue gives up (503) instead of growing without end.
+struct WriterLock {
+    held: Mutex<bool>,
+    freed: Condvar,
+}
+
+struct WriterGuard(&'static WriterLock);
+
+impl WriterLock {
+    const WAIT: Duration = Duration::from_secs(2);
+
+    fn acquire(&'static self) -> Option<WriterGuard> {
+        let deadline = Instant::now() + Self::WAIT;
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        while *held {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            held = self
+                .freed
+                .wait_timeout(held, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *held = true;
+        Some(WriterGuard(self))
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        *self.0.held.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.0.freed.notify_one();
     }
 }
 
@@ -167,10 +286,19 @@ pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> ApiResult<T>
 where
     F: FnOnce(&mut DbConn) -> ApiResult<T>,
 {
-    match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    // SQLite has one writer: this process's writers queue here, fairly and without the
+    // busy handler's sleeps, so its busy timeout only ever waits for another process.
+    let _writer = match conn {
+        DbConn::Sqlite(c) => {
+            let guard = SQLITE_WRITER.acquire().ok_or_else(ApiError::unavailable)?;
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            Some(guard)
+        }
+        DbConn::Pg(c) => {
+            AnsiTransactionManager::begin_transaction(c)?;
+            None
+        }
+    };
     match f(conn) {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;

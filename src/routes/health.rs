@@ -3,7 +3,6 @@
 use crate::error::ApiResult;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
-use diesel::connection::SimpleConnection;
 
 pub const OPENAPI: &str = include_str!("../../openapi.yaml");
 
@@ -11,17 +10,15 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready when the database answers.
+/// Ready when the database takes work (503 `database_unavailable` otherwise).
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    state
-        .db
-        .run(|c| {
-            c.batch_execute("SELECT 1").map_err(|e| {
-                tracing::error!(error = %e, "readiness probe failed");
-                crate::error::ApiError::unavailable()
-            })
-        })
-        .await?;
+    state.db.ready().await.map_err(|e| {
+        if e.status.is_server_error() {
+            crate::error::ApiError::unavailable()
+        } else {
+            e
+        }
+    })?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }
 
