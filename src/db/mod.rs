@@ -7,11 +7,12 @@ pub mod models;
 pub mod schema;
 
 use crate::error::{ApiError, ApiResult};
+use breaker::{Breaker, TripOnConnectError};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use breaker::{Breaker, TripOnConnectError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -156,6 +157,9 @@ impl Db {
 
     pub fn open(url: &str, options: DbOptions) -> Result<Self, String> {
         let manager = Manager::with_busy_timeout(url, options.busy_timeout)?;
+        SQLITE_WRITER
+            .budget_ms
+            .store(options.busy_timeout.as_millis() as u64, Ordering::Relaxed);
         let backend = manager.backend;
         let breaker = Breaker::new(manager.clone());
         let pool = Pool::builder()
@@ -242,22 +246,26 @@ impl Db {
 static SQLITE_WRITER: WriterLock = WriterLock {
     held: Mutex::new(false),
     freed: Condvar::new(),
+    budget_ms: AtomicU64::new(1500),
 };
 
-/// A lock whose wait is bounded: behind a writer stuck on another process's lock, the
-/// queue gives up (503) instead of growing without end.
+/// A lock whose wait is bounded: a writer has one budget (the configured busy timeout)
+/// for the queue here and for another process's lock together, so behind a writer stuck on
+/// another process's lock the queue gives up (503) instead of adding up the waits.
 struct WriterLock {
     held: Mutex<bool>,
     freed: Condvar,
+    budget_ms: AtomicU64,
 }
 
 struct WriterGuard(&'static WriterLock);
 
 impl WriterLock {
-    const WAIT: Duration = Duration::from_secs(2);
-
-    fn acquire(&'static self) -> Option<WriterGuard> {
-        let deadline = Instant::now() + Self::WAIT;
+    /// Waits for this process's turn; returns the guard and the time left for SQLite's
+    /// own wait.
+    fn acquire(&'static self) -> Option<(WriterGuard, Duration)> {
+        let deadline =
+            Instant::now() + Duration::from_millis(self.budget_ms.load(Ordering::Relaxed));
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         while *held {
             let left = deadline.checked_duration_since(Instant::now())?;
@@ -268,7 +276,8 @@ impl WriterLock {
                 .0;
         }
         *held = true;
-        Some(WriterGuard(self))
+        let left = deadline.saturating_duration_since(Instant::now());
+        Some((WriterGuard(self), left))
     }
 }
 
@@ -290,8 +299,14 @@ where
     // busy handler's sleeps, so its busy timeout only ever waits for another process.
     let _writer = match conn {
         DbConn::Sqlite(c) => {
-            let guard = SQLITE_WRITER.acquire().ok_or_else(ApiError::unavailable)?;
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            let (guard, left) = SQLITE_WRITER.acquire().ok_or_else(ApiError::unavailable)?;
+            let busy = |c: &mut SqliteConnection, ms: u128| {
+                c.batch_execute(&format!("PRAGMA busy_timeout = {}", ms.max(1)))
+            };
+            busy(c, left.as_millis())?;
+            let begun = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE");
+            busy(c, SQLITE_WRITER.budget_ms.load(Ordering::Relaxed).into())?;
+            begun?;
             Some(guard)
         }
         DbConn::Pg(c) => {

@@ -11,6 +11,7 @@ mod crash;
 mod ledger;
 mod limits;
 mod operations;
+mod outage;
 mod pins;
 mod receiver;
 mod requests;

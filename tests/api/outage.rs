@@ -1,0 +1,169 @@
+//! Database outages: 503 problem+json with `Retry-After` within 2 s, `/ready` reports
+//! them, and the server recovers by itself. On PostgreSQL the outage is real: the server
+//! reaches the database through a loopback TCP relay that the test cuts (open connections
+//! dropped, new ones closed at once) and restores. On SQLite another connection holds the
+//! write lock, as another process would.
+
+use crate::helpers::{TestApp, PASSWORD};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+/// A loopback relay to PostgreSQL that can be cut and restored.
+struct Relay {
+    port: u16,
+    up: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let links = Arc::new(Mutex::new(Vec::new()));
+        let (up2, links2) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let target = target.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                links2.lock().unwrap().push(link.abort_handle());
+            }
+        });
+        Self { port, up, links }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A call that must be a 503 `database_unavailable` with `Retry-After`, within 2 s.
+async fn assert_unavailable(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) {
+    let started = Instant::now();
+    let mut req = app.client.request(
+        reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+        format!("{}{path}", app.address),
+    );
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(res.status(), 503, "{method} {path}");
+    assert!(
+        res.headers().contains_key("retry-after"),
+        "{path}: Retry-After"
+    );
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "database_unavailable", "{problem}");
+    assert!(
+        took < Duration::from_secs(2),
+        "{method} {path} took {took:?}"
+    );
+}
+
+async fn wait_ready(app: &TestApp) {
+    for _ in 0..200 {
+        if app.get("/ready", None).await.status == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server never became ready again");
+}
+
+// Several threads: the relay must keep serving while the server's start blocks one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_cut_off_answers_503_quickly_and_recovers_by_itself() {
+    if std::env::var("PINPAY_TEST_DATABASE_URL").map_or(true, |v| v.is_empty()) {
+        return; // the SQLite variant below covers this backend
+    }
+    let relay = Relay::start("127.0.0.1:5432".into()).await;
+    let port = relay.port;
+    let app = TestApp::spawn_with(move |c| {
+        c.database_url = c.database_url.replacen(":5432/", &format!(":{port}/"), 1);
+        assert!(c.database_url.contains(&format!(":{port}/")), "relayed");
+    })
+    .await;
+    let anna = app.wallet_user("anna").await;
+
+    relay.cut();
+    for _ in 0..3 {
+        assert_unavailable(&app, "GET", "/ready", None, None).await;
+        assert_unavailable(&app, "GET", "/v1/balance", Some(&anna), None).await;
+        assert_unavailable(
+            &app,
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({"username": "anna", "password": PASSWORD})),
+        )
+        .await;
+    }
+
+    relay.restore();
+    wait_ready(&app).await;
+    assert_eq!(app.balance(&anna).await, "0.00");
+    app.register_private("bert").await.ok(201);
+}
+
+#[tokio::test]
+async fn sqlite_locked_by_another_process_answers_503_not_500() {
+    if std::env::var("PINPAY_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        return; // the PostgreSQL variant above covers that backend
+    }
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    let path = app
+        .database_url()
+        .trim_start_matches("sqlite://")
+        .to_string();
+    let mut other = SqliteConnection::establish(&path).unwrap();
+    other.batch_execute("BEGIN IMMEDIATE").unwrap();
+
+    assert_unavailable(&app, "GET", "/ready", None, None).await;
+    assert_unavailable(
+        &app,
+        "POST",
+        "/v1/accounts",
+        None,
+        Some(json!({"kind": "private", "username": "bert", "password": PASSWORD, "email": "bert@example.com"})),
+    )
+    .await;
+    // Readers are not blocked by a writer (WAL).
+    assert_eq!(app.balance(&anna).await, "0.00");
+
+    other.batch_execute("ROLLBACK").unwrap();
+    wait_ready(&app).await;
+    app.register_private("bert").await.ok(201);
+}
