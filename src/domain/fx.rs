@@ -1,7 +1,7 @@
 //! Currency conversion to EUR with the operator's rate table (units of the currency
 //! per 1 EUR, as the ECB quotes them); a default table ships with the server.
 
-use super::money::Money;
+use super::money::{Money, MAX_CENTS};
 use crate::error::ApiError;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -63,9 +63,25 @@ pub fn parse_rate(currency: &str, raw: &str) -> Result<Decimal, ApiError> {
     }
 }
 
-/// `amount` in the foreign currency, in EUR: divided by the rate, rounded half-up once.
-pub fn to_eur(amount: Money, rate: Decimal) -> Money {
-    Money::from_decimal_half_up(amount.to_decimal() / rate)
+/// `amount` in the foreign currency, in EUR: divided by the rate, rounded half-up once,
+/// within the same bounds as an amount given in EUR: 422 `amount_out_of_range` above
+/// `MAX_CENTS`, never a saturated or overflowed value.
+pub fn to_eur(amount: Money, rate: Decimal) -> Result<Money, ApiError> {
+    amount
+        .to_decimal()
+        .checked_div(rate)
+        .and_then(Money::checked_from_decimal_half_up)
+        .filter(|eur| eur.as_cents() <= MAX_CENTS)
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "amount_out_of_range",
+                format!(
+                    "The amount converts to more than the maximum of {} EUR.",
+                    Money::cents(MAX_CENTS)
+                ),
+            )
+            .with("field", "amount")
+        })
 }
 
 #[cfg(test)]
@@ -75,12 +91,25 @@ mod tests {
     #[test]
     fn converts_and_rounds_half_up() {
         let usd = Decimal::from_str("1.0842").unwrap();
-        assert_eq!(to_eur(Money::cents(1000), usd), Money::cents(922));
+        assert_eq!(to_eur(Money::cents(1000), usd).unwrap(), Money::cents(922));
         // 0.45 / 2 = 0.225 -> 0.23 (half-up, not banker's 0.22)
-        assert_eq!(to_eur(Money::cents(45), Decimal::from(2)), Money::cents(23));
+        assert_eq!(
+            to_eur(Money::cents(45), Decimal::from(2)).unwrap(),
+            Money::cents(23)
+        );
         assert!(parse_rate("USD", "0").is_err());
         assert!(parse_rate("USD", "1e3").is_err());
         assert!(parse_rate("USD", "-1.2").is_err());
         assert_eq!(parse_rate("USD", "1.0842").unwrap(), usd);
+    }
+
+    #[test]
+    fn conversion_beyond_the_maximum_is_refused_not_saturated() {
+        let max = Money::cents(MAX_CENTS);
+        let third = Decimal::from_str("0.33").unwrap();
+        assert_eq!(to_eur(max, third).unwrap_err().code, "amount_out_of_range");
+        let tiny = Decimal::from_str("0.0000000000000000000000000001").unwrap();
+        assert_eq!(to_eur(max, tiny).unwrap_err().code, "amount_out_of_range");
+        assert_eq!(to_eur(max, Decimal::ONE).unwrap(), max);
     }
 }

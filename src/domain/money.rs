@@ -71,13 +71,19 @@ impl Money {
         Decimal::new(self.0, 2)
     }
 
-    /// Rounds half-up ("kaufmännisch") to the cent; values beyond `i64` cents saturate.
+    /// Rounds half-up ("kaufmännisch") to the cent; values beyond `i64` cents saturate
+    /// (for fees, which are bounded by the amounts they are computed from).
     pub fn from_decimal_half_up(d: Decimal) -> Self {
+        Self::checked_from_decimal_half_up(d).unwrap_or(Self(i64::MAX))
+    }
+
+    /// Rounds half-up to the cent; `None` beyond `i64` cents.
+    pub fn checked_from_decimal_half_up(d: Decimal) -> Option<Self> {
         let rounded = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-        let cents = (rounded * Decimal::ONE_HUNDRED)
-            .to_i64()
-            .unwrap_or(i64::MAX);
-        Self(cents)
+        rounded
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .and_then(|c| c.to_i64())
+            .map(Self)
     }
 
     pub fn checked_add(self, other: Money) -> Option<Money> {

@@ -109,9 +109,16 @@ pub fn metadata(m: &Map<String, Value>) -> Result<String, ApiError> {
         if k.is_empty() || k.chars().count() > 40 {
             return Err(bad("keys must be 1 to 40 characters"));
         }
+        // The same rule as every other free-text field: no NUL or other control characters.
+        if k.chars().any(char::is_control) {
+            return Err(bad("keys must not contain control characters"));
+        }
         match v {
             Value::String(s) if s.chars().count() > 500 => {
                 return Err(bad("values must be at most 500 characters"))
+            }
+            Value::String(s) if s.chars().any(char::is_control) => {
+                return Err(bad("values must not contain control characters"))
             }
             Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
             _ => return Err(bad("must be flat: values are strings, numbers or booleans")),
@@ -165,5 +172,13 @@ mod tests {
         assert!(metadata(&nested).is_err());
         let many: Map<String, Value> = (0..21).map(|i| (format!("k{i}"), Value::from(i))).collect();
         assert!(metadata(&many).is_err());
+        for bad in [
+            r#"{"a\u0000":"x"}"#,
+            r#"{"a":"x\u0000y"}"#,
+            r#"{"a":"line\nbreak"}"#,
+        ] {
+            let m: Map<String, Value> = serde_json::from_str(bad).unwrap();
+            assert!(metadata(&m).is_err(), "{bad}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod expiry;
 mod idempotency;
 
 mod accounts;

@@ -6,6 +6,16 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use std::sync::Arc;
 
+/// How many requests the merchant has (up to 100).
+async fn request_count(app: &TestApp, shop: &str) -> usize {
+    app.get("/v1/money-requests?limit=100", Some(shop))
+        .await
+        .ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 /// A Corporate+ merchant `shop` (API token) and a wallet user `anna` with `funds`.
 async fn shop_and_anna(app: &TestApp, funds: &str) -> (String, String) {
     let shop = app.corporate_plus("shop").await;
@@ -563,6 +573,18 @@ async fn creation_rules() {
         ),
         (
             &shop,
+            json!({"payer": "anna", "amount": "5.00", "metadata": {"a\u{0}": "x"}}),
+            422,
+            "validation_failed",
+        ),
+        (
+            &shop,
+            json!({"payer": "anna", "amount": "5.00", "metadata": {"a": "x\u{1b}[31m"}}),
+            422,
+            "validation_failed",
+        ),
+        (
+            &shop,
             json!({"payer": "anna", "amount": "5.00", "description": "d".repeat(141)}),
             422,
             "validation_failed",
@@ -674,6 +696,23 @@ async fn a_usd_request_converts_with_the_rate_table_half_up() {
         ),
         (Some("0.23"), Some("0.45"), Some("USD"), Some("2"))
     );
+
+    // Converted amounts keep the EUR bounds: refused, not saturated, nothing created.
+    let before = request_count(&app, &shop).await;
+    for rate in ["0.33", "0.00000001"] {
+        app.put(
+            "/v1/admin/fx-rates",
+            Some(ADMIN_TOKEN),
+            json!({"rates": {"USD": rate}}),
+        )
+        .await
+        .ok(200);
+        let big = json!({"payer": "anna", "amount": "1000000000.00", "currency": "USD"});
+        app.create_request(&shop, big)
+            .await
+            .problem(422, "amount_out_of_range");
+    }
+    assert_eq!(request_count(&app, &shop).await, before);
 }
 
 #[tokio::test]

@@ -6,7 +6,10 @@
 //! set and the callback written to the outbox. Any failure changes nothing.
 
 use super::view::{payer_view, Names, RequestView};
-use super::{announce, find_by_public_id, lock_pending, not_found, page, record, Settled};
+use super::{
+    announce, as_of, find_by_public_id, lock_pending, not_found, page, record, status_filter,
+    Settled,
+};
 use crate::db::models::{Account, MoneyRequest};
 use crate::db::schema::money_requests as mr;
 use crate::db::{accounts as q, write_tx, DbConn};
@@ -37,13 +40,13 @@ pub async fn inbox(
     starting_after: Option<String>,
     limit: i64,
 ) -> ApiResult<(Vec<RequestView>, bool)> {
-    let public_url = state.config.public_url.clone();
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
     state
         .db
         .run(move |c| {
             let mut query = mr::table.filter(mr::payer_id.eq(payer_id)).into_boxed();
             if let Some(s) = status {
-                query = query.filter(mr::status.eq(s.as_str()));
+                query = status_filter(query, s, now);
             }
             let listable = |r: &MoneyRequest| r.payer_id == Some(payer_id);
             page(
@@ -52,21 +55,21 @@ pub async fn inbox(
                 starting_after,
                 listable,
                 limit,
-                (payer_view, &public_url),
+                (payer_view, &public_url, now),
             )
         })
         .await
 }
 
 pub async fn get(state: &AppState, payer_id: i64, public_id: String) -> ApiResult<RequestView> {
-    let public_url = state.config.public_url.clone();
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
     state
         .db
         .run(move |c| {
             let row = find_by_public_id(c, &public_id)?
                 .filter(|r| visible(r, payer_id))
                 .ok_or_else(not_found)?;
-            payer_view(c, &mut Names::default(), &row, &public_url)
+            payer_view(c, &mut Names::default(), &as_of(row, now), &public_url)
         })
         .await
 }

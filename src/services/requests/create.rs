@@ -154,7 +154,7 @@ fn insert(
     } else {
         let rate = fx::rate(c, &v.currency)?;
         (
-            to_eur(v.amount, rate),
+            to_eur(v.amount, rate)?,
             Some((
                 v.amount.to_string(),
                 v.currency.clone(),

@@ -21,7 +21,8 @@ pub fn expire(
     let changed = diesel::update(mr::table.find(row.id).filter(mr::status.eq("pending")))
         .set((
             mr::status.eq("expired"),
-            mr::resolved_at.eq(now),
+            // Resolved at the deadline, as every read showed it since (see `as_of`).
+            mr::resolved_at.eq(row.expires_at),
             mr::updated_at.eq(now),
         ))
         .execute(c)?;

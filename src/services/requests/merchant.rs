@@ -1,7 +1,10 @@
 //! The merchant's side: status double-check, list, history, cancel.
 
 use super::view::{merchant_view, Names, RequestView};
-use super::{announce, find_by_public_id, lock_pending, not_found, page, record, Settled};
+use super::{
+    announce, as_of, find_by_public_id, lock_pending, not_found, page, record, status_filter,
+    Settled,
+};
 use crate::db::models::{MoneyRequest, RequestEvent};
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
 use crate::db::{accounts as q, write_tx};
@@ -12,14 +15,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 pub async fn get(state: &AppState, merchant_id: i64, public_id: String) -> ApiResult<RequestView> {
-    let public_url = state.config.public_url.clone();
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
     state
         .db
         .run(move |c| {
             let row = find_by_public_id(c, &public_id)?
                 .filter(|r| r.merchant_id == merchant_id)
                 .ok_or_else(not_found)?;
-            merchant_view(c, &mut Names::default(), &row, &public_url)
+            merchant_view(c, &mut Names::default(), &as_of(row, now), &public_url)
         })
         .await
 }
@@ -41,7 +44,7 @@ pub async fn list(
     starting_after: Option<String>,
     limit: i64,
 ) -> ApiResult<(Vec<RequestView>, bool)> {
-    let public_url = state.config.public_url.clone();
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
     state
         .db
         .run(move |c| {
@@ -49,7 +52,7 @@ pub async fn list(
                 .filter(mr::merchant_id.eq(merchant_id))
                 .into_boxed();
             if let Some(s) = f.status {
-                query = query.filter(mr::status.eq(s.as_str()));
+                query = status_filter(query, s, now);
             }
             if let Some(r) = f.reference {
                 if !crate::db::matchable(&r) {
@@ -75,7 +78,7 @@ pub async fn list(
                 starting_after,
                 listable,
                 limit,
-                (merchant_view, &public_url),
+                (merchant_view, &public_url, now),
             )
         })
         .await

@@ -11,6 +11,7 @@ pub mod view;
 use crate::db::models::MoneyRequest;
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
 use crate::db::DbConn;
+use crate::domain::requests::Status;
 use crate::error::{ApiError, ApiResult};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -117,19 +118,46 @@ pub fn announce(
     Ok((row, view))
 }
 
+/// The request as it stands at `now`: one pending past its deadline reads as expired
+/// (resolved at the deadline) even before the sweeper has written it.
+pub fn as_of(mut row: MoneyRequest, now: NaiveDateTime) -> MoneyRequest {
+    if row.status == "pending" && row.expires_at <= now {
+        row.status = "expired".into();
+        row.resolved_at = Some(row.expires_at);
+    }
+    row
+}
+
+/// A list filter by status as read at `now` (see [`as_of`]).
+pub fn status_filter(
+    query: mr::BoxedQuery<'static, crate::db::MultiBackend>,
+    status: Status,
+    now: NaiveDateTime,
+) -> mr::BoxedQuery<'static, crate::db::MultiBackend> {
+    let overdue = mr::status.eq("pending").and(mr::expires_at.le(now));
+    match status {
+        Status::Pending => query
+            .filter(mr::status.eq("pending"))
+            .filter(mr::expires_at.gt(now)),
+        Status::Expired => query.filter(mr::status.eq("expired").or(overdue)),
+        other => query.filter(mr::status.eq(other.as_str())),
+    }
+}
+
 /// How a caller sees a request (`view::merchant_view` or `view::payer_view`).
 pub type ViewFn =
     fn(&mut DbConn, &mut view::Names, &MoneyRequest, &str) -> ApiResult<view::RequestView>;
 
 /// One page of `query` (newest first) after the `starting_after` request, which must be
-/// one `listable` admits, shown with `view`; returns the views and whether more follow.
+/// one `listable` admits, shown with `view` as of `now`; returns the views and whether
+/// more follow.
 pub fn page(
     c: &mut DbConn,
     mut query: mr::BoxedQuery<'static, crate::db::MultiBackend>,
     starting_after: Option<String>,
     listable: impl Fn(&MoneyRequest) -> bool,
     limit: i64,
-    (view, public_url): (ViewFn, &str),
+    (view, public_url, now): (ViewFn, &str, NaiveDateTime),
 ) -> ApiResult<(Vec<view::RequestView>, bool)> {
     if let Some(after) = starting_after {
         let cursor = find_by_public_id(c, &after)?
@@ -146,8 +174,8 @@ pub fn page(
     rows.truncate(limit as usize);
     let mut names = view::Names::default();
     let views = rows
-        .iter()
-        .map(|r| view(c, &mut names, r, public_url))
+        .into_iter()
+        .map(|r| view(c, &mut names, &as_of(r, now), public_url))
         .collect::<ApiResult<_>>()?;
     Ok((views, has_more))
 }
