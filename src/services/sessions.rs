@@ -51,6 +51,10 @@ pub async fn login(
     tokens(state, account.id, refresh)
 }
 
+/// A spent refresh token presented again within this many seconds of its rotation is a
+/// parallel refresh (an app retrying, two tabs), not a replay by a thief.
+const REUSE_GRACE_SECS: i64 = 10;
+
 enum Outcome {
     Rotated(i64),
     Refused,
@@ -79,8 +83,16 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> ApiResult<Session
                     diesel::update(rt::table.find(token.id).filter(rt::revoked_at.is_null()))
                         .set(rt::revoked_at.eq(now))
                         .execute(c)?;
+                let concurrent = token
+                    .revoked_at
+                    .is_some_and(|at| at > now - Duration::seconds(REUSE_GRACE_SECS));
+                if spent == 0 && concurrent {
+                    // A parallel refresh with the same token won a moment ago: this one is
+                    // refused, the winner's new token stays valid.
+                    return Ok(Outcome::Refused);
+                }
                 if spent == 0 {
-                    // A spent token came back: treat the family as stolen.
+                    // A spent token came back later: treat the family as stolen.
                     diesel::update(
                         rt::table
                             .filter(rt::account_id.eq(token.account_id))

@@ -175,7 +175,9 @@ async fn access_tokens_expire_by_the_clock_and_refresh_rotates() {
         .ok(200);
     assert_ne!(renewed["refresh_token"], session["refresh_token"]);
 
-    // The spent refresh token is refused, and its reuse ends the whole family.
+    // The spent refresh token replayed later (past the parallel-refresh grace) is
+    // refused, and its reuse ends the whole family.
+    app.clock.advance(Duration::seconds(11));
     app.post(
         "/v1/sessions/refresh",
         None,
@@ -205,4 +207,39 @@ async fn refresh_tokens_expire() {
     )
     .await
     .problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn parallel_refreshes_with_one_token_leave_the_winner_signed_in() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.register_private("gina").await.ok(201);
+    let session = app.login("gina").await;
+    let refresh = session["refresh_token"].as_str().unwrap().to_string();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (app, refresh) = (app.clone(), refresh.clone());
+            tokio::spawn(async move {
+                app.post("/v1/sessions/refresh", None, json!({"refresh_token": refresh}))
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let res = t.await.unwrap();
+        if res.status == 201 {
+            winners.push(res.body);
+        } else {
+            res.problem(401, "unauthenticated");
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one parallel refresh rotates");
+    let next = app
+        .post(
+            "/v1/sessions/refresh",
+            None,
+            json!({"refresh_token": winners[0]["refresh_token"]}),
+        )
+        .await;
+    next.ok(201);
 }
