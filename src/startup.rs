@@ -36,6 +36,8 @@ impl Application {
             .map_err(|e| format!("cannot bind {}: {e}", state.config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = state.config.workers.max(1);
+        let max_connections = state.config.max_connections;
+        let header_timeout = std::time::Duration::from_millis(state.config.header_timeout_ms);
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         let worker = crate::callbacks::worker::Worker::new(state.clone())?;
         let tasks = vec![
@@ -55,6 +57,8 @@ impl Application {
                 .default_service(web::to(routes::unknown_route))
         })
         .workers(workers)
+        .max_connections(max_connections)
+        .client_request_timeout(header_timeout)
         .shutdown_timeout(30)
         .listen(listener)
         .map_err(|e| e.to_string())?

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub const BODY_LIMIT: usize = 256 * 1024;
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct ApiJson<T> {
     value: T,
@@ -39,6 +40,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .map(|m| m.trim().to_ascii_lowercase())
             .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
         let bytes = Bytes::from_request(req, payload);
+        let limit = req
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map_or(DEFAULT_BODY_TIMEOUT, |s| {
+                std::time::Duration::from_millis(s.config.body_timeout_ms)
+            });
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::new(
@@ -47,13 +53,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                     "Send the body as application/json.",
                 ));
             }
-            let bytes = bytes.await.map_err(|_| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "The body is too large.",
-                )
-            })?;
+            // A body sent too slowly is cut off: slow senders must not hold connections.
+            let bytes = tokio::time::timeout(limit, bytes)
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        "The body did not arrive in time.",
+                    )
+                })?
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "The body is too large.",
+                    )
+                })?;
             parse(&bytes)
         })
     }

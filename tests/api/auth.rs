@@ -219,8 +219,12 @@ async fn parallel_refreshes_with_one_token_leave_the_winner_signed_in() {
         .map(|_| {
             let (app, refresh) = (app.clone(), refresh.clone());
             tokio::spawn(async move {
-                app.post("/v1/sessions/refresh", None, json!({"refresh_token": refresh}))
-                    .await
+                app.post(
+                    "/v1/sessions/refresh",
+                    None,
+                    json!({"refresh_token": refresh}),
+                )
+                .await
             })
         })
         .collect();

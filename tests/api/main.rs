@@ -8,6 +8,7 @@ mod idempotency;
 mod accounts;
 mod auth;
 mod callbacks;
+mod connections;
 mod crash;
 mod ledger;
 mod limits;
