@@ -80,15 +80,42 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped. On SIGTERM: requests in flight complete, then the background tasks finish the
+    /// Serves until stopped. On SIGTERM (or SIGINT) the background tasks are told at once,
+    /// so they start no new round while requests in flight complete; then they finish the
     /// round they are in and stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let shutdown = Arc::new(self.shutdown);
+        let on_signal = {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                stop_signal().await;
+                let _ = shutdown.send(true);
+            })
+        };
         let result = self.server.await;
-        let _ = self.shutdown.send(true);
+        on_signal.abort();
+        let _ = shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
         result
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (the HTTP server handles the same signals itself).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
     }
 }
 
@@ -254,8 +281,9 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => sweep_backlog(&state, &shutdown).await,
+            biased;
             _ = shutdown.changed() => break,
+            _ = tick.tick() => sweep_backlog(&state, &shutdown).await,
         }
     }
 }

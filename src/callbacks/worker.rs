@@ -71,13 +71,19 @@ impl Worker {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Shutdown first: once it is asked for, no new claim starts (a round already
+            // claimed finishes, or its leases lapse).
             tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
                 _ = tick.tick() => {
+                    if *shutdown.borrow() {
+                        break;
+                    }
                     if let Err(e) = self.round().await {
                         tracing::warn!(error = %e, "callback delivery round failed");
                     }
                 }
-                _ = shutdown.changed() => break,
             }
         }
     }

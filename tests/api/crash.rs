@@ -4,99 +4,18 @@
 //! each took effect exactly once, each retry got the real outcome, and the ledger
 //! verifies (the harness checks it when the database is dropped).
 
-use crate::helpers::{TestDb, ADMIN_TOKEN, IBAN, JWT_SECRET, PASSWORD, PIN};
+use crate::helpers::{TestDb, ADMIN_TOKEN, IBAN, PASSWORD, PIN};
+use crate::process::{wait_healthy, ServerProcess};
 use futures::StreamExt;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const KILLS: usize = 3;
 const WALLETS: usize = 4;
-
-/// The server as a child process on a fixed port, so a restart keeps its address.
-struct Server {
-    child: Option<Child>,
-    port: u16,
-    url: String,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn start(db_url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::env::temp_dir().join(format!("pinpay-crash-{port}.log"));
-        let mut s = Self {
-            child: None,
-            port,
-            url: db_url.to_string(),
-            log,
-        };
-        s.spawn();
-        s
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_pinpay"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &self.url)
-            .env("PINPAY_BIND", format!("127.0.0.1:{}", self.port))
-            .env("PINPAY_JWT_SECRET", JWT_SECRET)
-            .env("PINPAY_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("PINPAY_IDEMPOTENCY_LEASE_SECS", "1")
-            .env("PINPAY_CALLBACK_ALLOW_PRIVATE", "true")
-            .env("PINPAY_WORKERS", "2")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the pinpay binary");
-        self.child = Some(child);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL");
-            child.wait().unwrap();
-        }
-    }
-
-    fn address(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-async fn wait_healthy(client: &reqwest::Client, address: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(res) = client.get(format!("{address}/health")).send().await {
-            if res.status() == 200 {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not come back");
-}
 
 /// One keyed operation and what it answered last.
 #[derive(Clone)]
@@ -198,7 +117,7 @@ async fn all(client: &reqwest::Client, address: &str, path: &str, token: &str) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_mid_operation_every_keyed_operation_takes_effect_exactly_once() {
     let db = TestDb::create();
-    let mut server = Server::start(&db.url());
+    let mut server = ServerProcess::start(&db.url(), &[("PINPAY_IDEMPOTENCY_LEASE_SECS", "1")]);
     let client = reqwest::Client::new();
     let address = server.address();
     wait_healthy(&client, &address).await;

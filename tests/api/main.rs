@@ -15,6 +15,8 @@ mod limits;
 mod operations;
 mod outage;
 mod pins;
+mod process;
 mod receiver;
 mod requests;
+mod shutdown;
 mod throttle;
