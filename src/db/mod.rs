@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod breaker;
 pub mod models;
 pub mod schema;
+pub mod writer;
 
 use crate::error::{ApiError, ApiResult};
 use breaker::{Breaker, TripOnConnectError};
@@ -12,8 +13,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -130,6 +130,7 @@ pub struct Db {
     pub backend: Backend,
     breaker: Arc<Breaker>,
     checkout_timeout: Duration,
+    writer: Arc<writer::WriterLock>,
 }
 
 /// How the pool waits: for a free connection, and (SQLite) for another process's lock.
@@ -157,9 +158,6 @@ impl Db {
 
     pub fn open(url: &str, options: DbOptions) -> Result<Self, String> {
         let manager = Manager::with_busy_timeout(url, options.busy_timeout)?;
-        SQLITE_WRITER
-            .budget_ms
-            .store(options.busy_timeout.as_millis() as u64, Ordering::Relaxed);
         let backend = manager.backend;
         let breaker = Breaker::new(manager.clone());
         let pool = Pool::builder()
@@ -174,6 +172,7 @@ impl Db {
             backend,
             breaker,
             checkout_timeout: options.checkout_timeout,
+            writer: writer::WriterLock::new(options.busy_timeout),
         })
     }
 
@@ -186,8 +185,10 @@ impl Db {
     {
         let db = self.clone();
         actix_web::web::block(move || {
-            let mut conn = db.checkout()?;
-            f(&mut conn)
+            writer::with_current(&db.writer, || {
+                let mut conn = db.checkout()?;
+                f(&mut conn)
+            })
         })
         .await?
     }
@@ -241,53 +242,6 @@ impl Db {
     }
 }
 
-/// Serialises SQLite write transactions within the process (one database per process in
-/// production; in a test process of several databases it only serialises more).
-static SQLITE_WRITER: WriterLock = WriterLock {
-    held: Mutex::new(false),
-    freed: Condvar::new(),
-    budget_ms: AtomicU64::new(1500),
-};
-
-/// A lock whose wait is bounded: a writer has one budget (the configured busy timeout)
-/// for the queue here and for another process's lock together, so behind a writer stuck on
-/// another process's lock the queue gives up (503) instead of adding up the waits.
-struct WriterLock {
-    held: Mutex<bool>,
-    freed: Condvar,
-    budget_ms: AtomicU64,
-}
-
-struct WriterGuard(&'static WriterLock);
-
-impl WriterLock {
-    /// Waits for this process's turn; returns the guard and the time left for SQLite's
-    /// own wait.
-    fn acquire(&'static self) -> Option<(WriterGuard, Duration)> {
-        let deadline =
-            Instant::now() + Duration::from_millis(self.budget_ms.load(Ordering::Relaxed));
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        while *held {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            held = self
-                .freed
-                .wait_timeout(held, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        *held = true;
-        let left = deadline.saturating_duration_since(Instant::now());
-        Some((WriterGuard(self), left))
-    }
-}
-
-impl Drop for WriterGuard {
-    fn drop(&mut self) {
-        *self.0.held.lock().unwrap_or_else(|p| p.into_inner()) = false;
-        self.0.freed.notify_one();
-    }
-}
-
 /// Runs `f` in one write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock
 /// up front, so concurrent writers queue instead of failing on lock upgrade), a plain
 /// `BEGIN` on PostgreSQL. Any error rolls everything back.
@@ -295,25 +249,7 @@ pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> ApiResult<T>
 where
     F: FnOnce(&mut DbConn) -> ApiResult<T>,
 {
-    // SQLite has one writer: this process's writers queue here, fairly and without the
-    // busy handler's sleeps, so its busy timeout only ever waits for another process.
-    let _writer = match conn {
-        DbConn::Sqlite(c) => {
-            let (guard, left) = SQLITE_WRITER.acquire().ok_or_else(ApiError::unavailable)?;
-            let busy = |c: &mut SqliteConnection, ms: u128| {
-                c.batch_execute(&format!("PRAGMA busy_timeout = {}", ms.max(1)))
-            };
-            busy(c, left.as_millis())?;
-            let begun = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE");
-            busy(c, SQLITE_WRITER.budget_ms.load(Ordering::Relaxed).into())?;
-            begun?;
-            Some(guard)
-        }
-        DbConn::Pg(c) => {
-            AnsiTransactionManager::begin_transaction(c)?;
-            None
-        }
-    };
+    let _writer = begin_write(conn)?;
     match f(conn) {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
@@ -327,6 +263,34 @@ where
             Err(e)
         }
     }
+}
+
+/// Begins the write transaction; on SQLite first takes this process's turn (see
+/// `writer`), held until the returned guard drops.
+fn begin_write(conn: &mut DbConn) -> ApiResult<Option<writer::WriterGuard>> {
+    let c = match conn {
+        DbConn::Pg(c) => {
+            AnsiTransactionManager::begin_transaction(c)?;
+            return Ok(None);
+        }
+        DbConn::Sqlite(c) => c,
+    };
+    let Some(lock) = writer::current() else {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+        return Ok(None);
+    };
+    let (guard, left) = lock.acquire().ok_or_else(ApiError::unavailable)?;
+    let busy = |c: &mut SqliteConnection, wait: Duration| {
+        c.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}",
+            wait.as_millis().max(1)
+        ))
+    };
+    busy(c, left)?;
+    let begun = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE");
+    busy(c, lock.budget)?;
+    begun?;
+    Ok(Some(guard))
 }
 
 /// Maps a unique-constraint violation to the given client error, anything else to 500.

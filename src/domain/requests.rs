@@ -45,9 +45,16 @@ impl Status {
 }
 
 /// 409 for any transition out of a terminal status.
+/// 409 for a request that is no longer pending: `request_expired` when its deadline
+/// passed (however that was found), `request_not_pending` otherwise.
 pub fn not_pending(status: &str) -> ApiError {
+    let code = if status == "expired" {
+        "request_expired"
+    } else {
+        "request_not_pending"
+    };
     ApiError::conflict(
-        "request_not_pending",
+        code,
         format!("The money request is {status}, no longer pending."),
     )
     .with("request_status", status.to_string())

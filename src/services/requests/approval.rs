@@ -88,12 +88,13 @@ pub async fn approve(
     on_commit: OnCommit<RequestView>,
 ) -> ApiResult<RequestView> {
     // Cheap checks first, so a request that cannot be paid costs no PIN attempt.
-    let (payer_id, id) = (payer.id, public_id.clone());
+    let (payer_id, id, now) = (payer.id, public_id.clone(), state.clock.now_naive());
     let row = state
         .db
         .run(move |c| find_by_public_id(c, &id))
         .await?
         .filter(|r| visible(r, payer_id))
+        .map(|r| as_of(r, now))
         .ok_or_else(not_found)?;
     if row.status != "pending" {
         return Err(not_pending(&row.status));

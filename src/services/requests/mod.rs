@@ -201,13 +201,9 @@ pub fn lock_pending(
     let now = crate::db::db_now(c, clock)?;
     if now >= row.expires_at {
         expiry::expire(c, &row, now, public_url)?;
-        return Ok(Settled::Refused(
-            ApiError::conflict(
-                "request_expired",
-                "The money request expired before this could happen.",
-            )
-            .with("request_status", "expired"),
-        ));
+        return Ok(Settled::Refused(crate::domain::requests::not_pending(
+            "expired",
+        )));
     }
     Ok(Settled::Done((row, now)))
 }
