@@ -116,7 +116,7 @@ impl Config {
             sweep_interval_ms: 5000,
             delivery_interval_ms: 1000,
             callback_timeout_ms: 15_000,
-            idempotency_lease_secs: 30,
+            idempotency_lease_secs: 10,
             db_checkout_timeout_ms: 5000,
             sqlite_busy_timeout_ms: 1500,
             header_timeout_ms: 5000,

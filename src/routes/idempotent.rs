@@ -44,9 +44,15 @@ where
             Ok((status, body)) => (*status, body.clone()),
             Err(e) => (e.status, e.body()),
         };
-        idempotency::finish(&task_state, lease, status, &stored)
-            .await
-            .map(|()| outcome)
+        match idempotency::finish(&task_state, lease.clone(), status, stored.clone()).await {
+            Ok(()) => Ok(outcome),
+            Err(e) => {
+                if e.status.is_server_error() {
+                    idempotency::finish_later(task_state.get_ref().clone(), lease, status, stored);
+                }
+                Err(e)
+            }
+        }
     });
     let (status, body) = task
         .await

@@ -217,9 +217,8 @@ pub async fn finish(
     state: &AppState,
     lease: Lease,
     status: StatusCode,
-    body: &Value,
+    body: Value,
 ) -> ApiResult<()> {
-    let body = body.clone();
     state
         .db
         .run(move |c| {
@@ -234,6 +233,22 @@ pub async fn finish(
             Ok(())
         })
         .await
+}
+
+/// `finish` tried again in the background while the database is out, until the lease
+/// would have lapsed anyway: a retry after an outage is not kept waiting for the lease.
+pub fn finish_later(state: AppState, lease: Lease, status: StatusCode, body: Value) {
+    let give_up = std::time::Instant::now()
+        + std::time::Duration::from_secs(state.config.idempotency_lease_secs.max(1) as u64);
+    actix_web::rt::spawn(async move {
+        while std::time::Instant::now() < give_up {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            match finish(&state, lease.clone(), status, body.clone()).await {
+                Err(e) if e.status.is_server_error() => continue,
+                _ => return,
+            }
+        }
+    });
 }
 
 /// Removes keys older than the retention period.

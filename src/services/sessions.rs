@@ -83,9 +83,15 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> ApiResult<Session
                     diesel::update(rt::table.find(token.id).filter(rt::revoked_at.is_null()))
                         .set(rt::revoked_at.eq(now))
                         .execute(c)?;
-                let concurrent = token
-                    .revoked_at
-                    .is_some_and(|at| at > now - Duration::seconds(REUSE_GRACE_SECS));
+                // Read again: on PostgreSQL the row read above may predate the winner's
+                // commit that made the update find nothing.
+                let revoked_at: Option<NaiveDateTime> = if spent == 0 {
+                    rt::table.find(token.id).select(rt::revoked_at).first(c)?
+                } else {
+                    None
+                };
+                let concurrent =
+                    revoked_at.is_some_and(|at| at > now - Duration::seconds(REUSE_GRACE_SECS));
                 if spent == 0 && concurrent {
                     // A parallel refresh with the same token won a moment ago: this one is
                     // refused, the winner's new token stays valid.

@@ -371,3 +371,34 @@ async fn the_verifier_reports_a_corrupted_ledger() {
     tamper("UPDATE accounts SET balance = balance - 1 WHERE username = 'anna'");
     assert_eq!(app.ledger_report().await["ok"], true);
 }
+
+#[tokio::test]
+async fn concurrent_duplicate_deposits_all_get_the_one_booking() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let anna = app.wallet_user("anna").await;
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let body =
+                    json!({"username": "anna", "amount": "25.00", "bank_reference": "SEPA-RACE"});
+                app.post("/v1/admin/deposits", Some(ADMIN_TOKEN), body)
+                    .await
+            })
+        })
+        .collect();
+    let (mut created, mut ids) = (0, std::collections::BTreeSet::new());
+    for t in tasks {
+        let res = t.await.unwrap();
+        assert!(
+            res.status == 201 || res.status == 200,
+            "a duplicate is answered with the booking, not an error: {} {}",
+            res.status,
+            res.body
+        );
+        created += usize::from(res.status == 201);
+        ids.insert(res.body["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    assert_eq!(app.balance(&anna).await, "25.00");
+}

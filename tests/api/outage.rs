@@ -167,3 +167,97 @@ async fn sqlite_locked_by_another_process_answers_503_not_500() {
     wait_ready(&app).await;
     app.register_private("bert").await.ok(201);
 }
+
+/// Retries a keyed bulk call until it is answered with something other than 409 or 503.
+async fn bulk_until_answered(
+    app: &TestApp,
+    shop: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> crate::helpers::Res {
+    for _ in 0..200 {
+        let (res, _) = app
+            .post_with_key("/v1/money-requests/bulk", shop, key, body.clone())
+            .await;
+        if res.status != 409 && res.status != 503 {
+            return res;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the bulk call was never answered");
+}
+
+/// Every request of the merchant, by reference: how many carry each.
+async fn references(app: &TestApp, shop: &str) -> std::collections::HashMap<String, usize> {
+    let (mut seen, mut after) = (std::collections::HashMap::new(), None::<String>);
+    loop {
+        let path = match &after {
+            Some(id) => format!("/v1/money-requests?limit=100&starting_after={id}"),
+            None => "/v1/money-requests?limit=100".to_string(),
+        };
+        let page = app.get(&path, Some(shop)).await.ok(200).clone();
+        for r in page["data"].as_array().unwrap() {
+            *seen
+                .entry(r["reference"].as_str().unwrap().to_string())
+                .or_default() += 1;
+            after = Some(r["id"].as_str().unwrap().to_string());
+        }
+        if page["has_more"] != true {
+            return seen;
+        }
+    }
+}
+
+/// A bulk call interrupted by an outage leaves nothing; its retry creates every item once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_call_interrupted_by_an_outage_is_completed_once_by_its_retry() {
+    let postgres = std::env::var("PINPAY_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty());
+    let relay = Relay::start("127.0.0.1:5432".into()).await;
+    let port = relay.port;
+    let app = TestApp::spawn_with(move |c| {
+        if postgres {
+            c.database_url = c.database_url.replacen(":5432/", &format!(":{port}/"), 1);
+        }
+    })
+    .await;
+    let shop = app.corporate_plus("shop").await;
+    app.wallet_user("anna").await;
+    let items: Vec<_> = (0..1000)
+        .map(|i| json!({"payer": "anna", "amount": "1.00", "reference": format!("order-{i}")}))
+        .collect();
+    let body = json!({"requests": items});
+
+    let first = if postgres {
+        // Cut PostgreSQL off while the call runs.
+        let call = app.post_with_key("/v1/money-requests/bulk", &shop, "bulk-1", body.clone());
+        let cut = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            relay.cut();
+        };
+        let ((res, _), ()) = tokio::join!(call, cut);
+        relay.restore();
+        res
+    } else {
+        // Another process holds SQLite's write lock while the call runs.
+        let path = app
+            .database_url()
+            .trim_start_matches("sqlite://")
+            .to_string();
+        let mut other = SqliteConnection::establish(&path).unwrap();
+        other.batch_execute("BEGIN IMMEDIATE").unwrap();
+        let (res, _) = app
+            .post_with_key("/v1/money-requests/bulk", &shop, "bulk-1", body.clone())
+            .await;
+        other.batch_execute("ROLLBACK").unwrap();
+        res
+    };
+    if first.status != 200 {
+        first.problem(503, "database_unavailable");
+    }
+    wait_ready(&app).await;
+    let retried = bulk_until_answered(&app, &shop, "bulk-1", &body).await;
+    assert_eq!(retried.ok(200)["created"], 1000);
+    let seen = references(&app, &shop).await;
+    assert_eq!(seen.len(), 1000);
+    assert!(seen.values().all(|n| *n == 1), "no item created twice");
+}
