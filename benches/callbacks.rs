@@ -1,0 +1,498 @@
+//! The callback benchmark: approval → callback latency and delivery throughput, with
+//! the release build and a loopback receiver, on SQLite (default) or PostgreSQL.
+//!
+//! ```sh
+//! cargo bench --bench callbacks                                   # SQLite
+//! cargo bench --bench callbacks -- postgres://postgres@127.0.0.1:5432/postgres
+//! BENCH_EVENTS=300 cargo bench --bench callbacks                  # a smaller burst
+//! ```
+//!
+//! Phases: approvals at 30/s; the approval maximum (16 concurrent payers); approvals at
+//! 80 % of it; a burst of events that all fall due at once (delivery throughput); and on
+//! PostgreSQL approvals through a second instance. Latency is measured from the moment
+//! the approval's response arrives to the callback's arrival (0 if the callback came first).
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use pinpay::clock::Clock;
+use pinpay::config::{Config, Secret};
+use pinpay::startup::Application;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "bench-operator-token-0123456789abcdef";
+const PASSWORD: &str = "correct horse battery";
+const PIN: &str = "482915";
+const PAYERS: usize = 16;
+
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+async fn receive(
+    body: web::Bytes,
+    arrivals: web::Data<Arrivals>,
+    _req: HttpRequest,
+) -> HttpResponse {
+    let at = Instant::now();
+    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+        if let Some(id) = v["data"]["id"].as_str() {
+            arrivals.lock().unwrap().entry(id.to_string()).or_insert(at);
+        }
+    }
+    HttpResponse::Ok().finish()
+}
+
+async fn start_receiver(arrivals: Arrivals, port: u16) -> u16 {
+    let data = web::Data::new(arrivals);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(receive))
+    })
+    .workers(2)
+    .bind(("127.0.0.1", port))
+    .expect("receiver binds");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    port
+}
+
+struct Bench {
+    client: reqwest::Client,
+    base: String,
+    shop: String,
+    payers: Vec<String>,
+}
+
+impl Bench {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let (status, body) = self.call(reqwest::Method::POST, path, token, body).await;
+        assert!(status < 300, "{path}: {status} {body}");
+        body
+    }
+
+    /// `n` pending 1.00 EUR requests, spread over the payers: (payer index, id).
+    async fn requests(&self, n: usize) -> Vec<(usize, String)> {
+        let mut out = Vec::with_capacity(n);
+        for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+            let items: Vec<Value> = chunk
+                .iter()
+                .map(|i| json!({"payer": format!("payer{}", i % PAYERS), "amount": "1.00", "expires_in": 3600}))
+                .collect();
+            let res = self
+                .post(
+                    "/v1/money-requests/bulk",
+                    Some(&self.shop),
+                    json!({"requests": items}),
+                )
+                .await;
+            for (k, item) in res["data"].as_array().unwrap().iter().enumerate() {
+                out.push((
+                    chunk[k] % PAYERS,
+                    item["money_request"]["id"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Approves `requests` at `rate` per second (or as fast as `PAYERS` concurrent payers can
+/// when `rate` is `None`) through `base`; returns when each approval was answered.
+async fn approve_all(
+    bench: &Arc<Bench>,
+    base: &str,
+    requests: Vec<(usize, String)>,
+    rate: Option<f64>,
+) -> Vec<(String, Instant)> {
+    let answered = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    match rate {
+        Some(rate) => {
+            for (k, (payer, id)) in requests.into_iter().enumerate() {
+                let due = started + Duration::from_secs_f64(k as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                tasks.push(tokio::spawn(approve_one(
+                    bench.clone(),
+                    base.to_string(),
+                    payer,
+                    id,
+                    answered.clone(),
+                )));
+            }
+        }
+        None => {
+            let mut by_payer: Vec<Vec<String>> = vec![Vec::new(); PAYERS];
+            for (payer, id) in requests {
+                by_payer[payer].push(id);
+            }
+            for (payer, ids) in by_payer.into_iter().enumerate() {
+                let (bench, base, answered) = (bench.clone(), base.to_string(), answered.clone());
+                tasks.push(tokio::spawn(async move {
+                    for id in ids {
+                        approve_one(bench.clone(), base.clone(), payer, id, answered.clone()).await;
+                    }
+                }));
+            }
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    Arc::try_unwrap(answered).unwrap().into_inner().unwrap()
+}
+
+async fn approve_one(
+    bench: Arc<Bench>,
+    base: String,
+    payer: usize,
+    id: String,
+    answered: Arc<Mutex<Vec<(String, Instant)>>>,
+) {
+    let res = bench
+        .client
+        .post(format!("{base}/v1/wallet/money-requests/{id}/approve"))
+        .bearer_auth(&bench.payers[payer])
+        .json(&json!({"pin": PIN}))
+        .send()
+        .await
+        .expect("approve");
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    answered.lock().unwrap().push((id, Instant::now()));
+}
+
+/// Waits (60 s at most) for every callback, then the latency percentiles in ms.
+async fn latencies(arrivals: &Arrivals, answered: &[(String, Instant)]) -> (f64, f64, f64, usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = {
+            let a = arrivals.lock().unwrap();
+            answered.iter().filter(|(id, _)| a.contains_key(id)).count()
+        };
+        if got == answered.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let a = arrivals.lock().unwrap();
+    let mut ms: Vec<f64> = answered
+        .iter()
+        .filter_map(|(id, at)| {
+            a.get(id)
+                .map(|cb| cb.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    let missing = answered.len() - ms.len();
+    ms.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    let pct = |p: f64| {
+        ms.get(((ms.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    (
+        pct(0.5),
+        pct(0.99),
+        ms.last().copied().unwrap_or(f64::NAN),
+        missing,
+    )
+}
+
+fn report(phase: &str, rate: &str, (p50, p99, max, missing): (f64, f64, f64, usize)) {
+    println!("{phase:<34} {rate:>12}  p50 {p50:>8.1} ms  p99 {p99:>8.1} ms  max {max:>8.1} ms  missing {missing}");
+}
+
+fn config(db_url: &str) -> Config {
+    let mut c = Config::development();
+    c.database_url = db_url.to_string();
+    c.bind = "127.0.0.1:0".into();
+    c.jwt_secret = Secret::new("bench-jwt-secret-0123456789abcdef0123456789");
+    c.admin_token = Some(Secret::new(ADMIN));
+    c.callback_allow_private = true;
+    c
+}
+
+async fn run(db_url: String, events: usize) {
+    let clock = Clock::system();
+    let app = Application::build(config(&db_url), clock.clone())
+        .await
+        .expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+    let mut bench = Bench {
+        client,
+        base: base.clone(),
+        shop: String::new(),
+        payers: Vec::new(),
+    };
+
+    bench.post("/v1/accounts", None, json!({"kind": "corporate", "username": "shop", "password": PASSWORD,
+        "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"})).await;
+    let (s, _) = bench
+        .call(
+            reqwest::Method::PUT,
+            "/v1/admin/accounts/shop/tier",
+            Some(ADMIN),
+            json!({"tier": "corporate_plus"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    bench.shop = bench
+        .post(
+            "/v1/auth/tokens",
+            None,
+            json!({"username": "shop", "password": PASSWORD}),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..PAYERS {
+        let name = format!("payer{i}");
+        bench
+            .post(
+                "/v1/accounts",
+                None,
+                json!({"kind": "private", "username": name, "password": PASSWORD,
+            "email": format!("{name}@example.com")}),
+            )
+            .await;
+        let token = bench
+            .post(
+                "/v1/sessions",
+                None,
+                json!({"username": name, "password": PASSWORD}),
+            )
+            .await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (s, _) = bench
+            .call(
+                reqwest::Method::PUT,
+                "/v1/me/pin",
+                Some(&token),
+                json!({"pin": PIN, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(s, 204);
+        bench.post("/v1/admin/deposits", Some(ADMIN), json!({"username": name, "amount": "2000.00", "bank_reference": format!("bench-{i}")})).await;
+        bench.payers.push(token);
+    }
+    let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
+    let port = start_receiver(arrivals.clone(), 0).await;
+    let (s, _) = bench
+        .call(
+            reqwest::Method::PUT,
+            "/v1/callback-url",
+            Some(&bench.shop.clone()),
+            json!({"url": format!("http://127.0.0.1:{port}/callbacks")}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let bench = Arc::new(bench);
+
+    let reqs = bench.requests(300).await;
+    let answered = approve_all(&bench, &base, reqs, Some(30.0)).await;
+    report(
+        "approvals at 30/s",
+        "30/s",
+        latencies(&arrivals, &answered).await,
+    );
+
+    let reqs = bench.requests(320).await;
+    let started = Instant::now();
+    let answered = approve_all(&bench, &base, reqs, None).await;
+    let max_rate = answered.len() as f64 / started.elapsed().as_secs_f64();
+    report(
+        "approval maximum",
+        &format!("{max_rate:.0}/s"),
+        latencies(&arrivals, &answered).await,
+    );
+
+    let rate = (max_rate * 0.8).max(1.0);
+    let reqs = bench.requests((rate * 10.0) as usize).await;
+    let answered = approve_all(&bench, &base, reqs, Some(rate)).await;
+    report(
+        "approvals at 80 % of the maximum",
+        &format!("{rate:.0}/s"),
+        latencies(&arrivals, &answered).await,
+    );
+
+    // Throughput: the receiver is down while `events` cancellations fail their first
+    // attempt; then it is up again and the clock moves past the retry, so all fall due.
+    let down = Arc::new(Mutex::new(HashMap::new()));
+    let dead_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (s, _) = bench
+        .call(
+            reqwest::Method::PUT,
+            "/v1/callback-url",
+            Some(&bench.shop),
+            json!({"url": format!("http://127.0.0.1:{dead_port}/callbacks")}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let reqs = bench.requests(events).await;
+    let ids: Vec<String> = reqs.into_iter().map(|(_, id)| id).collect();
+    let cancel_started = Instant::now();
+    futures::stream::iter(ids.clone())
+        .for_each_concurrent(16, |id| {
+            let bench = bench.clone();
+            async move {
+                bench
+                    .post(
+                        &format!("/v1/money-requests/{id}/cancel"),
+                        Some(&bench.shop),
+                        json!({}),
+                    )
+                    .await;
+            }
+        })
+        .await;
+    // Wait until every first attempt has failed (none is pending a first try any more).
+    let first_tries = Instant::now() + Duration::from_secs(600);
+    loop {
+        let (_, log) = bench
+            .call(
+                reqwest::Method::GET,
+                "/v1/callbacks?limit=100",
+                Some(&bench.shop),
+                Value::Null,
+            )
+            .await;
+        let untried = log["data"].as_array().map_or(0, |d| {
+            d.iter()
+                .filter(|e| e["attempts"].as_array().is_some_and(|a| a.is_empty()))
+                .count()
+        });
+        if untried == 0 || Instant::now() > first_tries {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let first_round = cancel_started.elapsed();
+    start_receiver(down.clone(), dead_port).await;
+    clock.advance(chrono::Duration::seconds(6));
+    let due = Instant::now();
+    let deadline = due + Duration::from_secs(300);
+    while down.lock().unwrap().len() < ids.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let got = down.lock().unwrap().len();
+    let last = down.lock().unwrap().values().max().copied().unwrap_or(due);
+    let secs = last.saturating_duration_since(due).as_secs_f64().max(0.001);
+    println!(
+        "{:<34} {:>12}  {got} of {} events delivered in {secs:.2} s after falling due ({} first attempts took {:.1} s)",
+        "burst of due events",
+        format!("{:.0}/s", got as f64 / secs),
+        ids.len(),
+        ids.len(),
+        first_round.as_secs_f64()
+    );
+    let (s, _) = bench
+        .call(
+            reqwest::Method::PUT,
+            "/v1/callback-url",
+            Some(&bench.shop),
+            json!({"url": format!("http://127.0.0.1:{port}/callbacks")}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    if db_url.starts_with("postgres") {
+        let second = Application::build(config(&db_url), clock.clone())
+            .await
+            .expect("second instance");
+        let other = format!("http://127.0.0.1:{}", second.port());
+        tokio::spawn(second.run_until_stopped());
+        let reqs = bench.requests(300).await;
+        let answered = approve_all(&bench, &other, reqs, Some(30.0)).await;
+        report(
+            "approvals at 30/s via instance B",
+            "30/s",
+            latencies(&arrivals, &answered).await,
+        );
+    }
+}
+
+use futures::StreamExt;
+
+fn main() {
+    let arg = std::env::args().skip(1).find(|a| a.starts_with("postgres"));
+    let events: usize = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (url, cleanup): (String, Box<dyn FnOnce()>) = match arg {
+        Some(admin) => {
+            use diesel::{Connection, PgConnection, RunQueryDsl};
+            let name = format!("pinpay_bench_{}", std::process::id());
+            let mut c = PgConnection::establish(&admin).expect("connect to PostgreSQL");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .unwrap();
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(b, _)| b)
+                .to_string();
+            let url = format!("{base}/{name}?sslmode=disable");
+            (
+                url,
+                Box::new(move || {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c);
+                }),
+            )
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("pinpay-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join("bench.db").display());
+            (
+                url,
+                Box::new(move || {
+                    let _ = std::fs::remove_dir_all(dir);
+                }),
+            )
+        }
+    };
+    println!(
+        "backend: {}",
+        if url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    rt.block_on(run(url, events));
+    cleanup();
+    std::process::exit(0);
+}
