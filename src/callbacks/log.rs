@@ -30,6 +30,9 @@ pub struct AttemptView {
     pub target_url: Option<String>,
     pub http_status: Option<i32>,
     pub error: Option<String>,
+    /// `http_status`, `timeout`, `connection`, `refused_target` or `request`.
+    pub error_class: Option<String>,
+    pub duration_ms: Option<i32>,
 }
 
 fn view(e: OutboxEvent, attempts: Vec<CallbackAttempt>) -> EventView {
@@ -47,6 +50,8 @@ fn view(e: OutboxEvent, attempts: Vec<CallbackAttempt>) -> EventView {
                 target_url: a.target_url,
                 http_status: a.http_status,
                 error: a.error,
+                error_class: a.error_class,
+                duration_ms: a.duration_ms,
             })
             .collect(),
         last_error: e.last_error,
@@ -128,6 +133,7 @@ pub async fn redeliver(
                     ob::delivered_at.eq(None::<NaiveDateTime>),
                 ))
                 .execute(c)?;
+            crate::services::outbox::written(c)?;
             let event = ob::table
                 .find(event.id)
                 .select(OutboxEvent::as_select())

@@ -1,25 +1,29 @@
-//! The delivery worker: claims due outbox events with a lease (`FOR UPDATE SKIP LOCKED`
-//! on PostgreSQL, the write lock on SQLite), so several instances never send the same
-//! attempt, signs and POSTs each, and records the outcome. 2xx is delivered; anything
-//! else (redirects are never followed) is retried on the schedule, then `failed`.
+//! The delivery worker. It wakes when an event commits (in process, and through
+//! PostgreSQL `LISTEN` when another instance wrote it; polling every
+//! `PINPAY_DELIVERY_INTERVAL_MS` stays as the fallback and picks up retries), claims
+//! chains of due events (see `claim`), and sends each chain in order while the chains of
+//! different merchants run concurrently, over reused connections. 2xx is delivered;
+//! anything else (redirects are never followed) is retried on the schedule, then `failed`.
 
-use super::{guard, settings, signing};
-use crate::db::models::OutboxEvent;
-use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
-use crate::db::{write_tx, DbConn};
-use crate::error::{ApiError, ApiResult};
+use super::claim::{self, Attempted, Delivery, ErrorClass, Outcome};
+use super::{guard, signing};
+use crate::db::{write_tx, Backend};
+use crate::error::ApiResult;
+use crate::services::outbox::CHANNEL;
 use crate::state::AppState;
-use chrono::{Duration, NaiveDateTime};
+use chrono::Duration;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
 use reqwest::header::RETRY_AFTER;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::watch;
+use std::time::Instant;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
 
-/// Waits after failed attempts 1..7: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
-pub const RETRY_SCHEDULE_SECS: [i64; 7] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
-const LEASE_SECS: i64 = 60;
-const BATCH: i64 = 20;
+pub use claim::RETRY_SCHEDULE_SECS;
+
+/// Chains in flight at once (each is one merchant's events, sent in order).
+const MAX_CHAINS: usize = 256;
 /// A `Retry-After` longer than this is capped.
 const MAX_RETRY_AFTER_SECS: i64 = 24 * 3600;
 
@@ -29,21 +33,6 @@ pub struct Worker {
     owner: String,
 }
 
-/// One claimed event with what is needed to send it.
-struct Delivery {
-    event: OutboxEvent,
-    target: Option<String>,
-    secrets: Vec<String>,
-}
-
-enum Outcome {
-    Answered {
-        status: u16,
-        retry_after: Option<i64>,
-    },
-    Failed(String),
-}
-
 impl Worker {
     pub fn new(state: AppState) -> Result<Self, String> {
         let client = reqwest::Client::builder()
@@ -51,6 +40,7 @@ impl Worker {
             .timeout(std::time::Duration::from_millis(
                 state.config.callback_timeout_ms,
             ))
+            .pool_max_idle_per_host(16)
             .dns_resolver(Arc::new(guard::GuardedResolver {
                 allow_private: state.config.callback_allow_private,
             }))
@@ -65,61 +55,130 @@ impl Worker {
         })
     }
 
-    /// Delivers until `shutdown` flips; a round in progress is finished first.
+    /// Delivers until `shutdown` flips; chains in flight are finished first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let every = std::time::Duration::from_millis(self.state.config.delivery_interval_ms);
+        let me = Arc::new(self);
+        let wake = me.state.db.outbox_wake.clone();
+        let listening = Arc::new(AtomicBool::new(true));
+        if me.state.db.backend == Backend::Postgres {
+            let (db, wake, listening) = (me.state.db.clone(), wake.clone(), listening.clone());
+            std::thread::spawn(move || listen(db, wake, listening));
+        }
+        let every = std::time::Duration::from_millis(me.state.config.delivery_interval_ms);
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut chains = JoinSet::new();
         loop {
-            // Shutdown first: once it is asked for, no new claim starts (a round already
-            // claimed finishes, or its leases lapse).
+            // Shutdown first: once it is asked for, no new claim starts.
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
-                _ = tick.tick() => {
-                    if *shutdown.borrow() {
-                        break;
-                    }
-                    if let Err(e) = self.round().await {
-                        tracing::warn!(error = %e, "callback delivery round failed");
+                _ = wake.notified() => {}
+                Some(_) = chains.join_next(), if !chains.is_empty() => {}
+                _ = tick.tick() => {}
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            while chains.try_join_next().is_some() {}
+            let room = MAX_CHAINS - chains.len();
+            if room == 0 {
+                continue;
+            }
+            match me.claim(room).await {
+                Ok(claimed) => {
+                    for chain in claimed {
+                        let worker = me.clone();
+                        chains.spawn(async move { worker.deliver_chain(chain).await });
                     }
                 }
+                Err(e) => tracing::warn!(error = %e, "claiming callbacks failed"),
             }
         }
+        listening.store(false, Ordering::Release);
+        while chains.join_next().await.is_some() {}
     }
 
-    /// Claims due events and delivers them concurrently; returns how many.
-    pub async fn round(&self) -> ApiResult<usize> {
+    async fn claim(&self, room: usize) -> ApiResult<Vec<Vec<Delivery>>> {
         let (owner, now) = (self.owner.clone(), self.state.clock.now_naive());
-        let claimed = self.state.db.run(move |c| claim(c, &owner, now)).await?;
-        let n = claimed.len();
-        futures::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
-        Ok(n)
+        let timeout = Duration::milliseconds(self.state.config.callback_timeout_ms as i64);
+        self.state
+            .db
+            .run(move |c| claim::claim(c, &owner, now, room, timeout))
+            .await
     }
 
-    async fn deliver(&self, d: Delivery) {
-        let started = self.state.clock.now();
-        let outcome = match &d.target {
-            None => {
-                Outcome::Failed("no callback URL: set a default with PUT /v1/callback-url".into())
+    /// Sends one merchant's chain in order and records every attempt in one transaction.
+    /// After a failure the rest of the chain is given back (still due, still in order):
+    /// the failed event has moved on to its retry, and the next claim continues.
+    async fn deliver_chain(&self, chain: Vec<Delivery>) {
+        let mut attempted = Vec::with_capacity(chain.len());
+        let mut rest = Vec::new();
+        for d in chain {
+            let failed = attempted
+                .last()
+                .is_some_and(|a: &Attempted| !a.outcome.delivered());
+            if failed || !rest.is_empty() {
+                rest.push(d.event.id);
+                continue;
             }
-            Some(url) => self.send(url, &d, started.timestamp()).await,
-        };
+            attempted.push(self.attempt(d).await);
+        }
+        for a in attempted.iter().filter(|a| !a.outcome.delivered()) {
+            let why = match &a.outcome {
+                Outcome::Answered { status, .. } => format!("HTTP {status}"),
+                Outcome::Failed(_, why) => why.clone(),
+            };
+            tracing::warn!(
+                event = %a.delivery.event.public_id,
+                merchant = a.delivery.event.merchant_id,
+                attempt = a.delivery.event.attempts + 1,
+                error = %why,
+                "callback delivery failed"
+            );
+        }
         let owner = self.owner.clone();
-        let at = started.naive_utc();
         let recorded = self
             .state
             .db
-            .run(move |c| write_tx(c, |c| record(c, &owner, &d, outcome, at)))
+            .run(move |c| {
+                write_tx(c, |c| {
+                    for a in attempted {
+                        claim::record(c, &owner, a)?;
+                    }
+                    claim::release(c, &owner, &rest)
+                })
+            })
             .await;
         if let Err(e) = recorded {
-            tracing::error!(error = %e, "could not record a callback attempt");
+            tracing::error!(error = %e, "could not record callback attempts");
+        }
+    }
+
+    async fn attempt(&self, d: Delivery) -> Attempted {
+        let started = self.state.clock.now();
+        let clock = Instant::now();
+        let outcome = match &d.target {
+            None => Outcome::Failed(
+                ErrorClass::RefusedTarget,
+                "no callback URL: set a default with PUT /v1/callback-url".into(),
+            ),
+            Some(url) => self.send(url, &d, started.timestamp()).await,
+        };
+        Attempted {
+            delivery: d,
+            outcome,
+            started: started.naive_utc(),
+            duration_ms: clock.elapsed().as_millis().min(i32::MAX as u128) as i32,
         }
     }
 
     async fn send(&self, url: &str, d: &Delivery, timestamp: i64) -> Outcome {
         if let Err(why) = guard::check_target(url, self.state.config.callback_allow_private) {
-            return Outcome::Failed(format!("callback URL refused: {why}"));
+            return Outcome::Failed(
+                ErrorClass::RefusedTarget,
+                format!("callback URL refused: {why}"),
+            );
         }
         let secrets: Vec<&str> = d.secrets.iter().map(String::as_str).collect();
         let body = d.event.payload.clone().into_bytes();
@@ -144,19 +203,22 @@ impl Worker {
                     .and_then(|v| v.trim().parse::<i64>().ok())
                     .map(|s| s.clamp(0, MAX_RETRY_AFTER_SECS)),
             },
-            Err(e) => Outcome::Failed(describe(&e)),
+            Err(e) => {
+                let (class, why) = describe(&e);
+                Outcome::Failed(class, why)
+            }
         }
     }
 }
 
-/// The error with its causes ("error sending request: …: resolves to a non-public address").
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timeout"
+/// The error's class and text with its causes ("…: resolves to a non-public address").
+fn describe(e: &reqwest::Error) -> (ErrorClass, String) {
+    let (class, kind) = if e.is_timeout() {
+        (ErrorClass::Timeout, "timeout")
     } else if e.is_connect() {
-        "connection failed"
+        (ErrorClass::Connection, "connection failed")
     } else {
-        "request failed"
+        (ErrorClass::Request, "request failed")
     };
     let mut text = kind.to_string();
     let mut source = std::error::Error::source(e);
@@ -165,148 +227,40 @@ fn describe(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text.chars().take(500).collect()
+    (class, text.chars().take(500).collect())
 }
 
-#[derive(QueryableByName)]
-struct ClaimedId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-/// Leases up to `BATCH` due events to `owner`.
-fn claim(c: &mut DbConn, owner: &str, now: NaiveDateTime) -> ApiResult<Vec<Delivery>> {
-    let until = now + Duration::seconds(LEASE_SECS);
-    let ids: Vec<i64> = match c {
-        DbConn::Pg(pg) => diesel::sql_query(
-            "UPDATE outbox_events SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
-               SELECT id FROM outbox_events WHERE status = 'pending' AND next_attempt_at <= $3 \
-               AND (lease_until IS NULL OR lease_until < $3) \
-               ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
-        )
-        .bind::<Text, _>(owner)
-        .bind::<Timestamp, _>(until)
-        .bind::<Timestamp, _>(now)
-        .bind::<BigInt, _>(BATCH)
-        .load::<ClaimedId>(pg)?
-        .into_iter()
-        .map(|r| r.id)
-        .collect(),
-        DbConn::Sqlite(_) => write_tx(c, |c| {
-            let ids: Vec<i64> = ob::table
-                .filter(ob::status.eq("pending"))
-                .filter(ob::next_attempt_at.le(now))
-                .filter(ob::lease_until.is_null().or(ob::lease_until.lt(now)))
-                .order((ob::next_attempt_at.asc(), ob::id.asc()))
-                .limit(BATCH)
-                .select(ob::id)
-                .load(c)?;
-            diesel::update(ob::table.filter(ob::id.eq_any(&ids)))
-                .set((ob::lease_owner.eq(owner), ob::lease_until.eq(until)))
-                .execute(c)?;
-            Ok(ids)
-        })?,
-    };
-    let events: Vec<OutboxEvent> = ob::table
-        .filter(ob::id.eq_any(&ids))
-        .order(ob::id.asc())
-        .select(OutboxEvent::as_select())
-        .load(c)?;
-    events
-        .into_iter()
-        .map(|event| {
-            let config = settings::find(c, event.merchant_id)?;
-            let target = event
-                .target_url
-                .clone()
-                .or_else(|| config.as_ref().and_then(|s| s.url.clone()));
-            let secrets = config
-                .map(|s| settings::active_secrets(&s, now))
-                .unwrap_or_default();
-            Ok(Delivery {
-                event,
-                target,
-                secrets,
-            })
-        })
-        .collect()
-}
-
-/// Stores the attempt and the event's next state, if this worker still holds the lease.
-fn record(
-    c: &mut DbConn,
-    owner: &str,
-    d: &Delivery,
-    outcome: Outcome,
-    now: NaiveDateTime,
-) -> ApiResult<()> {
-    let held: Option<String> = ob::table
-        .find(d.event.id)
-        .select(ob::lease_owner)
-        .first(c)?;
-    if held.as_deref() != Some(owner) {
-        return Err(ApiError::internal_from(
-            "callback lease",
-            "lease lost before recording",
-        ));
+/// PostgreSQL: wakes this instance's worker when any instance commits an event. The
+/// connection's input is read without a round trip every 10 ms; on a lost connection it
+/// reconnects (polling covers the gap).
+fn listen(db: crate::db::Db, wake: Arc<Notify>, listening: Arc<AtomicBool>) {
+    while listening.load(Ordering::Acquire) {
+        let mut conn = match db.listener() {
+            Ok(conn) => conn,
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                continue;
+            }
+        };
+        if diesel::sql_query(format!("LISTEN {CHANNEL}"))
+            .execute(&mut conn)
+            .is_err()
+        {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            continue;
+        }
+        'connected: while listening.load(Ordering::Acquire) {
+            let mut woken = false;
+            for note in conn.notifications_iter() {
+                match note {
+                    Ok(_) => woken = true,
+                    Err(_) => break 'connected,
+                }
+            }
+            if woken {
+                wake.notify_one();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
-    let attempt = d.event.attempts + 1;
-    let (http_status, error, delivered, retry_after) = match outcome {
-        Outcome::Answered { status, .. } if (200..300).contains(&status) => {
-            (Some(i32::from(status)), None, true, None)
-        }
-        Outcome::Answered {
-            status,
-            retry_after,
-        } => (
-            Some(i32::from(status)),
-            Some(format!("HTTP {status}")),
-            false,
-            retry_after,
-        ),
-        Outcome::Failed(why) if d.target.is_none() => {
-            diesel::update(ob::table.find(d.event.id))
-                .set((
-                    ob::status.eq("failed"),
-                    ob::last_error.eq(why),
-                    ob::lease_owner.eq(None::<String>),
-                    ob::lease_until.eq(None::<NaiveDateTime>),
-                ))
-                .execute(c)?;
-            return Ok(());
-        }
-        Outcome::Failed(why) => (None, Some(why), false, None),
-    };
-    let next = (!delivered)
-        .then(|| RETRY_SCHEDULE_SECS.get(attempt as usize - 1))
-        .flatten()
-        .map(|wait| now + Duration::seconds((*wait).max(retry_after.unwrap_or(0))));
-    diesel::insert_into(ca::table)
-        .values((
-            ca::event_id.eq(d.event.id),
-            ca::attempt.eq(attempt),
-            ca::target_url.eq(&d.target),
-            ca::started_at.eq(now),
-            ca::http_status.eq(http_status),
-            ca::error.eq(&error),
-            ca::next_attempt_at.eq(next),
-        ))
-        .execute(c)?;
-    let status = match (delivered, next) {
-        (true, _) => "delivered",
-        (false, Some(_)) => "pending",
-        (false, None) => "failed",
-    };
-    diesel::update(ob::table.find(d.event.id))
-        .set((
-            ob::status.eq(status),
-            ob::attempts.eq(attempt),
-            ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
-            ob::last_error.eq(&error),
-            ob::delivered_at.eq(delivered.then_some(now)),
-            ob::lease_owner.eq(None::<String>),
-            ob::lease_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(c)?;
-    Ok(())
 }

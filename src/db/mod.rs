@@ -131,6 +131,9 @@ pub struct Db {
     breaker: Arc<Breaker>,
     checkout_timeout: Duration,
     writer: Arc<writer::WriterLock>,
+    /// Fired after work that wrote outbox events succeeded (its transaction committed).
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+    url: String,
 }
 
 /// How the pool waits: for a free connection, and (SQLite) for another process's lock.
@@ -173,6 +176,8 @@ impl Db {
             breaker,
             checkout_timeout: options.checkout_timeout,
             writer: writer::WriterLock::new(options.busy_timeout),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            url: url.to_string(),
         })
     }
 
@@ -186,8 +191,13 @@ impl Db {
         let db = self.clone();
         actix_web::web::block(move || {
             writer::with_current(&db.writer, || {
+                OUTBOX_WRITTEN.with(|w| w.set(false));
                 let mut conn = db.checkout()?;
-                f(&mut conn)
+                let done = f(&mut conn);
+                if OUTBOX_WRITTEN.with(|w| w.replace(false)) && done.is_ok() {
+                    db.outbox_wake.notify_one();
+                }
+                done
             })
         })
         .await?
@@ -211,6 +221,12 @@ impl Db {
                 Err(_) => {}
             }
         }
+    }
+
+    /// A connection of its own (outside the pool) for PostgreSQL `LISTEN`.
+    pub fn listener(&self) -> Result<PgConnection, String> {
+        let manager = Manager::new(&self.url)?;
+        PgConnection::establish(&manager.url).map_err(|e| e.to_string())
     }
 
     /// Whether the database takes work: the circuit is closed and (SQLite) no other
@@ -240,6 +256,16 @@ impl Db {
     pub fn get(&self) -> ApiResult<PooledConn> {
         self.checkout()
     }
+}
+
+thread_local! {
+    static OUTBOX_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks that the work running on this thread wrote an outbox event: once it succeeds,
+/// `Db::run` wakes the delivery worker.
+pub fn outbox_written() {
+    OUTBOX_WRITTEN.with(|w| w.set(true));
 }
 
 /// Runs `f` in one write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock

@@ -175,4 +175,6 @@ pub struct CallbackAttempt {
     pub http_status: Option<i32>,
     pub error: Option<String>,
     pub next_attempt_at: Option<NaiveDateTime>,
+    pub duration_ms: Option<i32>,
+    pub error_class: Option<String>,
 }

@@ -160,6 +160,8 @@ diesel::table! {
         http_status -> Nullable<Integer>,
         error -> Nullable<Text>,
         next_attempt_at -> Nullable<Timestamp>,
+        duration_ms -> Nullable<Integer>,
+        error_class -> Nullable<Text>,
     }
 }
 

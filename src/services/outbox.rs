@@ -38,5 +38,20 @@ pub fn emit(
             ob::created_at.eq(now),
         ))
         .execute(c)?;
+    written(c)?;
     Ok(id)
+}
+
+/// The PostgreSQL channel on which committed events wake every instance's worker.
+pub const CHANNEL: &str = "pinpay_outbox";
+
+/// Wakes the delivery workers once the caller's transaction commits: this instance's
+/// through `Db::run`, every instance's through PostgreSQL `NOTIFY` (sent on commit only,
+/// and once per transaction however many events it wrote).
+pub fn written(c: &mut DbConn) -> ApiResult<()> {
+    crate::db::outbox_written();
+    if let DbConn::Pg(_) = c {
+        diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(c)?;
+    }
+    Ok(())
 }

@@ -452,7 +452,7 @@ async fn internal_targets_are_refused_when_set_and_at_delivery() {
 }
 
 #[tokio::test]
-async fn two_instances_deliver_200_events_without_sending_an_attempt_twice() {
+async fn two_instances_deliver_1000_events_without_sending_an_attempt_twice() {
     let app = Arc::new(TestApp::spawn().await);
     let receiver = Receiver::start().await;
     let shop = app.corporate_plus("shop").await;
@@ -466,7 +466,7 @@ async fn two_instances_deliver_200_events_without_sending_an_attempt_twice() {
     .ok(200);
     let (_second, second_handle) = app.second_instance().await;
 
-    let items: Vec<Value> = (0..200)
+    let items: Vec<Value> = (0..1000)
         .map(|i| json!({"payer": "anna", "amount": "1.00", "reference": format!("r{i}")}))
         .collect();
     let bulk = app
@@ -483,7 +483,7 @@ async fn two_instances_deliver_200_events_without_sending_an_attempt_twice() {
         .map(|r| r["money_request"]["id"].as_str().unwrap().to_string())
         .collect();
     let tasks: Vec<_> = ids
-        .chunks(50)
+        .chunks(250)
         .map(|chunk| {
             let (app, shop, chunk) = (app.clone(), shop.clone(), chunk.to_vec());
             tokio::spawn(async move {
@@ -503,7 +503,9 @@ async fn two_instances_deliver_200_events_without_sending_an_attempt_twice() {
         t.await.unwrap();
     }
 
-    let hits = receiver.wait_for(200).await;
+    let hits = receiver
+        .wait_for_within(1000, std::time::Duration::from_secs(60))
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let hits_after = receiver.hits();
     let mut per_event: HashMap<String, usize> = HashMap::new();
@@ -512,7 +514,7 @@ async fn two_instances_deliver_200_events_without_sending_an_attempt_twice() {
     }
     assert_eq!(
         (hits.len(), hits_after.len(), per_event.len()),
-        (200, 200, 200)
+        (1000, 1000, 1000)
     );
     assert!(
         per_event.values().all(|n| *n == 1),

@@ -10,6 +10,7 @@ mod auth;
 mod callbacks;
 mod connections;
 mod crash;
+mod delivery;
 mod ledger;
 mod limits;
 mod operations;

@@ -18,10 +18,13 @@ pub enum Mode {
     Redirect302 = 2,
     Hang = 3,
     Busy503 = 4,
+    /// 500 on the first delivery of each event, 200 on every later one.
+    FailFirst = 5,
 }
 
 #[derive(Clone, Debug)]
 pub struct Hit {
+    pub arrived: std::time::Instant,
     pub path: String,
     pub id: String,
     pub timestamp: String,
@@ -65,7 +68,14 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) -
             .unwrap_or_default()
             .to_string()
     };
+    let first_of_event = !state
+        .1
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|h| h.id == header("webhook-id"));
     state.1.lock().unwrap().push(Hit {
+        arrived: std::time::Instant::now(),
         path: req.path().to_string(),
         id: header("webhook-id"),
         timestamp: header("webhook-timestamp"),
@@ -82,6 +92,8 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) -
             tokio::time::sleep(Duration::from_secs(5)).await;
             HttpResponse::Ok().finish()
         }
+        5 if first_of_event => HttpResponse::InternalServerError().finish(),
+        5 => HttpResponse::Ok().finish(),
         _ => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "3600"))
             .finish(),
@@ -132,7 +144,13 @@ impl Receiver {
 
     /// Waits (10 s at most) until at least `n` deliveries arrived.
     pub async fn wait_for(&self, n: usize) -> Vec<Hit> {
-        for _ in 0..200 {
+        self.wait_for_within(n, Duration::from_secs(10)).await
+    }
+
+    /// Waits (`limit` at most) until at least `n` deliveries arrived.
+    pub async fn wait_for_within(&self, n: usize, limit: Duration) -> Vec<Hit> {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
             if self.hits().len() >= n {
                 return self.hits();
             }

@@ -1,0 +1,312 @@
+//! The delivery worker's database side: claiming chains of due events and recording
+//! attempts.
+//!
+//! Order: the events of one merchant are sent in the order they were written. An event
+//! waits while an earlier event of its merchant is in flight (leased) or due; an earlier
+//! event that failed and waits for a later retry no longer holds it back (the Standard
+//! Webhooks ordering Stripe and svix document). A claim takes, per merchant that has
+//! nothing in flight, its earliest due events as one chain, sent one after the other;
+//! chains of different merchants go out concurrently. Claims are serialised (PostgreSQL
+//! advisory lock, SQLite's write lock), so two instances never claim one event, nor
+//! events of one merchant at once.
+
+use super::settings;
+use crate::db::models::OutboxEvent;
+use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
+use crate::db::{write_tx, DbConn};
+use crate::error::{ApiError, ApiResult};
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+/// Waits after failed attempts 1..7: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+pub const RETRY_SCHEDULE_SECS: [i64; 7] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+/// Events in one chain: new events of a merchant go out back to back.
+const CHAIN_MAX: usize = 50;
+/// Due events looked at per claim.
+const SCAN: i64 = 5000;
+/// Lease slack beyond the chain's longest possible run.
+const LEASE_SLACK_SECS: i64 = 60;
+/// Any key: the claims of all instances queue on it.
+const CLAIM_LOCK: i64 = 0x7069_6e70_6179;
+
+/// One claimed event with what is needed to send it.
+pub struct Delivery {
+    pub event: OutboxEvent,
+    pub target: Option<String>,
+    pub secrets: Vec<String>,
+}
+
+/// A failed attempt's kind, for the log and the metrics.
+#[derive(Clone, Copy, Debug)]
+pub enum ErrorClass {
+    HttpStatus,
+    Timeout,
+    Connection,
+    RefusedTarget,
+    Request,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HttpStatus => "http_status",
+            Self::Timeout => "timeout",
+            Self::Connection => "connection",
+            Self::RefusedTarget => "refused_target",
+            Self::Request => "request",
+        }
+    }
+}
+
+pub enum Outcome {
+    Answered {
+        status: u16,
+        retry_after: Option<i64>,
+    },
+    Failed(ErrorClass, String),
+}
+
+impl Outcome {
+    pub fn delivered(&self) -> bool {
+        matches!(self, Outcome::Answered { status, .. } if (200..300).contains(status))
+    }
+}
+
+type Candidate = (i64, i64, i32, Option<NaiveDateTime>);
+
+/// Leases up to `room` chains of due events to `owner`; `timeout` is one attempt's limit.
+pub fn claim(
+    c: &mut DbConn,
+    owner: &str,
+    now: NaiveDateTime,
+    room: usize,
+    timeout: Duration,
+) -> ApiResult<Vec<Vec<Delivery>>> {
+    let chains: Vec<Vec<i64>> = write_tx(c, |c| {
+        if let DbConn::Pg(_) = c {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})")).execute(c)?;
+        }
+        let due: Vec<Candidate> = ob::table
+            .filter(ob::status.eq("pending"))
+            .filter(ob::next_attempt_at.le(now))
+            .order(ob::id.asc())
+            .limit(SCAN)
+            .select((ob::id, ob::merchant_id, ob::attempts, ob::lease_until))
+            .load(c)?;
+        let chains = plan(&due, now, room);
+        for chain in &chains {
+            let until = now + timeout * chain.len() as i32 + Duration::seconds(LEASE_SLACK_SECS);
+            diesel::update(ob::table.filter(ob::id.eq_any(chain)))
+                .set((ob::lease_owner.eq(owner), ob::lease_until.eq(until)))
+                .execute(c)?;
+        }
+        Ok(chains)
+    })?;
+    if chains.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = chains.iter().flatten().copied().collect();
+    let mut events: HashMap<i64, OutboxEvent> = ob::table
+        .filter(ob::id.eq_any(&ids))
+        .select(OutboxEvent::as_select())
+        .load(c)?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let mut configs = HashMap::new();
+    chains
+        .into_iter()
+        .map(|chain| {
+            chain
+                .into_iter()
+                .map(|id| {
+                    let event = events.remove(&id).ok_or_else(ApiError::internal)?;
+                    let config = match configs.get(&event.merchant_id) {
+                        Some(found) => found,
+                        None => {
+                            let found = settings::find(c, event.merchant_id)?;
+                            configs.entry(event.merchant_id).or_insert(found)
+                        }
+                    };
+                    let target = event
+                        .target_url
+                        .clone()
+                        .or_else(|| config.as_ref().and_then(|s| s.url.clone()));
+                    let secrets = config
+                        .as_ref()
+                        .map(|s| settings::active_secrets(s, now))
+                        .unwrap_or_default();
+                    Ok(Delivery {
+                        event,
+                        target,
+                        secrets,
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The chains to claim among `due` (in written order): merchants with an event in flight
+/// wait; a retry starts a chain of its own (its receiver may be failing), new events
+/// form chains of up to `CHAIN_MAX`.
+fn plan(due: &[Candidate], now: NaiveDateTime, room: usize) -> Vec<Vec<i64>> {
+    let busy: HashSet<i64> = due
+        .iter()
+        .filter(|(_, _, _, lease)| lease.is_some_and(|until| until >= now))
+        .map(|(_, merchant, _, _)| *merchant)
+        .collect();
+    let mut chains: Vec<Vec<i64>> = Vec::new();
+    let mut open: HashMap<i64, Option<usize>> = HashMap::new();
+    for (id, merchant, attempts, _) in due {
+        if busy.contains(merchant) {
+            continue;
+        }
+        match open.get(merchant) {
+            Some(Some(k)) if chains[*k].len() < CHAIN_MAX => chains[*k].push(*id),
+            Some(_) => {
+                open.insert(*merchant, None);
+            }
+            None if chains.len() < room => {
+                chains.push(vec![*id]);
+                let more = (*attempts == 0).then_some(chains.len() - 1);
+                open.insert(*merchant, more);
+            }
+            None => {}
+        }
+    }
+    chains
+}
+
+/// Gives back the leases of events a chain did not get to (they stay due, in order).
+pub fn release(c: &mut DbConn, owner: &str, ids: &[i64]) -> ApiResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        ob::table
+            .filter(ob::id.eq_any(ids))
+            .filter(ob::lease_owner.eq(owner)),
+    )
+    .set((
+        ob::lease_owner.eq(None::<String>),
+        ob::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(c)?;
+    Ok(())
+}
+
+/// One attempt as it happened.
+pub struct Attempted {
+    pub delivery: Delivery,
+    pub outcome: Outcome,
+    pub started: NaiveDateTime,
+    pub duration_ms: i32,
+}
+
+/// Stores the attempt and the event's next state, if this worker still holds the lease.
+pub fn record(c: &mut DbConn, owner: &str, a: Attempted) -> ApiResult<()> {
+    let d = &a.delivery;
+    let held: Option<String> = ob::table
+        .find(d.event.id)
+        .select(ob::lease_owner)
+        .first(c)?;
+    if held.as_deref() != Some(owner) {
+        return Err(ApiError::internal_from(
+            "callback lease",
+            "lease lost before recording",
+        ));
+    }
+    let attempt = d.event.attempts + 1;
+    let delivered = a.outcome.delivered();
+    let (http_status, error, class, retry_after) = match a.outcome {
+        Outcome::Answered { status, .. } if delivered => {
+            (Some(i32::from(status)), None, None, None)
+        }
+        Outcome::Answered {
+            status,
+            retry_after,
+        } => (
+            Some(i32::from(status)),
+            Some(format!("HTTP {status}")),
+            Some(ErrorClass::HttpStatus),
+            retry_after,
+        ),
+        Outcome::Failed(_, why) if d.target.is_none() => {
+            diesel::update(ob::table.find(d.event.id))
+                .set((
+                    ob::status.eq("failed"),
+                    ob::last_error.eq(why),
+                    ob::lease_owner.eq(None::<String>),
+                    ob::lease_until.eq(None::<NaiveDateTime>),
+                ))
+                .execute(c)?;
+            return Ok(());
+        }
+        Outcome::Failed(class, why) => (None, Some(why), Some(class), None),
+    };
+    let now = a.started;
+    let next = (!delivered)
+        .then(|| RETRY_SCHEDULE_SECS.get(attempt as usize - 1))
+        .flatten()
+        .map(|wait| now + Duration::seconds((*wait).max(retry_after.unwrap_or(0))));
+    diesel::insert_into(ca::table)
+        .values((
+            ca::event_id.eq(d.event.id),
+            ca::attempt.eq(attempt),
+            ca::target_url.eq(&d.target),
+            ca::started_at.eq(now),
+            ca::http_status.eq(http_status),
+            ca::error.eq(&error),
+            ca::next_attempt_at.eq(next),
+            ca::duration_ms.eq(a.duration_ms),
+            ca::error_class.eq(class.map(ErrorClass::as_str)),
+        ))
+        .execute(c)?;
+    let status = match (delivered, next) {
+        (true, _) => "delivered",
+        (false, Some(_)) => "pending",
+        (false, None) => "failed",
+    };
+    diesel::update(ob::table.find(d.event.id))
+        .set((
+            ob::status.eq(status),
+            ob::attempts.eq(attempt),
+            ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
+            ob::last_error.eq(&error),
+            ob::delivered_at.eq(delivered.then_some(now)),
+            ob::lease_owner.eq(None::<String>),
+            ob::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(s, 0).unwrap().naive_utc()
+    }
+
+    #[test]
+    fn chains_keep_each_merchants_order_and_skip_busy_merchants() {
+        let now = at(1000);
+        let due = vec![
+            (1, 7, 0, None),
+            (2, 8, 0, Some(at(2000))), // merchant 8 has an event in flight
+            (3, 7, 0, None),
+            (4, 8, 0, None),
+            (5, 9, 2, None), // a retry: alone in its chain
+            (6, 9, 0, None),
+            (7, 7, 0, Some(at(10))), // a lapsed lease: claimable again
+        ];
+        assert_eq!(plan(&due, now, 10), vec![vec![1, 3, 7], vec![5]]);
+        assert_eq!(plan(&due, now, 1), vec![vec![1, 3, 7]]);
+        let many: Vec<Candidate> = (0..60).map(|i| (i, 1, 0, None)).collect();
+        let chains = plan(&many, now, 10);
+        assert_eq!((chains.len(), chains[0].len()), (1, CHAIN_MAX));
+    }
+}

@@ -1,0 +1,334 @@
+//! Callback delivery: in written order per merchant (also through failed first
+//! attempts), one merchant's dead receiver does not hold up another's, an undelivered
+//! event survives SIGKILL and arrives once, and the timeout setting is read.
+
+use crate::helpers::{TestApp, TestDb, ADMIN_TOKEN, IBAN, PASSWORD, PIN};
+use crate::process::{wait_healthy, ServerProcess};
+use crate::receiver::{Mode, Receiver};
+use chrono::Duration;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// `n` cancelled payment links of `shop`: their ids in the order the events were written.
+async fn cancelled_links(app: &TestApp, shop: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let id = app
+            .create_request(shop, json!({"amount": "1.00"}))
+            .await
+            .ok(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.post(
+            &format!("/v1/money-requests/{id}/cancel"),
+            Some(shop),
+            json!({}),
+        )
+        .await
+        .ok(200);
+        ids.push(id);
+    }
+    ids
+}
+
+fn request_ids(hits: &[crate::receiver::Hit]) -> Vec<String> {
+    hits.iter()
+        .map(|h| h.json()["data"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_merchants_events_arrive_in_written_order_also_when_every_first_attempt_fails() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    receiver.set(Mode::FailFirst);
+    let shop = app.corporate_plus("shop").await;
+    app.put(
+        "/v1/callback-url",
+        Some(&shop),
+        json!({"url": receiver.url()}),
+    )
+    .await
+    .ok(200);
+    let written = cancelled_links(&app, &shop, 20).await;
+
+    // Every first attempt fails (500), in written order.
+    let first = receiver.wait_for(20).await;
+    assert_eq!(
+        request_ids(&first[..20]),
+        written,
+        "first attempts in written order"
+    );
+    // The retries fall due (5 s later by the clock) and succeed, in written order too.
+    app.clock.advance(Duration::seconds(6));
+    let all = receiver.wait_for(40).await;
+    assert_eq!(
+        request_ids(&all[20..40]),
+        written,
+        "deliveries in written order"
+    );
+    assert!(all[20..40]
+        .iter()
+        .all(|h| all[..20].iter().any(|f| f.id == h.id)));
+}
+
+#[tokio::test]
+async fn a_dead_receiver_of_one_merchant_does_not_hold_up_another_merchant() {
+    let app = TestApp::spawn().await;
+    let (dead, alive) = (Receiver::start().await, Receiver::start().await);
+    dead.set(Mode::Hang); // answers after 5 s; the test server gives up after 0.7 s
+    let slow = app.corporate_plus("slow").await;
+    let fast = app.corporate_plus("fast").await;
+    app.put("/v1/callback-url", Some(&slow), json!({"url": dead.url()}))
+        .await
+        .ok(200);
+    app.put("/v1/callback-url", Some(&fast), json!({"url": alive.url()}))
+        .await
+        .ok(200);
+    cancelled_links(&app, &slow, 20).await;
+    for n in 1..=5 {
+        let id = app
+            .create_request(&fast, json!({"amount": "1.00"}))
+            .await
+            .ok(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let cancelled = Instant::now();
+        app.post(
+            &format!("/v1/money-requests/{id}/cancel"),
+            Some(&fast),
+            json!({}),
+        )
+        .await
+        .ok(200);
+        let hits = alive.wait_for(n).await;
+        let late = hits[n - 1].arrived.saturating_duration_since(cancelled);
+        assert!(
+            late < std::time::Duration::from_secs(1),
+            "merchant fast's callback {n} took {late:?} behind merchant slow's dead receiver"
+        );
+    }
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    let mut req = client.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    res.json().await.unwrap_or(Value::Null)
+}
+
+async fn put(client: &reqwest::Client, url: String, token: &str, body: Value) {
+    let res = client
+        .put(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+}
+
+/// The shop's event log, as the merchant reads it.
+async fn log(client: &reqwest::Client, a: &str, shop: &str) -> Value {
+    let res = client
+        .get(format!("{a}/v1/callbacks"))
+        .bearer_auth(shop)
+        .send()
+        .await
+        .unwrap();
+    res.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_approval_killed_before_its_callback_is_delivered_once_after_restart() {
+    let db = TestDb::create();
+    let port = Receiver::free_port();
+    let mut server = ServerProcess::start(
+        &db.url(),
+        &[
+            ("PINPAY_DELIVERY_INTERVAL_MS", "100"),
+            ("PINPAY_CALLBACK_TIMEOUT_MS", "500"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let a = server.address();
+    wait_healthy(&client, &a).await;
+    post(&client, format!("{a}/v1/accounts"), None, json!({"kind": "corporate", "username": "shop",
+        "password": PASSWORD, "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": IBAN, "bic": "DEUTDEFF"})).await;
+    put(
+        &client,
+        format!("{a}/v1/admin/accounts/shop/tier"),
+        ADMIN_TOKEN,
+        json!({"tier": "corporate_plus"}),
+    )
+    .await;
+    let shop = post(
+        &client,
+        format!("{a}/v1/auth/tokens"),
+        None,
+        json!({"username": "shop", "password": PASSWORD}),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(
+        &client,
+        format!("{a}/v1/callback-url"),
+        &shop,
+        json!({"url": format!("http://127.0.0.1:{port}/callbacks")}),
+    )
+    .await;
+    post(
+        &client,
+        format!("{a}/v1/accounts"),
+        None,
+        json!({"kind": "private", "username": "anna",
+        "password": PASSWORD, "email": "anna@example.com"}),
+    )
+    .await;
+    let anna = post(
+        &client,
+        format!("{a}/v1/sessions"),
+        None,
+        json!({"username": "anna", "password": PASSWORD}),
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(
+        &client,
+        format!("{a}/v1/me/pin"),
+        &anna,
+        json!({"pin": PIN, "password": PASSWORD}),
+    )
+    .await;
+    post(
+        &client,
+        format!("{a}/v1/admin/deposits"),
+        Some(ADMIN_TOKEN),
+        json!({"username": "anna", "amount": "50.00", "bank_reference": "K-1"}),
+    )
+    .await;
+    let id = post(
+        &client,
+        format!("{a}/v1/money-requests"),
+        Some(&shop),
+        json!({"payer": "anna", "amount": "10.00"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The receiver is down: the approval commits, its callback does not get through.
+    post(
+        &client,
+        format!("{a}/v1/wallet/money-requests/{id}/approve"),
+        Some(&anna),
+        json!({"pin": PIN}),
+    )
+    .await;
+    let mut tried = false;
+    for _ in 0..100 {
+        let events = log(&client, &a, &shop).await;
+        if events["data"][0]["attempts"][0]["error_class"] == "connection" {
+            tried = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(tried, "the first attempt failed to connect");
+    server.kill();
+
+    let receiver = Receiver::start_on(port).await;
+    server.spawn();
+    wait_healthy(&client, &a).await;
+    // The retry is due 5 s after the failed attempt.
+    let hits = receiver
+        .wait_for_within(1, std::time::Duration::from_secs(20))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(receiver.hits().len(), 1, "delivered once");
+    assert_eq!(hits[0].json()["type"], "money_request.approved");
+    assert_eq!(hits[0].json()["data"]["id"], id.as_str());
+    let events = log(&client, &a, &shop).await;
+    assert_eq!(events["data"][0]["status"], "delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_callback_timeout_setting_is_read_and_the_log_shows_each_attempt() {
+    let db = TestDb::create();
+    let receiver = Receiver::start().await;
+    receiver.set(Mode::Hang); // answers after 5 s
+    let mut server = ServerProcess::start(&db.url(), &[("PINPAY_CALLBACK_TIMEOUT_MS", "300")]);
+    let client = reqwest::Client::new();
+    let a = server.address();
+    wait_healthy(&client, &a).await;
+    post(&client, format!("{a}/v1/accounts"), None, json!({"kind": "corporate", "username": "shop",
+        "password": PASSWORD, "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": IBAN, "bic": "DEUTDEFF"})).await;
+    put(
+        &client,
+        format!("{a}/v1/admin/accounts/shop/tier"),
+        ADMIN_TOKEN,
+        json!({"tier": "corporate_plus"}),
+    )
+    .await;
+    let shop = post(
+        &client,
+        format!("{a}/v1/auth/tokens"),
+        None,
+        json!({"username": "shop", "password": PASSWORD}),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(
+        &client,
+        format!("{a}/v1/callback-url"),
+        &shop,
+        json!({"url": receiver.url()}),
+    )
+    .await;
+    let id = post(
+        &client,
+        format!("{a}/v1/money-requests"),
+        Some(&shop),
+        json!({"amount": "1.00"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post(
+        &client,
+        format!("{a}/v1/money-requests/{id}/cancel"),
+        Some(&shop),
+        json!({}),
+    )
+    .await;
+
+    let mut attempt = Value::Null;
+    for _ in 0..100 {
+        attempt = log(&client, &a, &shop).await["data"][0]["attempts"][0].clone();
+        if attempt.is_object() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(attempt["error_class"], "timeout", "{attempt}");
+    let took = attempt["duration_ms"].as_i64().unwrap();
+    assert!(
+        (300..2000).contains(&took),
+        "the attempt gave up after {took} ms, not 15 s or 5 s"
+    );
+    assert!(attempt["started_at"].is_string() && attempt["http_status"].is_null());
+    server.kill();
+}
