@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Phases: approvals at 30/s; the approval maximum (16 concurrent payers); approvals at
-//! 80 % of it; a burst of events that all fall due at once (delivery throughput); and on
+//! 80 % of it; a burst of events that all fall due at once after their first attempt was
+//! answered 503 with `Retry-After` (delivery throughput); and on
 //! PostgreSQL approvals through a second instance. Latency is measured from the moment
 //! the approval's response arrives to the callback's arrival (0 if the callback came first).
 
@@ -18,6 +19,7 @@ use pinpay::config::{Config, Secret};
 use pinpay::startup::Application;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,11 +30,19 @@ const PAYERS: usize = 16;
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
+/// While set, the receiver answers 503 with `Retry-After: 3600` (the burst phase).
+static BUSY: AtomicBool = AtomicBool::new(false);
+
 async fn receive(
     body: web::Bytes,
     arrivals: web::Data<Arrivals>,
     _req: HttpRequest,
 ) -> HttpResponse {
+    if BUSY.load(Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "3600"))
+            .finish();
+    }
     let at = Instant::now();
     if let Ok(v) = serde_json::from_slice::<Value>(&body) {
         if let Some(id) = v["data"]["id"].as_str() {
@@ -339,19 +349,18 @@ async fn run(db_url: String, events: usize) {
         latencies(&arrivals, &answered).await,
     );
 
-    // Throughput: the receiver is down while `events` cancellations fail their first
-    // attempt; then it is up again and the clock moves past the retry, so all fall due.
-    let down = Arc::new(Mutex::new(HashMap::new()));
-    let dead_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // Throughput: the receiver answers 503 with `Retry-After: 3600` while `events`
+    // cancellations fail their first attempt; then it is healthy again and the clock
+    // moves past the hour, so all fall due at once.
+    let down: Arrivals = Arc::new(Mutex::new(HashMap::new()));
+    let burst_port = start_receiver(down.clone(), 0).await;
+    BUSY.store(true, Ordering::SeqCst);
     let (s, _) = bench
         .call(
             reqwest::Method::PUT,
             "/v1/callback-url",
             Some(&bench.shop),
-            json!({"url": format!("http://127.0.0.1:{dead_port}/callbacks")}),
+            json!({"url": format!("http://127.0.0.1:{burst_port}/callbacks")}),
         )
         .await;
     assert_eq!(s, 200);
@@ -394,8 +403,8 @@ async fn run(db_url: String, events: usize) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let first_round = cancel_started.elapsed();
-    start_receiver(down.clone(), dead_port).await;
-    clock.advance(chrono::Duration::seconds(6));
+    BUSY.store(false, Ordering::SeqCst);
+    clock.advance(chrono::Duration::seconds(3601));
     let due = Instant::now();
     let deadline = due + Duration::from_secs(300);
     while down.lock().unwrap().len() < ids.len() && Instant::now() < deadline {

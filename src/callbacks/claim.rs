@@ -73,7 +73,7 @@ impl Outcome {
     }
 }
 
-type Candidate = (i64, i64, i32, Option<NaiveDateTime>);
+type Candidate = (i64, i64, Option<NaiveDateTime>);
 
 /// Leases up to `room` chains of due events to `owner`; `timeout` is one attempt's limit.
 pub fn claim(
@@ -92,7 +92,7 @@ pub fn claim(
             .filter(ob::next_attempt_at.le(now))
             .order(ob::id.asc())
             .limit(SCAN)
-            .select((ob::id, ob::merchant_id, ob::attempts, ob::lease_until))
+            .select((ob::id, ob::merchant_id, ob::lease_until))
             .load(c)?;
         let chains = plan(&due, now, room);
         for chain in &chains {
@@ -149,17 +149,17 @@ pub fn claim(
 }
 
 /// The chains to claim among `due` (in written order): merchants with an event in flight
-/// wait; a retry starts a chain of its own (its receiver may be failing), new events
-/// form chains of up to `CHAIN_MAX`.
+/// wait; the others get their earliest due events as one chain of up to `CHAIN_MAX`
+/// (a chain stops at its first failure, so a failing receiver costs one attempt a chain).
 fn plan(due: &[Candidate], now: NaiveDateTime, room: usize) -> Vec<Vec<i64>> {
     let busy: HashSet<i64> = due
         .iter()
-        .filter(|(_, _, _, lease)| lease.is_some_and(|until| until >= now))
-        .map(|(_, merchant, _, _)| *merchant)
+        .filter(|(_, _, lease)| lease.is_some_and(|until| until >= now))
+        .map(|(_, merchant, _)| *merchant)
         .collect();
     let mut chains: Vec<Vec<i64>> = Vec::new();
     let mut open: HashMap<i64, Option<usize>> = HashMap::new();
-    for (id, merchant, attempts, _) in due {
+    for (id, merchant, _) in due {
         if busy.contains(merchant) {
             continue;
         }
@@ -170,8 +170,7 @@ fn plan(due: &[Candidate], now: NaiveDateTime, room: usize) -> Vec<Vec<i64>> {
             }
             None if chains.len() < room => {
                 chains.push(vec![*id]);
-                let more = (*attempts == 0).then_some(chains.len() - 1);
-                open.insert(*merchant, more);
+                open.insert(*merchant, Some(chains.len() - 1));
             }
             None => {}
         }
@@ -295,17 +294,17 @@ mod tests {
     fn chains_keep_each_merchants_order_and_skip_busy_merchants() {
         let now = at(1000);
         let due = vec![
-            (1, 7, 0, None),
-            (2, 8, 0, Some(at(2000))), // merchant 8 has an event in flight
-            (3, 7, 0, None),
-            (4, 8, 0, None),
-            (5, 9, 2, None), // a retry: alone in its chain
-            (6, 9, 0, None),
-            (7, 7, 0, Some(at(10))), // a lapsed lease: claimable again
+            (1, 7, None),
+            (2, 8, Some(at(2000))), // merchant 8 has an event in flight
+            (3, 7, None),
+            (4, 8, None),
+            (5, 9, None),
+            (6, 9, None),
+            (7, 7, Some(at(10))), // a lapsed lease: claimable again
         ];
-        assert_eq!(plan(&due, now, 10), vec![vec![1, 3, 7], vec![5]]);
+        assert_eq!(plan(&due, now, 10), vec![vec![1, 3, 7], vec![5, 6]]);
         assert_eq!(plan(&due, now, 1), vec![vec![1, 3, 7]]);
-        let many: Vec<Candidate> = (0..60).map(|i| (i, 1, 0, None)).collect();
+        let many: Vec<Candidate> = (0..60).map(|i| (i, 1, None)).collect();
         let chains = plan(&many, now, 10);
         assert_eq!((chains.len(), chains[0].len()), (1, CHAIN_MAX));
     }

@@ -4,8 +4,8 @@
 //! each took effect exactly once, each retry got the real outcome, and the ledger
 //! verifies (the harness checks it when the database is dropped).
 
-use crate::helpers::{TestDb, ADMIN_TOKEN, IBAN, PASSWORD, PIN};
-use crate::process::{wait_healthy, ServerProcess};
+use crate::helpers::{TestDb, PIN};
+use crate::process::{wait_healthy, Api, ServerProcess};
 use futures::StreamExt;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -123,71 +123,15 @@ async fn killed_mid_operation_every_keyed_operation_takes_effect_exactly_once() 
     wait_healthy(&client, &address).await;
 
     // A Corporate+ merchant with an API token and PIN-holding wallets with money.
-    let a = address.as_str();
-    post(
-        &client,
-        a,
-        "/v1/accounts",
-        None,
-        json!({"kind": "corporate", "username": "shop",
-        "password": PASSWORD, "email": "shop@shop.example", "company_name": "Shop GmbH",
-        "iban": IBAN, "bic": "DEUTDEFF"}),
-    )
-    .await;
-    let res = client
-        .put(format!("{a}/v1/admin/accounts/shop/tier"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"tier": "corporate_plus"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let shop = post(
-        &client,
-        a,
-        "/v1/auth/tokens",
-        None,
-        json!({"username": "shop", "password": PASSWORD}),
-    )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let api = Api::new(address.clone());
+    let shop = api.corporate_plus("shop").await;
     let mut wallets = Vec::new();
     for i in 0..WALLETS {
         let name = format!("wallet{i}");
-        post(
-            &client,
-            a,
-            "/v1/accounts",
-            None,
-            json!({"kind": "private", "username": name,
-            "password": PASSWORD, "email": format!("{name}@example.com")}),
-        )
-        .await;
-        let token = post(
-            &client,
-            a,
-            "/v1/sessions",
-            None,
-            json!({"username": name, "password": PASSWORD}),
-        )
-        .await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let res = client
-            .put(format!("{a}/v1/me/pin"))
-            .bearer_auth(&token)
-            .json(&json!({"pin": PIN, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
-        post(&client, a, "/v1/admin/deposits", Some(ADMIN_TOKEN),
-            json!({"username": name, "amount": "1000.00", "bank_reference": format!("seed-{name}")})).await;
+        let token = api.wallet(&name, "1000.00").await;
         wallets.push((name, token));
     }
+    let a = address.as_str();
     // Requests to approve during the chaos, and paid ones to refund during it.
     let mut to_approve = Vec::new();
     for i in 0..24 {

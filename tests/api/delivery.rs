@@ -2,8 +2,8 @@
 //! attempts), one merchant's dead receiver does not hold up another's, an undelivered
 //! event survives SIGKILL and arrives once, and the timeout setting is read.
 
-use crate::helpers::{TestApp, TestDb, ADMIN_TOKEN, IBAN, PASSWORD, PIN};
-use crate::process::{wait_healthy, ServerProcess};
+use crate::helpers::{TestApp, TestDb, PIN};
+use crate::process::{wait_healthy, Api, ServerProcess};
 use crate::receiver::{Mode, Receiver};
 use chrono::Duration;
 use serde_json::{json, Value};
@@ -112,36 +112,9 @@ async fn a_dead_receiver_of_one_merchant_does_not_hold_up_another_merchant() {
     }
 }
 
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
-    let mut req = client.post(url).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.unwrap_or(Value::Null)
-}
-
-async fn put(client: &reqwest::Client, url: String, token: &str, body: Value) {
-    let res = client
-        .put(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-}
-
 /// The shop's event log, as the merchant reads it.
-async fn log(client: &reqwest::Client, a: &str, shop: &str) -> Value {
-    let res = client
-        .get(format!("{a}/v1/callbacks"))
-        .bearer_auth(shop)
-        .send()
-        .await
-        .unwrap();
-    res.json().await.unwrap()
+async fn log(api: &Api, shop: &str) -> Value {
+    api.get("/v1/callbacks", shop).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -155,89 +128,25 @@ async fn an_approval_killed_before_its_callback_is_delivered_once_after_restart(
             ("PINPAY_CALLBACK_TIMEOUT_MS", "500"),
         ],
     );
-    let client = reqwest::Client::new();
-    let a = server.address();
-    wait_healthy(&client, &a).await;
-    post(&client, format!("{a}/v1/accounts"), None, json!({"kind": "corporate", "username": "shop",
-        "password": PASSWORD, "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": IBAN, "bic": "DEUTDEFF"})).await;
-    put(
-        &client,
-        format!("{a}/v1/admin/accounts/shop/tier"),
-        ADMIN_TOKEN,
-        json!({"tier": "corporate_plus"}),
-    )
-    .await;
-    let shop = post(
-        &client,
-        format!("{a}/v1/auth/tokens"),
-        None,
-        json!({"username": "shop", "password": PASSWORD}),
-    )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    put(
-        &client,
-        format!("{a}/v1/callback-url"),
-        &shop,
-        json!({"url": format!("http://127.0.0.1:{port}/callbacks")}),
-    )
-    .await;
-    post(
-        &client,
-        format!("{a}/v1/accounts"),
-        None,
-        json!({"kind": "private", "username": "anna",
-        "password": PASSWORD, "email": "anna@example.com"}),
-    )
-    .await;
-    let anna = post(
-        &client,
-        format!("{a}/v1/sessions"),
-        None,
-        json!({"username": "anna", "password": PASSWORD}),
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    put(
-        &client,
-        format!("{a}/v1/me/pin"),
-        &anna,
-        json!({"pin": PIN, "password": PASSWORD}),
-    )
-    .await;
-    post(
-        &client,
-        format!("{a}/v1/admin/deposits"),
-        Some(ADMIN_TOKEN),
-        json!({"username": "anna", "amount": "50.00", "bank_reference": "K-1"}),
-    )
-    .await;
-    let id = post(
-        &client,
-        format!("{a}/v1/money-requests"),
-        Some(&shop),
-        json!({"payer": "anna", "amount": "10.00"}),
-    )
-    .await["id"]
+    let api = Api::new(server.address());
+    wait_healthy(&api.client, &api.base).await;
+    let shop = api.corporate_plus("shop").await;
+    let url = format!("http://127.0.0.1:{port}/callbacks");
+    api.put("/v1/callback-url", &shop, json!({ "url": url }))
+        .await;
+    let anna = api.wallet("anna", "50.00").await;
+    let request = json!({"payer": "anna", "amount": "10.00"});
+    let id = api.post("/v1/money-requests", Some(&shop), request).await["id"]
         .as_str()
         .unwrap()
         .to_string();
 
     // The receiver is down: the approval commits, its callback does not get through.
-    post(
-        &client,
-        format!("{a}/v1/wallet/money-requests/{id}/approve"),
-        Some(&anna),
-        json!({"pin": PIN}),
-    )
-    .await;
+    let approve = format!("/v1/wallet/money-requests/{id}/approve");
+    api.post(&approve, Some(&anna), json!({ "pin": PIN })).await;
     let mut tried = false;
     for _ in 0..100 {
-        let events = log(&client, &a, &shop).await;
+        let events = log(&api, &shop).await;
         if events["data"][0]["attempts"][0]["error_class"] == "connection" {
             tried = true;
             break;
@@ -249,7 +158,7 @@ async fn an_approval_killed_before_its_callback_is_delivered_once_after_restart(
 
     let receiver = Receiver::start_on(port).await;
     server.spawn();
-    wait_healthy(&client, &a).await;
+    wait_healthy(&api.client, &api.base).await;
     // The retry is due 5 s after the failed attempt.
     let hits = receiver
         .wait_for_within(1, std::time::Duration::from_secs(20))
@@ -258,7 +167,7 @@ async fn an_approval_killed_before_its_callback_is_delivered_once_after_restart(
     assert_eq!(receiver.hits().len(), 1, "delivered once");
     assert_eq!(hits[0].json()["type"], "money_request.approved");
     assert_eq!(hits[0].json()["data"]["id"], id.as_str());
-    let events = log(&client, &a, &shop).await;
+    let events = log(&api, &shop).await;
     assert_eq!(events["data"][0]["status"], "delivered");
 }
 
@@ -268,56 +177,23 @@ async fn the_callback_timeout_setting_is_read_and_the_log_shows_each_attempt() {
     let receiver = Receiver::start().await;
     receiver.set(Mode::Hang); // answers after 5 s
     let mut server = ServerProcess::start(&db.url(), &[("PINPAY_CALLBACK_TIMEOUT_MS", "300")]);
-    let client = reqwest::Client::new();
-    let a = server.address();
-    wait_healthy(&client, &a).await;
-    post(&client, format!("{a}/v1/accounts"), None, json!({"kind": "corporate", "username": "shop",
-        "password": PASSWORD, "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": IBAN, "bic": "DEUTDEFF"})).await;
-    put(
-        &client,
-        format!("{a}/v1/admin/accounts/shop/tier"),
-        ADMIN_TOKEN,
-        json!({"tier": "corporate_plus"}),
-    )
-    .await;
-    let shop = post(
-        &client,
-        format!("{a}/v1/auth/tokens"),
-        None,
-        json!({"username": "shop", "password": PASSWORD}),
-    )
-    .await["token"]
+    let api = Api::new(server.address());
+    wait_healthy(&api.client, &api.base).await;
+    let shop = api.corporate_plus("shop").await;
+    api.put("/v1/callback-url", &shop, json!({"url": receiver.url()}))
+        .await;
+    let id = api
+        .post("/v1/money-requests", Some(&shop), json!({"amount": "1.00"}))
+        .await["id"]
         .as_str()
         .unwrap()
         .to_string();
-    put(
-        &client,
-        format!("{a}/v1/callback-url"),
-        &shop,
-        json!({"url": receiver.url()}),
-    )
-    .await;
-    let id = post(
-        &client,
-        format!("{a}/v1/money-requests"),
-        Some(&shop),
-        json!({"amount": "1.00"}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    post(
-        &client,
-        format!("{a}/v1/money-requests/{id}/cancel"),
-        Some(&shop),
-        json!({}),
-    )
-    .await;
+    let cancel = format!("/v1/money-requests/{id}/cancel");
+    api.post(&cancel, Some(&shop), json!({})).await;
 
     let mut attempt = Value::Null;
     for _ in 0..100 {
-        attempt = log(&client, &a, &shop).await["data"][0]["attempts"][0].clone();
+        attempt = log(&api, &shop).await["data"][0]["attempts"][0].clone();
         if attempt.is_object() {
             break;
         }

@@ -116,3 +116,120 @@ pub async fn wait_healthy(client: &reqwest::Client, address: &str) {
     }
     panic!("the server did not come back");
 }
+
+/// HTTP against a server process, as its users call it; every call must succeed.
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Api {
+    pub fn new(base: String) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            base,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        self.call(reqwest::Method::POST, path, token, body).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: serde_json::Value) {
+        self.call(reqwest::Method::PUT, path, Some(token), body)
+            .await;
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> serde_json::Value {
+        self.call(
+            reqwest::Method::GET,
+            path,
+            Some(token),
+            serde_json::Value::Null,
+        )
+        .await
+    }
+
+    /// A Corporate+ merchant; returns its API token.
+    pub async fn corporate_plus(&self, name: &str) -> String {
+        use crate::helpers::{IBAN, PASSWORD};
+        self.post("/v1/accounts", None, serde_json::json!({"kind": "corporate", "username": name,
+            "password": PASSWORD, "email": format!("{name}@shop.example"), "company_name": "Shop GmbH",
+            "iban": IBAN, "bic": "DEUTDEFF"}))
+            .await;
+        self.put(
+            &format!("/v1/admin/accounts/{name}/tier"),
+            ADMIN_TOKEN,
+            serde_json::json!({"tier": "corporate_plus"}),
+        )
+        .await;
+        let token = self
+            .post(
+                "/v1/auth/tokens",
+                None,
+                serde_json::json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
+        token["token"].as_str().unwrap().to_string()
+    }
+
+    /// A wallet user with PIN `PIN` and `funds` booked in; returns its app token.
+    pub async fn wallet(&self, name: &str, funds: &str) -> String {
+        use crate::helpers::{PASSWORD, PIN};
+        self.post(
+            "/v1/accounts",
+            None,
+            serde_json::json!({"kind": "private", "username": name,
+            "password": PASSWORD, "email": format!("{name}@example.com")}),
+        )
+        .await;
+        let session = self
+            .post(
+                "/v1/sessions",
+                None,
+                serde_json::json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
+        let token = session["access_token"].as_str().unwrap().to_string();
+        self.put(
+            "/v1/me/pin",
+            &token,
+            serde_json::json!({"pin": PIN, "password": PASSWORD}),
+        )
+        .await;
+        self.post(
+            "/v1/admin/deposits",
+            Some(ADMIN_TOKEN),
+            serde_json::json!({"username": name,
+            "amount": funds, "bank_reference": format!("seed-{name}")}),
+        )
+        .await;
+        token
+    }
+}

@@ -1,27 +1,11 @@
 //! Graceful shutdown of the real binary: after SIGTERM the callback worker starts no new
 //! claim; the round it is in finishes, and the process exits.
 
-use crate::helpers::{TestDb, ADMIN_TOKEN, IBAN, PASSWORD};
-use crate::process::{wait_healthy, ServerProcess};
+use crate::helpers::TestDb;
+use crate::process::{wait_healthy, Api, ServerProcess};
 use crate::receiver::{Mode, Receiver};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-
-async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Value,
-) -> Value {
-    let mut req = client.request(method, url).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.unwrap_or(Value::Null)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_sigterm_the_callback_worker_claims_nothing_new() {
@@ -35,58 +19,18 @@ async fn after_sigterm_the_callback_worker_claims_nothing_new() {
             ("PINPAY_CALLBACK_TIMEOUT_MS", "1500"),
         ],
     );
-    let client = reqwest::Client::new();
-    let a = server.address();
-    wait_healthy(&client, &a).await;
-    use reqwest::Method;
-    call(&client, Method::POST, format!("{a}/v1/accounts"), None, json!({"kind": "corporate", "username": "shop",
-        "password": PASSWORD, "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": IBAN, "bic": "DEUTDEFF"})).await;
-    call(
-        &client,
-        Method::PUT,
-        format!("{a}/v1/admin/accounts/shop/tier"),
-        Some(ADMIN_TOKEN),
-        json!({"tier": "corporate_plus"}),
-    )
-    .await;
-    let shop = call(
-        &client,
-        Method::POST,
-        format!("{a}/v1/auth/tokens"),
-        None,
-        json!({"username": "shop", "password": PASSWORD}),
-    )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    call(
-        &client,
-        Method::PUT,
-        format!("{a}/v1/callback-url"),
-        Some(&shop),
-        json!({"url": receiver.url()}),
-    )
-    .await;
-    // 30 cancelled links: 30 events, more than one round (20) claims.
+    let api = Api::new(server.address());
+    wait_healthy(&api.client, &api.base).await;
+    let shop = api.corporate_plus("shop").await;
+    api.put("/v1/callback-url", &shop, json!({"url": receiver.url()}))
+        .await;
+    // 30 cancelled links: 30 events of one merchant.
     for _ in 0..30 {
-        let r = call(
-            &client,
-            Method::POST,
-            format!("{a}/v1/money-requests"),
-            Some(&shop),
-            json!({"amount": "1.00"}),
-        )
-        .await;
-        let id = r["id"].as_str().unwrap();
-        call(
-            &client,
-            Method::POST,
-            format!("{a}/v1/money-requests/{id}/cancel"),
-            Some(&shop),
-            json!({}),
-        )
-        .await;
+        let link = api
+            .post("/v1/money-requests", Some(&shop), json!({"amount": "1.00"}))
+            .await;
+        let cancel = format!("/v1/money-requests/{}/cancel", link["id"].as_str().unwrap());
+        api.post(&cancel, Some(&shop), json!({})).await;
     }
 
     // A round is in flight (its deliveries hang); then SIGTERM.
