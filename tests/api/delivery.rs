@@ -208,3 +208,65 @@ async fn the_callback_timeout_setting_is_read_and_the_log_shows_each_attempt() {
     assert!(attempt["started_at"].is_string() && attempt["http_status"].is_null());
     server.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settings_from_the_environment_take_effect() {
+    let db = TestDb::create();
+    let server = ServerProcess::start(
+        &db.url(),
+        &[
+            ("PINPAY_PUBLIC_URL", "https://pay.example.test/"),
+            ("PINPAY_APP_TOKEN_TTL_SECS", "120"),
+            ("PINPAY_LOGIN_FREE_FAILURES_PER_ACCOUNT", "1"),
+            ("PINPAY_BODY_TIMEOUT_MS", "300"),
+        ],
+    );
+    let api = Api::new(server.address());
+    wait_healthy(&api.client, &api.base).await;
+    let shop = api.corporate_plus("shop").await;
+    let link = api
+        .post("/v1/money-requests", Some(&shop), json!({"amount": "1.00"}))
+        .await;
+    let pay_url = link["pay_url"].as_str().unwrap();
+    assert!(
+        pay_url.starts_with("https://pay.example.test/pay/mr_"),
+        "{pay_url}"
+    );
+    let session = api
+        .post(
+            "/v1/sessions",
+            None,
+            json!({"username": "shop", "password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    assert_eq!(session["expires_in"], 120);
+
+    // One free failure per account: the next attempt backs off.
+    let login = |password: &'static str| {
+        api.client
+            .post(format!("{}/v1/sessions", api.base))
+            .json(&json!({"username": "shop", "password": password}))
+            .send()
+    };
+    assert_eq!(login("wrong password!").await.unwrap().status(), 401);
+    let refused = login(crate::helpers::PASSWORD).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+
+    // A body that stops arriving is cut off after 300 ms.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(api.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{";
+    s.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut buf = vec![0u8; 2048];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("answered before 5 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
