@@ -221,20 +221,26 @@ async fn unknown_and_known_usernames_take_the_same_time_to_refuse() {
         }
     };
     let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
+    // Interleaved, and each goes first every other time, so neither pays for going first.
     for i in 0..50 {
-        known_times.push(timed(known[i % known.len()].clone()).await);
-        unknown_times.push(timed(format!("nobody{i}")).await);
+        let (known_name, unknown_name) = (known[i % known.len()].clone(), format!("nobody{i}"));
+        if i % 2 == 0 {
+            known_times.push(timed(known_name).await);
+            unknown_times.push(timed(unknown_name).await);
+        } else {
+            unknown_times.push(timed(unknown_name).await);
+            known_times.push(timed(known_name).await);
+        }
     }
     known_times.sort();
     unknown_times.sort();
-    let (k, u) = (
-        known_times[25].as_secs_f64(),
-        unknown_times[25].as_secs_f64(),
-    );
+    // The 10th percentile: the intrinsic cost of each path, least disturbed by the other
+    // tests competing for the two cores (medians moved by up to 30 % under that load).
+    let (k, u) = (known_times[5].as_secs_f64(), unknown_times[5].as_secs_f64());
     let ratio = u / k;
     assert!(
         (0.8..=1.25).contains(&ratio),
-        "median refusal: known {:.1} ms, unknown {:.1} ms",
+        "10th percentile of refusals: known {:.1} ms, unknown {:.1} ms",
         k * 1000.0,
         u * 1000.0
     );
