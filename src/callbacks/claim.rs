@@ -76,11 +76,13 @@ impl Outcome {
 type Candidate = (i64, i64, Option<NaiveDateTime>);
 
 /// Leases up to `room` chains of due events to `owner`; `timeout` is one attempt's limit.
+/// `sending` are the merchants whose chains this instance is still sending: they wait
+/// whatever their leases say (the clock may have moved past them).
 pub fn claim(
     c: &mut DbConn,
     owner: &str,
     now: NaiveDateTime,
-    room: usize,
+    (room, sending): (usize, &HashSet<i64>),
     timeout: Duration,
 ) -> ApiResult<Vec<Vec<Delivery>>> {
     let chains: Vec<Vec<i64>> = write_tx(c, |c| {
@@ -94,7 +96,7 @@ pub fn claim(
             .limit(SCAN)
             .select((ob::id, ob::merchant_id, ob::lease_until))
             .load(c)?;
-        let chains = plan(&due, now, room);
+        let chains = plan(&due, now, room, sending);
         for chain in &chains {
             let until = now + timeout * chain.len() as i32 + Duration::seconds(LEASE_SLACK_SECS);
             diesel::update(ob::table.filter(ob::id.eq_any(chain)))
@@ -151,12 +153,18 @@ pub fn claim(
 /// The chains to claim among `due` (in written order): merchants with an event in flight
 /// wait; the others get their earliest due events as one chain of up to `CHAIN_MAX`
 /// (a chain stops at its first failure, so a failing receiver costs one attempt a chain).
-fn plan(due: &[Candidate], now: NaiveDateTime, room: usize) -> Vec<Vec<i64>> {
-    let busy: HashSet<i64> = due
+fn plan(
+    due: &[Candidate],
+    now: NaiveDateTime,
+    room: usize,
+    sending: &HashSet<i64>,
+) -> Vec<Vec<i64>> {
+    let mut busy: HashSet<i64> = due
         .iter()
         .filter(|(_, _, lease)| lease.is_some_and(|until| until >= now))
         .map(|(_, merchant, _)| *merchant)
         .collect();
+    busy.extend(sending);
     let mut chains: Vec<Vec<i64>> = Vec::new();
     let mut open: HashMap<i64, Option<usize>> = HashMap::new();
     for (id, merchant, _) in due {
@@ -302,10 +310,13 @@ mod tests {
             (6, 9, None),
             (7, 7, Some(at(10))), // a lapsed lease: claimable again
         ];
-        assert_eq!(plan(&due, now, 10), vec![vec![1, 3, 7], vec![5, 6]]);
-        assert_eq!(plan(&due, now, 1), vec![vec![1, 3, 7]]);
+        let none = HashSet::new();
+        assert_eq!(plan(&due, now, 10, &none), vec![vec![1, 3, 7], vec![5, 6]]);
+        assert_eq!(plan(&due, now, 1, &none), vec![vec![1, 3, 7]]);
+        // A merchant this instance is still sending to waits, whatever its leases say.
+        assert_eq!(plan(&due, now, 10, &HashSet::from([7])), vec![vec![5, 6]]);
         let many: Vec<Candidate> = (0..60).map(|i| (i, 1, None)).collect();
-        let chains = plan(&many, now, 10);
+        let chains = plan(&many, now, 10, &none);
         assert_eq!((chains.len(), chains[0].len()), (1, CHAIN_MAX));
     }
 }

@@ -14,6 +14,7 @@ use crate::state::AppState;
 use chrono::Duration;
 use diesel::prelude::*;
 use reqwest::header::RETRY_AFTER;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +32,8 @@ pub struct Worker {
     state: AppState,
     client: reqwest::Client,
     owner: String,
+    /// Merchants whose chains this instance is sending now.
+    sending: std::sync::Mutex<HashSet<i64>>,
 }
 
 impl Worker {
@@ -52,6 +55,7 @@ impl Worker {
             state,
             client,
             owner,
+            sending: Default::default(),
         })
     }
 
@@ -102,16 +106,41 @@ impl Worker {
     async fn claim(&self, room: usize) -> ApiResult<Vec<Vec<Delivery>>> {
         let (owner, now) = (self.owner.clone(), self.state.clock.now_naive());
         let timeout = Duration::milliseconds(self.state.config.callback_timeout_ms as i64);
-        self.state
+        let sending = self
+            .sending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let claimed = self
+            .state
             .db
-            .run(move |c| claim::claim(c, &owner, now, room, timeout))
-            .await
+            .run(move |c| claim::claim(c, &owner, now, (room, &sending), timeout))
+            .await?;
+        let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+        sending.extend(
+            claimed
+                .iter()
+                .filter_map(|chain| chain.first())
+                .map(|d| d.event.merchant_id),
+        );
+        Ok(claimed)
     }
 
     /// Sends one merchant's chain in order and records every attempt in one transaction.
     /// After a failure the rest of the chain is given back (still due, still in order):
     /// the failed event has moved on to its retry, and the next claim continues.
     async fn deliver_chain(&self, chain: Vec<Delivery>) {
+        let merchant = chain.first().map(|d| d.event.merchant_id);
+        self.send_chain(chain).await;
+        if let Some(m) = merchant {
+            self.sending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&m);
+        }
+    }
+
+    async fn send_chain(&self, chain: Vec<Delivery>) {
         let mut attempted = Vec::with_capacity(chain.len());
         let mut rest = Vec::new();
         for d in chain {

@@ -104,20 +104,41 @@ pub async fn create(
     on_commit: OnCommit<RequestView>,
 ) -> ApiResult<RequestView> {
     let v = prepare(state, merchant, r).await?;
-    let (tiers, now, merchant_id) = (
-        state.tiers.clone(),
-        state.clock.now_naive(),
-        merchant.account.id,
-    );
-    let public_url = state.config.public_url.clone();
+    let target = Target::new(state, merchant);
     state
         .db
-        .run(move |c| {
-            sealed_tx(c, on_commit, |c| {
-                insert(c, &tiers, merchant_id, v, now, &public_url)
-            })
-        })
+        .run(move |c| sealed_tx(c, on_commit, |c| target.insert(c, v)))
         .await
+}
+
+/// Where new requests go: the merchant, its tier table and the time of creation.
+struct Target {
+    tiers: std::sync::Arc<TierTable>,
+    merchant_id: i64,
+    now: chrono::NaiveDateTime,
+    public_url: String,
+}
+
+impl Target {
+    fn new(state: &AppState, merchant: &Merchant) -> Self {
+        Self {
+            tiers: state.tiers.clone(),
+            merchant_id: merchant.account.id,
+            now: state.clock.now_naive(),
+            public_url: state.config.public_url.clone(),
+        }
+    }
+
+    fn insert(&self, c: &mut DbConn, v: Validated) -> ApiResult<RequestView> {
+        insert(
+            c,
+            &self.tiers,
+            self.merchant_id,
+            v,
+            self.now,
+            &self.public_url,
+        )
+    }
 }
 
 /// Every check that needs no transaction: the fields, then the callback URL (its guard
@@ -279,12 +300,7 @@ pub async fn create_bulk(
             },
         );
     }
-    let (tiers, now, merchant_id) = (
-        state.tiers.clone(),
-        state.clock.now_naive(),
-        merchant.account.id,
-    );
-    let public_url = state.config.public_url.clone();
+    let target = Target::new(state, merchant);
     state
         .db
         .run(move |c| {
@@ -293,9 +309,7 @@ pub async fn create_bulk(
                 let (mut created, mut failed) = (0, 0);
                 for (index, item) in items.into_iter().enumerate() {
                     // Each item in a savepoint: one refused item leaves no trace.
-                    let outcome = item.and_then(|v| {
-                        c.transaction(|c| insert(c, &tiers, merchant_id, v, now, &public_url))
-                    });
+                    let outcome = item.and_then(|v| c.transaction(|c| target.insert(c, v)));
                     results.push(match outcome {
                         Ok(view) => {
                             created += 1;
