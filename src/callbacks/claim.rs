@@ -26,7 +26,7 @@ const CHAIN_MAX: usize = 50;
 /// Due events looked at per claim.
 const SCAN: i64 = 5000;
 /// Lease slack beyond the chain's longest possible run.
-const LEASE_SLACK_SECS: i64 = 60;
+const LEASE_SLACK_SECS: i64 = 30;
 /// Any key: the claims of all instances queue on it.
 const CLAIM_LOCK: i64 = 0x7069_6e70_6179;
 
@@ -213,7 +213,7 @@ pub struct Attempted {
 }
 
 /// Stores the attempt and the event's next state, if this worker still holds the lease.
-pub fn record(c: &mut DbConn, owner: &str, a: Attempted) -> ApiResult<()> {
+pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
     let d = &a.delivery;
     let held: Option<String> = ob::table
         .find(d.event.id)
@@ -227,18 +227,18 @@ pub fn record(c: &mut DbConn, owner: &str, a: Attempted) -> ApiResult<()> {
     }
     let attempt = d.event.attempts + 1;
     let delivered = a.outcome.delivered();
-    let (http_status, error, class, retry_after) = match a.outcome {
+    let (http_status, error, class, retry_after) = match &a.outcome {
         Outcome::Answered { status, .. } if delivered => {
-            (Some(i32::from(status)), None, None, None)
+            (Some(i32::from(*status)), None, None, None)
         }
         Outcome::Answered {
             status,
             retry_after,
         } => (
-            Some(i32::from(status)),
+            Some(i32::from(*status)),
             Some(format!("HTTP {status}")),
             Some(ErrorClass::HttpStatus),
-            retry_after,
+            *retry_after,
         ),
         Outcome::Failed(_, why) if d.target.is_none() => {
             diesel::update(ob::table.find(d.event.id))
@@ -251,7 +251,7 @@ pub fn record(c: &mut DbConn, owner: &str, a: Attempted) -> ApiResult<()> {
                 .execute(c)?;
             return Ok(());
         }
-        Outcome::Failed(class, why) => (None, Some(why), Some(class), None),
+        Outcome::Failed(class, why) => (None, Some(why.clone()), Some(*class), None),
     };
     let now = a.started;
     let next = (!delivered)

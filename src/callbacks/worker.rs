@@ -166,21 +166,33 @@ impl Worker {
                 "callback delivery failed"
             );
         }
-        let owner = self.owner.clone();
-        let recorded = self
-            .state
-            .db
-            .run(move |c| {
-                write_tx(c, |c| {
-                    for a in attempted {
-                        claim::record(c, &owner, a)?;
-                    }
-                    claim::release(c, &owner, &rest)
+        // The database may be busy or out for a moment: recording is tried again (up to
+        // ~10 s), so the chain's leases do not hold its merchant up until they lapse.
+        let (attempted, rest) = (Arc::new(attempted), Arc::new(rest));
+        for tries in 1.. {
+            let (owner, attempted, rest) = (self.owner.clone(), attempted.clone(), rest.clone());
+            let recorded = self
+                .state
+                .db
+                .run(move |c| {
+                    write_tx(c, |c| {
+                        for a in attempted.iter() {
+                            claim::record(c, &owner, a)?;
+                        }
+                        claim::release(c, &owner, &rest)
+                    })
                 })
-            })
-            .await;
-        if let Err(e) = recorded {
-            tracing::error!(error = %e, "could not record callback attempts");
+                .await;
+            match recorded {
+                Err(e) if e.status.is_server_error() && tries < 20 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * tries.min(10))).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not record callback attempts");
+                    break;
+                }
+                Ok(()) => break,
+            }
         }
     }
 
