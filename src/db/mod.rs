@@ -263,9 +263,9 @@ thread_local! {
 }
 
 /// Marks that the work running on this thread wrote an outbox event: once it succeeds,
-/// `Db::run` wakes the delivery worker.
-pub fn outbox_written() {
-    OUTBOX_WRITTEN.with(|w| w.set(true));
+/// `Db::run` wakes the delivery worker. True for the first event of the work.
+pub fn outbox_written() -> bool {
+    !OUTBOX_WRITTEN.with(|w| w.replace(true))
 }
 
 /// Runs `f` in one write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock

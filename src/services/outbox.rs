@@ -49,8 +49,9 @@ pub const CHANNEL: &str = "pinpay_outbox";
 /// through `Db::run`, every instance's through PostgreSQL `NOTIFY` (sent on commit only,
 /// and once per transaction however many events it wrote).
 pub fn written(c: &mut DbConn) -> ApiResult<()> {
-    crate::db::outbox_written();
-    if let DbConn::Pg(_) = c {
+    // One NOTIFY per unit of work, however many events it writes (a sweep expires 200).
+    let first = crate::db::outbox_written();
+    if let (true, DbConn::Pg(_)) = (first, &*c) {
         diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(c)?;
     }
     Ok(())
