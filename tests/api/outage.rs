@@ -92,6 +92,15 @@ async fn assert_unavailable(
     );
 }
 
+/// Takes SQLite's write lock from another connection, as another process would: waiting
+/// for whatever the server is writing at that moment (its workers write too) to finish.
+fn hold_write_lock(path: &str) -> SqliteConnection {
+    let mut other = SqliteConnection::establish(path).unwrap();
+    other.batch_execute("PRAGMA busy_timeout = 10000").unwrap();
+    other.batch_execute("BEGIN IMMEDIATE").unwrap();
+    other
+}
+
 async fn wait_ready(app: &TestApp) {
     for _ in 0..200 {
         if app.get("/ready", None).await.status == 200 {
@@ -148,8 +157,7 @@ async fn sqlite_locked_by_another_process_answers_503_not_500() {
         .database_url()
         .trim_start_matches("sqlite://")
         .to_string();
-    let mut other = SqliteConnection::establish(&path).unwrap();
-    other.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let mut other = hold_write_lock(&path);
 
     assert_unavailable(&app, "GET", "/ready", None, None).await;
     assert_unavailable(
@@ -243,8 +251,7 @@ async fn a_bulk_call_interrupted_by_an_outage_is_completed_once_by_its_retry() {
             .database_url()
             .trim_start_matches("sqlite://")
             .to_string();
-        let mut other = SqliteConnection::establish(&path).unwrap();
-        other.batch_execute("BEGIN IMMEDIATE").unwrap();
+        let mut other = hold_write_lock(&path);
         let (res, _) = app
             .post_with_key("/v1/money-requests/bulk", &shop, "bulk-1", body.clone())
             .await;
