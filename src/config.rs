@@ -87,6 +87,42 @@ pub struct Config {
     pub max_connections: usize,
     /// Password guesses allowed before back-off, per account and per client address.
     pub throttle: crate::domain::throttle::Limits,
+    /// E-mail delivery of payment links; `None`: the log sink.
+    pub smtp: Option<SmtpConfig>,
+    /// SMS delivery of payment links through an HTTP gateway; `None`: the log sink.
+    pub sms: Option<SmsConfig>,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP (a relay on the same host or in development).
+    None,
+    /// STARTTLS upgrade, required (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The From address of link e-mails.
+    pub from: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmsConfig {
+    /// The gateway's endpoint: `POST {from, to, text}` as JSON.
+    pub url: String,
+    /// Sent as `Authorization: Bearer …` when set.
+    pub token: Option<Secret>,
+    /// The sender name shown on the phone (≤ 20 characters).
+    pub sender: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +159,8 @@ impl Config {
             body_timeout_ms: 10_000,
             max_connections: 1024,
             throttle: Default::default(),
+            smtp: None,
+            sms: None,
         }
     }
 
@@ -226,6 +264,37 @@ impl Config {
             c.throttle.address_free,
         )?
         .max(1);
+        if let Some(host) = get("PINPAY_SMTP_HOST") {
+            let tls = match get("PINPAY_SMTP_TLS").as_deref().unwrap_or("starttls") {
+                "none" => SmtpTls::None,
+                "starttls" => SmtpTls::StartTls,
+                "tls" => SmtpTls::Tls,
+                other => {
+                    return Err(ConfigError(format!(
+                        "PINPAY_SMTP_TLS {other:?} is not one of none, starttls, tls"
+                    )))
+                }
+            };
+            let default_port = match tls {
+                SmtpTls::Tls => 465,
+                _ => 587,
+            };
+            c.smtp = Some(SmtpConfig {
+                host,
+                port: parse_or(&get, "PINPAY_SMTP_PORT", default_port)?,
+                tls,
+                username: get("PINPAY_SMTP_USERNAME"),
+                password: get("PINPAY_SMTP_PASSWORD").map(Secret::new),
+                from: get("PINPAY_SMTP_FROM").unwrap_or_else(|| "PinPay <no-reply@pinpay.invalid>".into()),
+            });
+        }
+        if let Some(url) = get("PINPAY_SMS_URL") {
+            c.sms = Some(SmsConfig {
+                url,
+                token: get("PINPAY_SMS_TOKEN").map(Secret::new),
+                sender: get("PINPAY_SMS_SENDER").unwrap_or_else(|| "PinPay".into()),
+            });
+        }
         c.validate()?;
         Ok(c)
     }
@@ -257,6 +326,20 @@ impl Config {
             return Err(ConfigError(
                 "argon2 parameters below the OWASP minimum (m=19456 KiB, t=2, p=1)".into(),
             ));
+        }
+        if let Some(sms) = &self.sms {
+            crate::domain::contact::sms_sender(&sms.sender).map_err(ConfigError)?;
+            if url::Url::parse(&sms.url).is_err() {
+                return Err(ConfigError("PINPAY_SMS_URL is not a URL".into()));
+            }
+        }
+        if let Some(smtp) = &self.smtp {
+            if smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(ConfigError(format!(
+                    "PINPAY_SMTP_FROM {:?} is not an address",
+                    smtp.from
+                )));
+            }
         }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError(format!(
@@ -338,6 +421,18 @@ mod tests {
             ("PINPAY_PEPPER", STRONG)
         ])
         .is_ok());
+    }
+
+    #[test]
+    fn sms_sender_names_longer_than_20_characters_are_refused() {
+        let err = load(&[
+            ("PINPAY_SMS_URL", "http://127.0.0.1:9/sms"),
+            ("PINPAY_SMS_SENDER", "PinPay Payments Europe"),
+        ])
+        .unwrap_err();
+        assert!(err.0.contains("PINPAY_SMS_SENDER"), "{err}");
+        let ok = load(&[("PINPAY_SMS_URL", "http://127.0.0.1:9/sms"), ("PINPAY_SMS_SENDER", "PinPay Shop")]);
+        assert_eq!(ok.unwrap().sms.unwrap().sender, "PinPay Shop");
     }
 
     #[test]

@@ -40,8 +40,17 @@ impl Application {
         let header_timeout = std::time::Duration::from_millis(state.config.header_timeout_ms);
         let (shutdown, stop) = tokio::sync::watch::channel(false);
         let worker = crate::callbacks::worker::Worker::new(state.clone())?;
+        let notifier = Arc::new(crate::notify::Notifier::from_config(
+            &state.config,
+            reqwest::Client::new(),
+        )?);
         let tasks = vec![
             tokio::spawn(sweeper(state.clone(), stop.clone())),
+            tokio::spawn(crate::services::link_sends::run(
+                state.clone(),
+                notifier,
+                stop.clone(),
+            )),
             tokio::spawn(worker.run(stop)),
         ];
         let data = web::Data::new(state);
@@ -156,6 +165,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         tiers: Arc::new(tiers),
         calendar: Calendar::new(tz),
         pin_gate: Default::default(),
+        sends_wake: Default::default(),
     })
 }
 

@@ -19,4 +19,6 @@ pub struct AppState {
     pub tiers: Arc<TierTable>,
     pub calendar: Calendar,
     pub pin_gate: crate::services::pins::PinGate,
+    /// Fired when a payment link is queued for sending (see `services::link_sends`).
+    pub sends_wake: Arc<tokio::sync::Notify>,
 }

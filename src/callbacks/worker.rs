@@ -9,16 +9,14 @@ use super::claim::{self, Attempted, Delivery, ErrorClass, Outcome};
 use super::{guard, signing};
 use crate::db::{write_tx, Backend};
 use crate::error::ApiResult;
-use crate::services::outbox::CHANNEL;
 use crate::state::AppState;
 use chrono::Duration;
-use diesel::prelude::*;
 use reqwest::header::RETRY_AFTER;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use claim::RETRY_SCHEDULE_SECS;
@@ -65,8 +63,8 @@ impl Worker {
         let wake = me.state.db.outbox_wake.clone();
         let listening = Arc::new(AtomicBool::new(true));
         if me.state.db.backend == Backend::Postgres {
-            let (db, wake, listening) = (me.state.db.clone(), wake.clone(), listening.clone());
-            std::thread::spawn(move || listen(db, wake, listening));
+            let (db, listening) = (me.state.db.clone(), listening.clone());
+            std::thread::spawn(move || crate::db::listen::listen(db, listening));
         }
         let every = std::time::Duration::from_millis(me.state.config.delivery_interval_ms);
         let mut tick = tokio::time::interval(every);
@@ -269,39 +267,4 @@ fn describe(e: &reqwest::Error) -> (ErrorClass, String) {
         source = s.source();
     }
     (class, text.chars().take(500).collect())
-}
-
-/// PostgreSQL: wakes this instance's worker when any instance commits an event. The
-/// connection's input is read without a round trip every 10 ms; on a lost connection it
-/// reconnects (polling covers the gap).
-fn listen(db: crate::db::Db, wake: Arc<Notify>, listening: Arc<AtomicBool>) {
-    while listening.load(Ordering::Acquire) {
-        let mut conn = match db.listener() {
-            Ok(conn) => conn,
-            Err(_) => {
-                std::thread::sleep(std::time::Duration::from_secs(1));
-                continue;
-            }
-        };
-        if diesel::sql_query(format!("LISTEN {CHANNEL}"))
-            .execute(&mut conn)
-            .is_err()
-        {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-            continue;
-        }
-        'connected: while listening.load(Ordering::Acquire) {
-            let mut woken = false;
-            for note in conn.notifications_iter() {
-                match note {
-                    Ok(_) => woken = true,
-                    Err(_) => break 'connected,
-                }
-            }
-            if woken {
-                wake.notify_one();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
 }

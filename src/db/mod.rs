@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod breaker;
+pub mod changes;
+pub mod listen;
 pub mod models;
 pub mod schema;
 pub mod writer;
@@ -133,6 +135,8 @@ pub struct Db {
     writer: Arc<writer::WriterLock>,
     /// Fired after work that wrote outbox events succeeded (its transaction committed).
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Committed changes of money requests, for the live streams (see `changes`).
+    pub changes: changes::Feed,
     url: String,
 }
 
@@ -177,6 +181,7 @@ impl Db {
             checkout_timeout: options.checkout_timeout,
             writer: writer::WriterLock::new(options.busy_timeout),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            changes: changes::Feed::default(),
             url: url.to_string(),
         })
     }
@@ -192,10 +197,16 @@ impl Db {
         actix_web::web::block(move || {
             writer::with_current(&db.writer, || {
                 OUTBOX_WRITTEN.with(|w| w.set(false));
+                changes::clear();
                 let mut conn = db.checkout()?;
                 let done = f(&mut conn);
                 if OUTBOX_WRITTEN.with(|w| w.replace(false)) && done.is_ok() {
                     db.outbox_wake.notify_one();
+                }
+                for change in changes::take() {
+                    if done.is_ok() {
+                        db.changes.publish(change);
+                    }
                 }
                 done
             })

@@ -109,6 +109,9 @@ pub struct MoneyRequest {
     pub resolved_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `link` (created without a payer) or `addressed`.
+    pub kind: String,
+    pub return_url: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]

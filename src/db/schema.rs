@@ -92,6 +92,35 @@ diesel::table! {
         resolved_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        kind -> Text,
+        return_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    hosted_page_settings (merchant_id) {
+        merchant_id -> BigInt,
+        frame_ancestors -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    link_sends (id) {
+        id -> BigInt,
+        public_id -> Text,
+        request_id -> BigInt,
+        channel -> Text,
+        recipient -> Text,
+        language -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 

@@ -20,6 +20,10 @@ impl Calendar {
         Self { tz }
     }
 
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
     pub fn day(&self, now: DateTime<Utc>) -> Period {
         let date = now.with_timezone(&self.tz).date_naive();
         self.span(date, date.succ_opt().expect("date in range"))

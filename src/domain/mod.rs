@@ -3,6 +3,7 @@
 pub mod account;
 pub mod bank;
 pub mod calendar;
+pub mod contact;
 pub mod fx;
 pub mod input;
 pub mod money;

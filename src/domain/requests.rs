@@ -189,3 +189,76 @@ mod tests {
         }
     }
 }
+
+/// A request created without a payer is a payment link; one created for a payer is
+/// addressed (a link stays a link after "send it to my app" names its payer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Link,
+    Addressed,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Link => "link",
+            Self::Addressed => "addressed",
+        }
+    }
+}
+
+/// Where the hosted page sends the browser after the outcome: an absolute `https` URL
+/// (`http` too where `allow_http`, for development), no credentials, ≤ 2,048 characters.
+pub fn return_url(raw: &str, allow_http: bool) -> Result<String, ApiError> {
+    let bad = |why: &str| ApiError::invalid_field("return_url", why.to_string());
+    if raw.len() > 2048 {
+        return Err(bad("return_url is at most 2048 characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|_| bad("return_url must be an absolute URL"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        _ => return Err(bad("return_url must use https")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("return_url needs a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("return_url must not carry credentials"));
+    }
+    Ok(url.to_string())
+}
+
+/// The merchant's `return_url` with the outcome appended:
+/// `?money_request={id}&status={status}` (kept with any query it already has).
+pub fn return_target(return_url: &str, id: &str, status: &str) -> Option<String> {
+    let mut url = url::Url::parse(return_url).ok()?;
+    url.query_pairs_mut()
+        .append_pair("money_request", id)
+        .append_pair("status", status);
+    Some(url.to_string())
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn return_url_is_https_without_credentials() {
+        assert!(return_url("https://shop.example/done", false).is_ok());
+        assert!(return_url("http://shop.example/done", false).is_err());
+        assert!(return_url("http://127.0.0.1:9/done", true).is_ok());
+        assert!(return_url("https://user:pw@shop.example/", false).is_err());
+        assert!(return_url("javascript:alert(1)", true).is_err());
+        assert!(return_url("/relative", false).is_err());
+    }
+
+    #[test]
+    fn return_target_appends_the_outcome() {
+        assert_eq!(
+            return_target("https://shop.example/done?order=7", "mr_1", "approved").unwrap(),
+            "https://shop.example/done?order=7&money_request=mr_1&status=approved"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use super::idempotent::{account_scope, idempotent, json};
 use super::pagination::{limit, List};
 use super::rfc3339;
 use crate::auth::{Merchant, MerchantApi};
-use crate::domain::requests::Status;
+use crate::domain::requests::{Kind, Status};
 use crate::error::ApiResult;
 use crate::services::requests::{create, merchant, refunds};
 use crate::state::AppState;
@@ -69,6 +69,7 @@ pub async fn create_bulk(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     status: Option<Status>,
+    kind: Option<Kind>,
     reference: Option<String>,
     payer: Option<String>,
     created_from: Option<DateTime<Utc>>,
@@ -86,6 +87,7 @@ pub async fn list(
     let limit = limit(q.limit)?;
     let filter = merchant::ListFilter {
         status: q.status,
+        kind: q.kind,
         reference: q.reference,
         payer: q.payer.map(|p| p.to_ascii_lowercase()),
         created_from: q.created_from.map(|t| t.naive_utc()),

@@ -6,6 +6,8 @@ pub mod deposits;
 pub mod fx;
 pub mod idempotency;
 pub mod limits;
+pub mod link_sends;
+pub mod links;
 pub mod outbox;
 pub mod payouts;
 pub mod pins;

@@ -9,7 +9,7 @@ use crate::domain::account::{text_field, AccountKind};
 use crate::domain::fx::{currency_code, to_eur};
 use crate::domain::money::Money;
 use crate::domain::requests::{
-    self, deadline, public_id, DEFAULT_EXPIRY_SECS, DEFAULT_LINK_EXPIRY_SECS,
+    self, deadline, public_id, Kind, DEFAULT_EXPIRY_SECS, DEFAULT_LINK_EXPIRY_SECS,
 };
 use crate::domain::tiers::{check_amount, limit_exceeded, TierTable};
 use crate::error::{ApiError, ApiResult};
@@ -44,6 +44,9 @@ pub struct CreateRequest {
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub metadata: Option<Map<String, Value>>,
+    /// Where the hosted page sends the browser after the outcome.
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
+    pub return_url: Option<String>,
 }
 
 /// Everything checked before the database is touched.
@@ -56,6 +59,7 @@ struct Validated {
     callback_url: Option<String>,
     expires_at: DateTime<Utc>,
     metadata: Option<String>,
+    return_url: Option<String>,
 }
 
 /// The synchronous checks; `callback_url` is left to `create` (its guard resolves names).
@@ -84,6 +88,11 @@ fn validate(state: &AppState, r: CreateRequest) -> ApiResult<Validated> {
         default_expiry,
     )?;
     let metadata = r.metadata.as_ref().map(requests::metadata).transpose()?;
+    let return_url = r
+        .return_url
+        .as_deref()
+        .map(|u| requests::return_url(u, state.config.callback_allow_private))
+        .transpose()?;
     let payer = r.payer.map(|p| p.to_ascii_lowercase());
     Ok(Validated {
         payer,
@@ -94,6 +103,7 @@ fn validate(state: &AppState, r: CreateRequest) -> ApiResult<Validated> {
         callback_url: None,
         expires_at,
         metadata,
+        return_url,
     })
 }
 
@@ -239,6 +249,11 @@ fn insert(
             mr::callback_url.eq(v.callback_url),
             mr::metadata.eq(v.metadata),
             mr::expires_at.eq(v.expires_at.naive_utc()),
+            mr::kind.eq(match payer_id {
+                Some(_) => Kind::Addressed.as_str(),
+                None => Kind::Link.as_str(),
+            }),
+            mr::return_url.eq(v.return_url),
             mr::created_at.eq(now),
             mr::updated_at.eq(now),
         ))
@@ -253,6 +268,9 @@ fn insert(
         now,
     )?;
     let row = super::reload(c, id)?;
+    if row.payer_id.is_some() {
+        crate::db::changes::note(c, &row.public_id, row.payer_id)?;
+    }
     merchant_view(c, &mut Names::default(), &row, public_url)
 }
 

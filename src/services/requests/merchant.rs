@@ -8,7 +8,7 @@ use super::{
 use crate::db::models::{MoneyRequest, RequestEvent};
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
 use crate::db::{accounts as q, write_tx};
-use crate::domain::requests::Status;
+use crate::domain::requests::{Kind, Status};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use chrono::NaiveDateTime;
@@ -30,6 +30,7 @@ pub async fn get(state: &AppState, merchant_id: i64, public_id: String) -> ApiRe
 #[derive(Default)]
 pub struct ListFilter {
     pub status: Option<Status>,
+    pub kind: Option<Kind>,
     pub reference: Option<String>,
     pub payer: Option<String>,
     pub created_from: Option<NaiveDateTime>,
@@ -53,6 +54,9 @@ pub async fn list(
                 .into_boxed();
             if let Some(s) = f.status {
                 query = status_filter(query, s, now);
+            }
+            if let Some(k) = f.kind {
+                query = query.filter(mr::kind.eq(k.as_str()));
             }
             if let Some(r) = f.reference {
                 if !crate::db::matchable(&r) {

@@ -104,6 +104,7 @@ pub fn announce(
     public_url: &str,
 ) -> ApiResult<(MoneyRequest, view::RequestView)> {
     let row = reload(c, request_id)?;
+    crate::db::changes::note(c, &row.public_id, row.payer_id.or(row.paid_by))?;
     let view = view::merchant_view(c, &mut view::Names::default(), &row, public_url)?;
     let data =
         serde_json::to_value(&view).map_err(|e| ApiError::internal_from("request view", e))?;

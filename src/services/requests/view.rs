@@ -26,6 +26,8 @@ pub struct RequestView {
     pub reference: Option<String>,
     pub expires_at: String,
     pub pay_url: String,
+    /// `link` (created without a payer) or `addressed`.
+    pub kind: String,
     pub refunded_amount: Money,
     pub paid_by: Option<String>,
     pub decline_reason_code: Option<String>,
@@ -43,6 +45,7 @@ pub struct MerchantFields {
     pub net_amount: Money,
     pub metadata: Option<Value>,
     pub callback_url: Option<String>,
+    pub return_url: Option<String>,
 }
 
 /// Resolves account ids to usernames once per call.
@@ -78,6 +81,7 @@ pub fn merchant_view(
             .as_deref()
             .and_then(|m| serde_json::from_str(m).ok()),
         callback_url: r.callback_url.clone(),
+        return_url: r.return_url.clone(),
     });
     Ok(v)
 }
@@ -103,6 +107,7 @@ pub fn payer_view(
         reference: r.reference.clone(),
         expires_at: rfc3339(r.expires_at),
         pay_url: format!("{public_url}/pay/{}", r.public_id),
+        kind: r.kind.clone(),
         refunded_amount: Money::cents(r.refunded_amount),
         paid_by: names.get(c, r.paid_by)?,
         decline_reason_code: r.decline_reason_code.clone(),

@@ -1,0 +1,205 @@
+//! Payment links and the hosted page's use cases: what the page shows, "send it to my
+//! app" (addressing an open link to a wallet), and which origins may embed the page.
+//! Paying from the page goes through `requests::approval`, as in the app.
+
+use super::requests::{as_of, find_by_public_id, lock_pending, record, Settled};
+use crate::db::models::MoneyRequest;
+use crate::db::schema::{hosted_page_settings as hp, money_requests as mr};
+use crate::db::{accounts as q, write_tx, DbConn};
+use crate::domain::account::AccountKind;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Everything the hosted page shows about one request.
+pub struct PayPage {
+    /// As it stands now (an overdue one reads as expired).
+    pub request: MoneyRequest,
+    pub merchant_name: String,
+    /// The wallet the request is addressed to, if any.
+    pub payer_name: Option<String>,
+    /// Origins allowed to embed the page (CSP `frame-ancestors`); empty: none.
+    pub frame_ancestors: Vec<String>,
+}
+
+pub async fn page(state: &AppState, public_id: String) -> ApiResult<Option<PayPage>> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |c| {
+            let Some(row) = find_by_public_id(c, &public_id)? else {
+                return Ok(None);
+            };
+            let merchant = q::find(c, row.merchant_id)?.ok_or_else(ApiError::internal)?;
+            let payer_name = match row.payer_id {
+                Some(id) => q::find(c, id)?.map(|a| a.username),
+                None => None,
+            };
+            Ok(Some(PayPage {
+                frame_ancestors: frame_ancestors_of(c, row.merchant_id)?,
+                request: as_of(row, now),
+                merchant_name: merchant.company_name.unwrap_or(merchant.username),
+                payer_name,
+            }))
+        })
+        .await
+}
+
+/// The request's status as it stands now (`None`: no such request): what the live
+/// stream reads each time it is woken.
+pub async fn status(state: &AppState, public_id: String) -> ApiResult<Option<MoneyRequest>> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |c| Ok(find_by_public_id(c, &public_id)?.map(|r| as_of(r, now))))
+        .await
+}
+
+/// "Send it to my app": addresses an open, pending link to the wallet `username`. From
+/// then on it is in that wallet's inbox (and pushed to the app) and nobody else can pay
+/// it. An unknown username says only what registration already says (taken or not).
+pub async fn address(state: &AppState, public_id: String, username: String) -> ApiResult<()> {
+    let name = username.trim().to_ascii_lowercase();
+    if name.is_empty() || name.len() > 64 || !crate::db::matchable(&name) {
+        return Err(unknown_wallet());
+    }
+    let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let (row, now) = match lock_pending(c, &public_id, |_| true, &clock, &public_url)? {
+                    Settled::Done(found) => found,
+                    Settled::Refused(e) => return Ok(Settled::Refused(e)),
+                };
+                if row.kind != "link" || row.payer_id.is_some() {
+                    return Ok(Settled::Refused(ApiError::conflict(
+                        "link_already_addressed",
+                        "This payment request is already addressed to a wallet.",
+                    )));
+                }
+                let payer = q::find_by_username(c, &name)?
+                    .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
+                    .filter(|a| a.id != row.merchant_id)
+                    .ok_or_else(unknown_wallet)?;
+                diesel::update(mr::table.find(row.id).filter(mr::payer_id.is_null()))
+                    .set((mr::payer_id.eq(payer.id), mr::updated_at.eq(now)))
+                    .execute(c)?;
+                record(c, row.id, "addressed", "payer_page", Some(&payer.username), now)?;
+                crate::db::changes::note(c, &row.public_id, Some(payer.id))?;
+                Ok(Settled::Done(()))
+            })
+        })
+        .await?
+        .into_result()
+}
+
+fn unknown_wallet() -> ApiError {
+    ApiError::unprocessable("unknown_payer", "No wallet has this username.").with("field", "username")
+}
+
+/// The logged-in payer's balance, for the page (shown to that payer only).
+pub async fn balance(state: &AppState, account_id: i64) -> ApiResult<i64> {
+    state
+        .db
+        .run(move |c| Ok(q::find(c, account_id)?.map_or(0, |a| a.balance)))
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostedPageSettings {
+    /// Origins (`https://shop.example`) allowed to show the page in an iframe.
+    pub frame_ancestors: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct HostedPageView {
+    pub frame_ancestors: Vec<String>,
+}
+
+pub const MAX_FRAME_ANCESTORS: usize = 10;
+
+pub async fn set_settings(
+    state: &AppState,
+    merchant_id: i64,
+    s: HostedPageSettings,
+) -> ApiResult<HostedPageView> {
+    if s.frame_ancestors.len() > MAX_FRAME_ANCESTORS {
+        return Err(ApiError::invalid_field(
+            "frame_ancestors",
+            format!("at most {MAX_FRAME_ANCESTORS} origins"),
+        ));
+    }
+    let allow_http = state.config.callback_allow_private;
+    let mut origins = Vec::new();
+    for raw in &s.frame_ancestors {
+        let o = origin(raw, allow_http)?;
+        if !origins.contains(&o) {
+            origins.push(o);
+        }
+    }
+    let now = state.clock.now_naive();
+    let stored = origins.join(" ");
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                diesel::delete(hp::table.find(merchant_id)).execute(c)?;
+                diesel::insert_into(hp::table)
+                    .values((
+                        hp::merchant_id.eq(merchant_id),
+                        hp::frame_ancestors.eq(&stored),
+                        hp::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(HostedPageView {
+        frame_ancestors: origins,
+    })
+}
+
+pub async fn settings(state: &AppState, merchant_id: i64) -> ApiResult<HostedPageView> {
+    let frame_ancestors = state
+        .db
+        .run(move |c| frame_ancestors_of(c, merchant_id))
+        .await?;
+    Ok(HostedPageView { frame_ancestors })
+}
+
+fn frame_ancestors_of(c: &mut DbConn, merchant_id: i64) -> ApiResult<Vec<String>> {
+    let stored: Option<String> = hp::table
+        .find(merchant_id)
+        .select(hp::frame_ancestors)
+        .first(c)
+        .optional()?;
+    Ok(stored
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default())
+}
+
+/// A web origin as CSP writes it: `https://host[:port]`, nothing after it.
+fn origin(raw: &str, allow_http: bool) -> ApiResult<String> {
+    let bad = || {
+        ApiError::invalid_field(
+            "frame_ancestors",
+            format!("{raw:?} is not an origin such as https://shop.example"),
+        )
+    };
+    let url = url::Url::parse(raw).map_err(|_| bad())?;
+    let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
+    let bare = (url.path() == "/" || url.path().is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && !raw.trim_end_matches('/').ends_with(':');
+    match (scheme_ok && bare, url.host_str()) {
+        (true, Some(host)) if !host.contains('*') => Ok(url.origin().ascii_serialization()),
+        _ => Err(bad()),
+    }
+}
