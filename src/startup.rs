@@ -206,6 +206,9 @@ routes! {
     "/v1/money-requests/{id}/cancel" => { post => mr::cancel }
     "/v1/money-requests/{id}/events" => { get => mr::events }
     "/v1/money-requests/{id}/refunds" => { post => mr::refund, get => mr::list_refunds }
+    "/v1/money-requests/{id}/send" => { post => mr::send }
+    "/v1/hosted-page" => { get => mr::hosted_page, put => mr::set_hosted_page }
+    "/v1/wallet/events" => { get => crate::web::events::wallet }
     "/v1/wallet/money-requests" => { get => wallet::inbox }
     "/v1/wallet/money-requests/{id}" => { get => wallet::get }
     "/v1/wallet/money-requests/{id}/approve" => { post => wallet::approve }
@@ -218,6 +221,13 @@ routes! {
     "/v1/admin/deposits" => { post => admin::deposit }
     "/v1/admin/ledger/verify" => { get => admin::verify_ledger }
     "/v1/admin/fx-rates" => { put => admin::set_fx_rates }
+    "/pay/{id}" => { get => crate::web::pay::show }
+    "/pay/{id}/events" => { get => crate::web::events::pay }
+    "/pay/{id}/login" => { post => crate::web::pay::login }
+    "/pay/{id}/approve" => { post => crate::web::pay::approve }
+    "/pay/{id}/decline" => { post => crate::web::pay::decline }
+    "/pay/{id}/send-to-app" => { post => crate::web::pay::send_to_app }
+    "/pay/{id}/logout" => { post => crate::web::pay::logout }
 }
 
 /// A resource that answers other methods with 405 and an `Allow` header (rather than

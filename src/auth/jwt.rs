@@ -15,6 +15,8 @@ pub enum Audience {
     App,
     /// Merchant backends (Corporate+ API tokens).
     MerchantApi,
+    /// The hosted payment page's login (a cookie, 15 minutes).
+    PayPage,
 }
 
 impl Audience {
@@ -22,6 +24,7 @@ impl Audience {
         match self {
             Self::App => "app",
             Self::MerchantApi => "merchant-api",
+            Self::PayPage => "pay-page",
         }
     }
 }

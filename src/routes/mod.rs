@@ -62,6 +62,31 @@ pub async fn unknown_route() -> Result<actix_web::HttpResponse, ApiError> {
 
 /// Turns any remaining non-problem error response (e.g. actix's bare 405) into problem+json.
 pub fn problem_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_html {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    if crate::web::is_html_path(res.request().path()) {
+        // The hosted page's paths answer errors as pages, not JSON.
+        let status = res.status();
+        let (req, _) = res.into_parts();
+        let page = match status {
+            StatusCode::NOT_FOUND => crate::web::not_found_page(&req),
+            s => {
+                let t = crate::web::language(&req).t();
+                let text = if s.is_server_error() { t.err_other } else { t.err_csrf };
+                let text = if s == StatusCode::METHOD_NOT_ALLOWED { t.not_found_text } else { text };
+                crate::web::error_page(&req, s, t.error_title, text)
+            }
+        };
+        let res = ServiceResponse::new(req, page).map_into_boxed_body();
+        return Ok(ErrorHandlerResponse::Response(
+            res.map_body(|_, b| EitherBody::right(b)),
+        ));
+    }
     let is_problem = res
         .headers()
         .get(header::CONTENT_TYPE)

@@ -8,6 +8,7 @@ use crate::auth::{Merchant, MerchantApi};
 use crate::domain::requests::{Kind, Status};
 use crate::error::ApiResult;
 use crate::services::requests::{create, merchant, refunds};
+use crate::services::{link_sends, links};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -191,4 +192,49 @@ pub async fn list_refunds(
         data,
         has_more: false,
     }))
+}
+
+/// `POST /v1/money-requests/{id}/send`: queues the link for e-mail or SMS (202).
+pub async fn send(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Merchant,
+    id: web::Path<String>,
+    key: IdempotencyKey,
+    body: ApiJson<link_sends::SendRequest>,
+) -> ApiResult<HttpResponse> {
+    let raw = body.raw.clone();
+    idempotent(
+        &state,
+        &req,
+        account_scope(caller.account.id),
+        key,
+        &raw,
+        move |state, _seal| async move {
+            let view = link_sends::queue(
+                &state,
+                caller.account.id,
+                id.into_inner(),
+                body.into_inner(),
+            )
+            .await?;
+            Ok((StatusCode::ACCEPTED, json(&view)?))
+        },
+    )
+    .await
+}
+
+/// `GET /v1/hosted-page`: the hosted page's settings (which origins may embed it).
+pub async fn hosted_page(state: web::Data<AppState>, caller: Merchant) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(links::settings(&state, caller.account.id).await?))
+}
+
+/// `PUT /v1/hosted-page`: `{frame_ancestors: ["https://shop.example"]}`.
+pub async fn set_hosted_page(
+    state: web::Data<AppState>,
+    caller: Merchant,
+    body: ApiJson<links::HostedPageSettings>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok()
+        .json(links::set_settings(&state, caller.account.id, body.into_inner()).await?))
 }

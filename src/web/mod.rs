@@ -1,5 +1,143 @@
 //! The HTML layer: the hosted payment page. One more thin layer over the same services
 //! as the JSON API (`services::links`, `requests::approval`), with its own security:
-//! a per-response CSP nonce, CSRF tokens, and short SameSite=Strict session cookies.
+//! a strict CSP with a per-response nonce, `frame-ancestors` per merchant, CSRF tokens,
+//! and short SameSite=Strict session cookies.
 
+pub mod events;
 pub mod i18n;
+pub mod pay;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use askama::Template;
+use i18n::Lang;
+
+pub const HTML: &str = "text/html; charset=utf-8";
+pub const CSRF_COOKIE: &str = "pinpay_csrf";
+pub const SESSION_COOKIE: &str = "pinpay_pay";
+/// The hosted page's login lasts at most this long.
+pub const SESSION_SECS: i64 = 15 * 60;
+
+/// A fresh random value for a CSP nonce or a CSRF token.
+pub fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The security headers of every HTML response: a CSP that admits only this response's
+/// nonce'd script and style and nothing from other origins, `frame-ancestors` as the
+/// merchant allows (default none), no referrer, no sniffing.
+pub fn secure(builder: &mut HttpResponseBuilder, nonce: &str, frame_ancestors: &[String]) {
+    let ancestors = if frame_ancestors.is_empty() {
+        "'none'".to_string()
+    } else {
+        frame_ancestors.join(" ")
+    };
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
+         img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+         frame-ancestors {ancestors}"
+    );
+    builder
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if frame_ancestors.is_empty() {
+        builder.insert_header((header::X_FRAME_OPTIONS, "DENY"));
+    }
+}
+
+/// Renders `page` as an HTML response with the security headers.
+pub fn html(
+    status: StatusCode,
+    page: &impl Template,
+    nonce: &str,
+    frame_ancestors: &[String],
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    secure(&mut builder, nonce, frame_ancestors);
+    match page.render() {
+        Ok(body) => builder.content_type(HTML).body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            builder
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .content_type(HTML)
+                .body("<!DOCTYPE html><title>Error</title><p>Something went wrong.</p>")
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub lang: &'a str,
+    pub dir: &'a str,
+    pub nonce: &'a str,
+    pub title: &'a str,
+    pub heading: &'a str,
+    pub text: &'a str,
+    pub back: Option<String>,
+}
+
+/// The language asked for by `?lang=` or `Accept-Language`.
+pub fn language(req: &HttpRequest) -> Lang {
+    let query = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned());
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::pick(query.as_deref(), accept)
+}
+
+/// An HTML error page (404, 403, 405, 500…) in the caller's language.
+pub fn error_page(req: &HttpRequest, status: StatusCode, heading: &str, text: &str) -> HttpResponse {
+    let lang = language(req);
+    let nonce = random_token();
+    let page = ErrorPage {
+        lang: lang.code(),
+        dir: lang.dir(),
+        nonce: &nonce,
+        title: heading,
+        heading,
+        text,
+        back: None,
+    };
+    html(status, &page, &nonce, &[])
+}
+
+pub fn not_found_page(req: &HttpRequest) -> HttpResponse {
+    let t = language(req).t();
+    error_page(req, StatusCode::NOT_FOUND, t.not_found_title, t.not_found_text)
+}
+
+/// Whether cookies must be `Secure`: always, unless the public URL is plain http
+/// (development on a laptop).
+pub fn secure_cookies(public_url: &str) -> bool {
+    !public_url.starts_with("http://")
+}
+
+/// A cookie of the hosted page: HttpOnly, SameSite=Strict, path `/pay`.
+pub fn cookie(name: &str, value: String, max_age: Option<i64>, secure: bool) -> Cookie<'static> {
+    let mut c = Cookie::build(name.to_string(), value)
+        .path("/pay")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .finish();
+    if let Some(secs) = max_age {
+        c.set_max_age(CookieDuration::seconds(secs));
+    }
+    c
+}
+
+/// Whether this HTML path should answer errors as an HTML page.
+pub fn is_html_path(path: &str) -> bool {
+    path.starts_with("/pay/") && !path.ends_with("/events")
+}

@@ -74,6 +74,47 @@ pub async fn get(state: &AppState, payer_id: i64, public_id: String) -> ApiResul
         .await
 }
 
+/// The request as the payer sees it, with its `updated_at` (the wallet stream sends a
+/// request again only when that moved).
+pub async fn get_with_stamp(
+    state: &AppState,
+    payer_id: i64,
+    public_id: String,
+) -> ApiResult<(RequestView, NaiveDateTime)> {
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
+    state
+        .db
+        .run(move |c| {
+            let row = find_by_public_id(c, &public_id)?
+                .filter(|r| r.payer_id == Some(payer_id) || r.paid_by == Some(payer_id))
+                .ok_or_else(not_found)?;
+            let stamp = row.updated_at;
+            let view = payer_view(c, &mut Names::default(), &as_of(row, now), &public_url)?;
+            Ok((view, stamp))
+        })
+        .await
+}
+
+/// Ids of the requests addressed to the payer that changed at or after `since`.
+pub async fn changed_since(
+    state: &AppState,
+    payer_id: i64,
+    since: NaiveDateTime,
+) -> ApiResult<Vec<String>> {
+    state
+        .db
+        .run(move |c| {
+            Ok(mr::table
+                .filter(mr::payer_id.eq(payer_id))
+                .filter(mr::updated_at.ge(since))
+                .order(mr::updated_at.asc())
+                .limit(200)
+                .select(mr::public_id)
+                .load(c)?)
+        })
+        .await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {

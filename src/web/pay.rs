@@ -1,0 +1,430 @@
+//! `/pay/{id}`: the hosted payment page and its forms. Each handler reads the form,
+//! checks the CSRF token, calls the same service as the JSON API and answers with the
+//! page (or a 303 back to it); failures show on the page in the payer's language.
+
+use super::i18n::{self, Lang, Texts};
+use super::{
+    cookie, html, language, not_found_page, random_token, secure_cookies, CSRF_COOKIE,
+    SESSION_COOKIE, SESSION_SECS,
+};
+use crate::auth::jwt::Audience;
+use crate::db::models::Account;
+use crate::domain::money::Money;
+use crate::domain::requests::return_target;
+use crate::error::ApiError;
+use crate::services::idempotency::unsealed;
+use crate::services::links::{self, PayPage};
+use crate::services::requests::approval;
+use crate::state::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use std::collections::HashMap;
+
+pub struct LangLink {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+pub struct SessionView {
+    pub heading: String,
+    pub balance: String,
+    pub can_decline: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pay.html")]
+pub struct PayView {
+    pub lang: &'static str,
+    pub dir: &'static str,
+    pub nonce: String,
+    pub title: String,
+    pub t: &'static Texts,
+    pub languages: Vec<LangLink>,
+    pub id: String,
+    pub status: String,
+    pub addressed: bool,
+    pub merchant: String,
+    pub amount: String,
+    pub original: Option<String>,
+    pub description: Option<String>,
+    pub reference: Option<String>,
+    pub status_label: &'static str,
+    pub pending: bool,
+    pub deadline: String,
+    pub deadline_iso: String,
+    pub deadline_ms: i64,
+    pub time_left: String,
+    pub result: Option<&'static str>,
+    pub redirect: Option<String>,
+    pub back_text: String,
+    pub error: Option<String>,
+    pub waiting: Option<String>,
+    pub session: Option<SessionView>,
+    pub csrf: String,
+    pub pay_button: String,
+    pub qr_svg: String,
+    pub deep_link: String,
+    pub pay_url: String,
+    pub can_address: bool,
+}
+
+/// `GET /pay/{id}`.
+pub async fn show(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    page(&state, &req, id.into_inner(), None, StatusCode::OK).await
+}
+
+/// The page for request `id` as it stands, with `error` shown, answered with `status`.
+async fn page(
+    state: &AppState,
+    req: &HttpRequest,
+    id: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let lang = language(req);
+    let found = match links::page(state, id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return not_found_page(req),
+        Err(e) => return failure_page(req, &e),
+    };
+    let session = match session_account(state, req).await {
+        Some(a) if a.balance >= 0 => Some(a),
+        _ => None,
+    };
+    let csrf = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 48)
+        .unwrap_or_else(random_token);
+    let view = view(state, lang, &found, session.as_ref(), error, csrf.clone());
+    let mut res = html(status, &view, &view.nonce, &found.frame_ancestors);
+    let secure = secure_cookies(&state.config.public_url);
+    let _ = res.add_cookie(&cookie(CSRF_COOKIE, csrf, None, secure));
+    res
+}
+
+fn view(
+    state: &AppState,
+    lang: Lang,
+    p: &PayPage,
+    me: Option<&Account>,
+    error: Option<String>,
+    csrf: String,
+) -> PayView {
+    let t = lang.t();
+    let r = &p.request;
+    let tz = state.calendar.tz();
+    let amount = lang.eur(Money::cents(r.amount));
+    let pay_url = format!("{}/pay/{}", state.config.public_url, r.public_id);
+    let pending = r.status == "pending";
+    let payer_label = p.payer_name.as_deref().map(|n| format!("@{n}"));
+    // The logged-in wallet may pay here if the request is open or addressed to it.
+    let session = me
+        .filter(|a| r.payer_id.is_none_or(|p| p == a.id))
+        .map(|a| SessionView {
+            heading: t.logged_in_as.replace("{user}", &format!("@{}", a.username)),
+            balance: lang.eur(Money::cents(a.balance)),
+            can_decline: r.payer_id == Some(a.id),
+        });
+    let error = error.or_else(|| {
+        me.filter(|a| r.payer_id.is_some_and(|p| p != a.id) && pending)
+            .map(|_| t.err_addressed.to_string())
+    });
+    let waiting = match (&payer_label, r.kind.as_str()) {
+        (Some(user), "link") => Some(t.waiting_for.replace("{user}", user)),
+        (Some(user), _) => Some(t.addressed_to.replace("{user}", user)),
+        _ => None,
+    };
+    let (status_label, result) = match r.status.as_str() {
+        "approved" => (t.st_approved, Some(t.res_approved)),
+        "declined" => (t.st_declined, Some(t.res_declined)),
+        "expired" => (t.st_expired, Some(t.res_expired)),
+        "cancelled" => (t.st_cancelled, Some(t.res_cancelled)),
+        _ => (t.st_pending, None),
+    };
+    let redirect = match (&r.return_url, pending) {
+        (Some(u), false) => return_target(u, &r.public_id, &r.status),
+        _ => None,
+    };
+    let deadline = r.expires_at.and_utc();
+    let left = (deadline - state.clock.now()).num_seconds().max(0);
+    let languages = i18n::ALL
+        .iter()
+        .map(|l| LangLink {
+            code: l.code(),
+            name: l.name(),
+            href: format!("/pay/{}?lang={}", r.public_id, l.code()),
+            current: *l == lang,
+        })
+        .collect();
+    PayView {
+        lang: lang.code(),
+        dir: lang.dir(),
+        nonce: random_token(),
+        title: t.page_title.replace("{merchant}", &p.merchant_name),
+        t,
+        languages,
+        id: r.public_id.clone(),
+        status: r.status.clone(),
+        addressed: r.payer_id.is_some(),
+        merchant: p.merchant_name.clone(),
+        original: r
+            .original_amount
+            .as_deref()
+            .zip(r.original_currency.as_deref())
+            .map(|(a, c)| lang.money(a, c)),
+        description: r.description.clone(),
+        reference: r.reference.clone(),
+        status_label,
+        pending,
+        deadline: lang.datetime(deadline, tz),
+        deadline_iso: deadline.to_rfc3339(),
+        deadline_ms: deadline.timestamp_millis(),
+        time_left: format!("{}:{:02}:{:02}", left / 3600, left % 3600 / 60, left % 60),
+        result,
+        redirect,
+        back_text: t.back_to_shop.replace("{merchant}", &p.merchant_name),
+        error,
+        waiting,
+        session,
+        csrf,
+        pay_button: t.pay_button.replace("{amount}", &amount),
+        qr_svg: qr_svg(&pay_url),
+        deep_link: format!("pinpay://pay/{}", r.public_id),
+        pay_url,
+        can_address: r.kind == "link" && r.payer_id.is_none(),
+        amount,
+    }
+}
+
+/// The QR code of `url` as inline SVG.
+fn qr_svg(url: &str) -> String {
+    match qrcode::QrCode::new(url.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color>()
+                .min_dimensions(200, 200)
+                .quiet_zone(true)
+                .build();
+            // Inline in HTML: no XML declaration.
+            svg.find("<svg").map_or(svg.clone(), |i| svg[i..].to_string())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// The account behind a valid page session cookie, if any.
+async fn session_account(state: &AppState, req: &HttpRequest) -> Option<Account> {
+    let token = req.cookie(SESSION_COOKIE)?;
+    let claims = state
+        .jwt
+        .verify(token.value(), &[Audience::PayPage], state.clock.now())
+        .ok()?;
+    let id = claims.account_id().ok()?;
+    state
+        .db
+        .run(move |c| Ok(crate::db::accounts::find(c, id)?))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The form's fields, if its CSRF token matches the cookie (compared in constant time).
+fn checked_form(req: &HttpRequest, body: &[u8]) -> Option<HashMap<String, String>> {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let cookie = req.cookie(CSRF_COOKIE)?;
+    let sent = form.get("csrf")?;
+    let same = sent.len() == cookie.value().len()
+        && sent
+            .bytes()
+            .zip(cookie.value().bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    same.then_some(form)
+}
+
+fn csrf_refused(req: &HttpRequest) -> HttpResponse {
+    let t = language(req).t();
+    super::error_page(req, StatusCode::FORBIDDEN, t.error_title, t.err_csrf)
+}
+
+/// 303 back to the page, in the same language.
+fn back_to_page(req: &HttpRequest, id: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/pay/{id}?lang={}", language(req).code()),
+        ))
+        .finish()
+}
+
+/// A failure of a service shown on the page, as the payer understands it.
+fn explain(t: &Texts, e: &ApiError) -> String {
+    match e.code {
+        "invalid_credentials" => t.err_login.into(),
+        "pin_invalid" => {
+            let n = e
+                .extensions
+                .get("attempts_remaining")
+                .map_or("?".to_string(), |v| v.to_string());
+            t.err_pin.replace("{n}", &n)
+        }
+        "pin_blocked" => t.err_pin_blocked.into(),
+        "insufficient_funds" => t.err_funds.into(),
+        "limit_exceeded" => t.err_limit.into(),
+        "unknown_payer" => t.err_unknown_user.into(),
+        "link_already_addressed" => t.err_addressed.into(),
+        "too_many_attempts" | "pin_check_busy" => t.err_too_many.into(),
+        "validation_failed" | "invalid_pin" => format!("{} {}", t.err_other, e.detail),
+        _ => t.err_other.into(),
+    }
+}
+
+/// The page again with the service's refusal on it. A request that is no longer
+/// pending just shows its state.
+async fn refused(state: &AppState, req: &HttpRequest, id: String, e: ApiError) -> HttpResponse {
+    if e.status.is_server_error() {
+        return failure_page(req, &e);
+    }
+    if e.status == StatusCode::NOT_FOUND {
+        return not_found_page(req);
+    }
+    if matches!(e.code, "request_not_pending" | "request_expired") {
+        return back_to_page(req, &id);
+    }
+    let t = language(req).t();
+    page(state, req, id, Some(explain(t, &e)), e.status).await
+}
+
+fn failure_page(req: &HttpRequest, e: &ApiError) -> HttpResponse {
+    let t = language(req).t();
+    let mut res = super::error_page(req, e.status, t.error_title, t.err_other);
+    if let Some(secs) = e.retry_after {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    res
+}
+
+/// `POST /pay/{id}/login`: username and password, then a 15-minute page session.
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let Some(form) = checked_form(&req, &body) else {
+        return csrf_refused(&req);
+    };
+    let username = form.get("username").cloned().unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    let client = req.peer_addr().map(|a| a.ip());
+    let account = match crate::services::accounts::authenticate(
+        &state,
+        client,
+        username.trim(),
+        password,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(e) => return refused(&state, &req, id, e).await,
+    };
+    let token = match state.jwt.issue(
+        Audience::PayPage,
+        account.id,
+        None,
+        state.clock.now(),
+        SESSION_SECS,
+    ) {
+        Ok((token, _)) => token,
+        Err(e) => return failure_page(&req, &e),
+    };
+    let mut res = back_to_page(&req, &id);
+    let secure = secure_cookies(&state.config.public_url);
+    let _ = res.add_cookie(&cookie(SESSION_COOKIE, token, Some(SESSION_SECS), secure));
+    res
+}
+
+/// `POST /pay/{id}/approve`: the PIN; pays through the approval service.
+pub async fn approve(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let Some(form) = checked_form(&req, &body) else {
+        return csrf_refused(&req);
+    };
+    let Some(me) = session_account(&state, &req).await else {
+        let t = language(&req).t();
+        return page(&state, &req, id, Some(t.err_session.into()), StatusCode::UNAUTHORIZED).await;
+    };
+    let pin = form.get("pin").cloned().unwrap_or_default();
+    let request = approval::ApproveRequest { pin };
+    match approval::approve(&state, &me, id.clone(), request, unsealed()).await {
+        Ok(_) => back_to_page(&req, &id),
+        Err(e) => refused(&state, &req, id, e).await,
+    }
+}
+
+/// `POST /pay/{id}/decline`: the addressed payer declines.
+pub async fn decline(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let id = id.into_inner();
+    if checked_form(&req, &body).is_none() {
+        return csrf_refused(&req);
+    }
+    let Some(me) = session_account(&state, &req).await else {
+        let t = language(&req).t();
+        return page(&state, &req, id, Some(t.err_session.into()), StatusCode::UNAUTHORIZED).await;
+    };
+    match approval::decline(&state, &me, id.clone(), Default::default()).await {
+        Ok(_) => back_to_page(&req, &id),
+        Err(e) => refused(&state, &req, id, e).await,
+    }
+}
+
+/// `POST /pay/{id}/send-to-app`: addresses the open link to the named wallet.
+pub async fn send_to_app(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let Some(form) = checked_form(&req, &body) else {
+        return csrf_refused(&req);
+    };
+    let username = form.get("username").cloned().unwrap_or_default();
+    match links::address(&state, id.clone(), username).await {
+        Ok(()) => back_to_page(&req, &id),
+        Err(e) => refused(&state, &req, id, e).await,
+    }
+}
+
+/// `POST /pay/{id}/logout`: ends the page session.
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let id = id.into_inner();
+    if checked_form(&req, &body).is_none() {
+        return csrf_refused(&req);
+    }
+    let mut res = back_to_page(&req, &id);
+    let secure = secure_cookies(&state.config.public_url);
+    let _ = res.add_cookie(&cookie(SESSION_COOKIE, String::new(), Some(0), secure));
+    res
+}
