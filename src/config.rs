@@ -285,7 +285,8 @@ impl Config {
                 tls,
                 username: get("PINPAY_SMTP_USERNAME"),
                 password: get("PINPAY_SMTP_PASSWORD").map(Secret::new),
-                from: get("PINPAY_SMTP_FROM").unwrap_or_else(|| "PinPay <no-reply@pinpay.invalid>".into()),
+                from: get("PINPAY_SMTP_FROM")
+                    .unwrap_or_else(|| "PinPay <no-reply@pinpay.invalid>".into()),
             });
         }
         if let Some(url) = get("PINPAY_SMS_URL") {
@@ -431,7 +432,10 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.0.contains("PINPAY_SMS_SENDER"), "{err}");
-        let ok = load(&[("PINPAY_SMS_URL", "http://127.0.0.1:9/sms"), ("PINPAY_SMS_SENDER", "PinPay Shop")]);
+        let ok = load(&[
+            ("PINPAY_SMS_URL", "http://127.0.0.1:9/sms"),
+            ("PINPAY_SMS_SENDER", "PinPay Shop"),
+        ]);
         assert_eq!(ok.unwrap().sms.unwrap().sender, "PinPay Shop");
     }
 

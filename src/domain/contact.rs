@@ -18,7 +18,9 @@ pub fn email(field: &str, raw: &str) -> Result<String, ApiError> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -70,7 +72,17 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("to", "Anna@Example.COM").unwrap(), "Anna@example.com");
-        for bad in ["anna", "@x.de", "anna@", "anna@de", "a b@x.de", "a@x..de", "a@-x.de", "a\n@x.de", "a@x.de\r\nBcc: b@y.de"] {
+        for bad in [
+            "anna",
+            "@x.de",
+            "anna@",
+            "anna@de",
+            "a b@x.de",
+            "a@x..de",
+            "a@-x.de",
+            "a\n@x.de",
+            "a@x.de\r\nBcc: b@y.de",
+        ] {
             assert!(email("to", bad).is_err(), "{bad}");
         }
     }
@@ -78,7 +90,13 @@ mod tests {
     #[test]
     fn phones() {
         assert!(phone("to", "+4915112345678").is_ok());
-        for bad in ["4915112345678", "+0151", "+49 151 1234", "+1234567", "+1234567890123456"] {
+        for bad in [
+            "4915112345678",
+            "+0151",
+            "+49 151 1234",
+            "+1234567",
+            "+1234567890123456",
+        ] {
             assert!(phone("to", bad).is_err(), "{bad}");
         }
     }

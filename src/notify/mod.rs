@@ -59,7 +59,7 @@ impl SendError {
 
 enum EmailSink {
     Log,
-    Smtp(smtp::SmtpSender),
+    Smtp(Box<smtp::SmtpSender>),
 }
 
 enum SmsSink {
@@ -75,7 +75,7 @@ pub struct Notifier {
 impl Notifier {
     pub fn from_config(config: &Config, http: reqwest::Client) -> Result<Self, String> {
         let email = match &config.smtp {
-            Some(c) => EmailSink::Smtp(smtp::SmtpSender::new(c)?),
+            Some(c) => EmailSink::Smtp(Box::new(smtp::SmtpSender::new(c)?)),
             None => EmailSink::Log,
         };
         let sms = match &config.sms {

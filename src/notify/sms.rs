@@ -41,7 +41,8 @@ impl SmsGateway {
         if status.is_success() {
             return Ok(());
         }
-        let permanent = status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429;
+        let permanent =
+            status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429;
         Err(SendError {
             permanent,
             detail: format!("sms gateway answered {}", status.as_u16()),

@@ -99,9 +99,11 @@ pub async fn queue(
     };
     let lang = match r.language.as_deref() {
         None => Lang::En,
-        Some(code) => Lang::from_code(code).filter(|l| l.code() == code).ok_or_else(|| {
-            ApiError::invalid_field("language", "language is one of en, de, fr, he")
-        })?,
+        Some(code) => Lang::from_code(code)
+            .filter(|l| l.code() == code)
+            .ok_or_else(|| {
+                ApiError::invalid_field("language", "language is one of en, de, fr, he")
+            })?,
     };
     let now = state.clock.now_naive();
     let view = state
@@ -145,7 +147,14 @@ pub async fn queue(
                     ))
                     .execute(c)?;
                 let detail = format!("{id}: {} to {to}", r.channel.as_str());
-                record(c, row.id, "link_send_queued", "merchant", Some(&detail), now)?;
+                record(
+                    c,
+                    row.id,
+                    "link_send_queued",
+                    "merchant",
+                    Some(&detail),
+                    now,
+                )?;
                 let sent: LinkSend = ls::table
                     .filter(ls::public_id.eq(&id))
                     .select(LinkSend::as_select())
@@ -210,10 +219,10 @@ async fn claim(state: &AppState, owner: &str) -> ApiResult<Vec<(LinkSend, Messag
                 let due = || {
                     ls::table
                         .filter(ls::status.eq("queued"))
-                    .filter(ls::next_attempt_at.le(now))
-                    .filter(ls::lease_until.is_null().or(ls::lease_until.lt(now)))
-                    .order(ls::id.asc())
-                    .limit(BATCH)
+                        .filter(ls::next_attempt_at.le(now))
+                        .filter(ls::lease_until.is_null().or(ls::lease_until.lt(now)))
+                        .order(ls::id.asc())
+                        .limit(BATCH)
                 };
                 let rows: Vec<LinkSend> = match c {
                     DbConn::Pg(pg) => due()
@@ -254,7 +263,10 @@ fn compose(
     let merchant = q::find(c, r.merchant_id)?.ok_or_else(ApiError::internal)?;
     let merchant = merchant.company_name.unwrap_or(merchant.username);
     let amount = lang.eur(Money::cents(r.amount));
-    let fill = |s: &str| s.replace("{merchant}", &merchant).replace("{amount}", &amount);
+    let fill = |s: &str| {
+        s.replace("{merchant}", &merchant)
+            .replace("{amount}", &amount)
+    };
     let link = format!("{public_url}/pay/{}?lang={}", r.public_id, lang.code());
     let until = t
         .mail_valid_until
@@ -286,8 +298,12 @@ async fn settle(
     let (owner, now, send) = (owner.to_string(), state.clock.now_naive(), send.clone());
     let attempts = send.attempts + 1;
     match &outcome {
-        Ok(()) => tracing::info!(send = %send.public_id, channel = %send.channel, "payment link sent"),
-        Err(e) => tracing::warn!(send = %send.public_id, channel = %send.channel, attempt = attempts, error = %e.detail, "sending a payment link failed"),
+        Ok(()) => {
+            tracing::info!(send = %send.public_id, channel = %send.channel, "payment link sent")
+        }
+        Err(e) => {
+            tracing::warn!(send = %send.public_id, channel = %send.channel, attempt = attempts, error = %e.detail, "sending a payment link failed")
+        }
     }
     state
         .db
@@ -306,7 +322,10 @@ async fn settle(
                             (false, Some(secs)) => (
                                 "queued",
                                 "link_send_failed",
-                                format!("{what}: {} (attempt {attempts}, retried in {secs} s)", e.detail),
+                                format!(
+                                    "{what}: {} (attempt {attempts}, retried in {secs} s)",
+                                    e.detail
+                                ),
                                 now + Duration::seconds(secs),
                             ),
                             _ => (

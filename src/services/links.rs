@@ -86,7 +86,14 @@ pub async fn address(state: &AppState, public_id: String, username: String) -> A
                 diesel::update(mr::table.find(row.id).filter(mr::payer_id.is_null()))
                     .set((mr::payer_id.eq(payer.id), mr::updated_at.eq(now)))
                     .execute(c)?;
-                record(c, row.id, "addressed", "payer_page", Some(&payer.username), now)?;
+                record(
+                    c,
+                    row.id,
+                    "addressed",
+                    "payer_page",
+                    Some(&payer.username),
+                    now,
+                )?;
                 crate::db::changes::note(c, &row.public_id, Some(payer.id))?;
                 Ok(Settled::Done(()))
             })
@@ -96,7 +103,8 @@ pub async fn address(state: &AppState, public_id: String, username: String) -> A
 }
 
 fn unknown_wallet() -> ApiError {
-    ApiError::unprocessable("unknown_payer", "No wallet has this username.").with("field", "username")
+    ApiError::unprocessable("unknown_payer", "No wallet has this username.")
+        .with("field", "username")
 }
 
 /// The logged-in payer's balance, for the page (shown to that payer only).

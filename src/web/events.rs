@@ -58,7 +58,11 @@ async fn woken(
 
 /// `GET /pay/{id}/events`: `event: status` with `{status, addressed, redirect}` now and
 /// at every change until the request is final; then the stream ends.
-pub async fn pay(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+pub async fn pay(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
     let id = id.into_inner();
     let mut changes = state.db.changes.subscribe();
     match links::status(&state, id.clone()).await {
@@ -164,7 +168,11 @@ pub async fn wallet(state: web::Data<AppState>, user: AppUser) -> Result<HttpRes
                 }
                 sent.insert(id, stamp);
                 let data = serde_json::to_string(&view).unwrap_or_default();
-                if tx.send(format!("event: money_request\ndata: {data}\n\n")).await.is_err() {
+                if tx
+                    .send(format!("event: money_request\ndata: {data}\n\n"))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -97,7 +97,7 @@ impl Lang {
         let digits: Vec<char> = int.chars().collect();
         let mut grouped = String::new();
         for (i, d) in digits.iter().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 && d.is_ascii_digit() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) && d.is_ascii_digit() {
                 grouped.push_str(group);
             }
             grouped.push(*d);
@@ -201,7 +201,20 @@ pub struct Texts {
 }
 
 pub static EN: Texts = Texts {
-    months: ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
+    months: [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
     page_title: "Pay {merchant}",
     requested_by: "Payment request from",
     amount: "Amount",
@@ -229,7 +242,8 @@ pub static EN: Texts = Texts {
     send_to_app_help: "We send the request to your wallet; approve it there with your PIN.",
     your_username: "Your PinPay username",
     send_button: "Send to my app",
-    waiting_for: "Sent to the app of {user}. Approve it there with your PIN; this page updates by itself.",
+    waiting_for:
+        "Sent to the app of {user}. Approve it there with your PIN; this page updates by itself.",
     addressed_to: "This request is addressed to {user}.",
     pay_here: "Pay here",
     username: "Username",
@@ -384,7 +398,20 @@ pub static FR: Texts = Texts {
 };
 
 pub static HE: Texts = Texts {
-    months: ["ינואר", "פברואר", "מרץ", "אפריל", "מאי", "יוני", "יולי", "אוגוסט", "ספטמבר", "אוקטובר", "נובמבר", "דצמבר"],
+    months: [
+        "ינואר",
+        "פברואר",
+        "מרץ",
+        "אפריל",
+        "מאי",
+        "יוני",
+        "יולי",
+        "אוגוסט",
+        "ספטמבר",
+        "אוקטובר",
+        "נובמבר",
+        "דצמבר",
+    ],
     page_title: "תשלום ל{merchant}",
     requested_by: "בקשת תשלום מאת",
     amount: "סכום",
@@ -461,7 +488,10 @@ mod tests {
     fn amounts_as_each_language_writes_them() {
         assert_eq!(Lang::En.money("1234.50", "EUR"), "€1,234.50");
         assert_eq!(Lang::De.money("1234.50", "EUR"), "1.234,50\u{a0}€");
-        assert_eq!(Lang::Fr.money("1234567.00", "EUR"), "1\u{202f}234\u{202f}567,00\u{a0}€");
+        assert_eq!(
+            Lang::Fr.money("1234567.00", "EUR"),
+            "1\u{202f}234\u{202f}567,00\u{a0}€"
+        );
         assert_eq!(Lang::He.money("12.00", "USD"), "12.00\u{a0}$");
     }
 }

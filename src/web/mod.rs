@@ -97,7 +97,12 @@ pub fn language(req: &HttpRequest) -> Lang {
 }
 
 /// An HTML error page (404, 403, 405, 500…) in the caller's language.
-pub fn error_page(req: &HttpRequest, status: StatusCode, heading: &str, text: &str) -> HttpResponse {
+pub fn error_page(
+    req: &HttpRequest,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+) -> HttpResponse {
     let lang = language(req);
     let nonce = random_token();
     let page = ErrorPage {
@@ -114,7 +119,12 @@ pub fn error_page(req: &HttpRequest, status: StatusCode, heading: &str, text: &s
 
 pub fn not_found_page(req: &HttpRequest) -> HttpResponse {
     let t = language(req).t();
-    error_page(req, StatusCode::NOT_FOUND, t.not_found_title, t.not_found_text)
+    error_page(
+        req,
+        StatusCode::NOT_FOUND,
+        t.not_found_title,
+        t.not_found_text,
+    )
 }
 
 /// Whether cookies must be `Secure`: always, unless the public URL is plain http

@@ -72,7 +72,11 @@ pub struct PayView {
 }
 
 /// `GET /pay/{id}`.
-pub async fn show(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+pub async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
     page(&state, &req, id.into_inner(), None, StatusCode::OK).await
 }
 
@@ -125,7 +129,9 @@ fn view(
     let session = me
         .filter(|a| r.payer_id.is_none_or(|p| p == a.id))
         .map(|a| SessionView {
-            heading: t.logged_in_as.replace("{user}", &format!("@{}", a.username)),
+            heading: t
+                .logged_in_as
+                .replace("{user}", &format!("@{}", a.username)),
             balance: lang.eur(Money::cents(a.balance)),
             can_decline: r.payer_id == Some(a.id),
         });
@@ -210,7 +216,8 @@ fn qr_svg(url: &str) -> String {
                 .quiet_zone(true)
                 .build();
             // Inline in HTML: no XML declaration.
-            svg.find("<svg").map_or(svg.clone(), |i| svg[i..].to_string())
+            svg.find("<svg")
+                .map_or(svg.clone(), |i| svg[i..].to_string())
         }
         Err(_) => String::new(),
     }
@@ -323,17 +330,13 @@ pub async fn login(
     let username = form.get("username").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let client = req.peer_addr().map(|a| a.ip());
-    let account = match crate::services::accounts::authenticate(
-        &state,
-        client,
-        username.trim(),
-        password,
-    )
-    .await
-    {
-        Ok(a) => a,
-        Err(e) => return refused(&state, &req, id, e).await,
-    };
+    let account =
+        match crate::services::accounts::authenticate(&state, client, username.trim(), password)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return refused(&state, &req, id, e).await,
+        };
     let token = match state.jwt.issue(
         Audience::PayPage,
         account.id,
@@ -363,7 +366,14 @@ pub async fn approve(
     };
     let Some(me) = session_account(&state, &req).await else {
         let t = language(&req).t();
-        return page(&state, &req, id, Some(t.err_session.into()), StatusCode::UNAUTHORIZED).await;
+        return page(
+            &state,
+            &req,
+            id,
+            Some(t.err_session.into()),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
     };
     let pin = form.get("pin").cloned().unwrap_or_default();
     let request = approval::ApproveRequest { pin };
@@ -386,7 +396,14 @@ pub async fn decline(
     }
     let Some(me) = session_account(&state, &req).await else {
         let t = language(&req).t();
-        return page(&state, &req, id, Some(t.err_session.into()), StatusCode::UNAUTHORIZED).await;
+        return page(
+            &state,
+            &req,
+            id,
+            Some(t.err_session.into()),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
     };
     match approval::decline(&state, &me, id.clone(), Default::default()).await {
         Ok(_) => back_to_page(&req, &id),

@@ -7,12 +7,14 @@ mod idempotency;
 
 mod accounts;
 mod auth;
+mod browser;
 mod callbacks;
 mod connections;
 mod crash;
 mod delivery;
 mod ledger;
 mod limits;
+mod links;
 mod operations;
 mod outage;
 mod pins;
