@@ -72,8 +72,9 @@ pub fn problem_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
     if crate::web::is_html_path(res.request().path()) {
         // The hosted page's paths answer errors as pages, not JSON.
         let status = res.status();
+        let allow = res.headers().get(header::ALLOW).cloned();
         let (req, _) = res.into_parts();
-        let page = match status {
+        let mut page = match status {
             StatusCode::NOT_FOUND => crate::web::not_found_page(&req),
             s => {
                 let t = crate::web::language(&req).t();
@@ -90,6 +91,9 @@ pub fn problem_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
                 crate::web::error_page(&req, s, t.error_title, text)
             }
         };
+        if let Some(allow) = allow {
+            page.headers_mut().insert(header::ALLOW, allow);
+        }
         let res = ServiceResponse::new(req, page).map_into_boxed_body();
         return Ok(ErrorHandlerResponse::Response(
             res.map_body(|_, b| EitherBody::right(b)),
