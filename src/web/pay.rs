@@ -316,6 +316,31 @@ fn failure_page(req: &HttpRequest, e: &ApiError) -> HttpResponse {
     res
 }
 
+/// The page session's account, or the page again asking to log in (401).
+async fn signed_in(state: &AppState, req: &HttpRequest, id: &str) -> Result<Account, HttpResponse> {
+    match session_account(state, req).await {
+        Some(me) => Ok(me),
+        None => {
+            let t = language(req).t();
+            let error = Some(t.err_session.into());
+            Err(page(state, req, id.to_string(), error, StatusCode::UNAUTHORIZED).await)
+        }
+    }
+}
+
+/// After a form's service call: back to the page, or the page with the refusal on it.
+async fn settled(
+    state: &AppState,
+    req: &HttpRequest,
+    id: String,
+    done: Result<(), ApiError>,
+) -> HttpResponse {
+    match done {
+        Ok(()) => back_to_page(req, &id),
+        Err(e) => refused(state, req, id, e).await,
+    }
+}
+
 /// `POST /pay/{id}/login`: username and password, then a 15-minute page session.
 pub async fn login(
     state: web::Data<AppState>,
@@ -364,23 +389,14 @@ pub async fn approve(
     let Some(form) = checked_form(&req, &body) else {
         return csrf_refused(&req);
     };
-    let Some(me) = session_account(&state, &req).await else {
-        let t = language(&req).t();
-        return page(
-            &state,
-            &req,
-            id,
-            Some(t.err_session.into()),
-            StatusCode::UNAUTHORIZED,
-        )
-        .await;
+    let me = match signed_in(&state, &req, &id).await {
+        Ok(me) => me,
+        Err(res) => return res,
     };
     let pin = form.get("pin").cloned().unwrap_or_default();
     let request = approval::ApproveRequest { pin };
-    match approval::approve(&state, &me, id.clone(), request, unsealed()).await {
-        Ok(_) => back_to_page(&req, &id),
-        Err(e) => refused(&state, &req, id, e).await,
-    }
+    let done = approval::approve(&state, &me, id.clone(), request, unsealed()).await;
+    settled(&state, &req, id, done.map(|_| ())).await
 }
 
 /// `POST /pay/{id}/decline`: the addressed payer declines.
@@ -394,21 +410,12 @@ pub async fn decline(
     if checked_form(&req, &body).is_none() {
         return csrf_refused(&req);
     }
-    let Some(me) = session_account(&state, &req).await else {
-        let t = language(&req).t();
-        return page(
-            &state,
-            &req,
-            id,
-            Some(t.err_session.into()),
-            StatusCode::UNAUTHORIZED,
-        )
-        .await;
+    let me = match signed_in(&state, &req, &id).await {
+        Ok(me) => me,
+        Err(res) => return res,
     };
-    match approval::decline(&state, &me, id.clone(), Default::default()).await {
-        Ok(_) => back_to_page(&req, &id),
-        Err(e) => refused(&state, &req, id, e).await,
-    }
+    let done = approval::decline(&state, &me, id.clone(), Default::default()).await;
+    settled(&state, &req, id, done.map(|_| ())).await
 }
 
 /// `POST /pay/{id}/send-to-app`: addresses the open link to the named wallet.
@@ -423,10 +430,8 @@ pub async fn send_to_app(
         return csrf_refused(&req);
     };
     let username = form.get("username").cloned().unwrap_or_default();
-    match links::address(&state, id.clone(), username).await {
-        Ok(()) => back_to_page(&req, &id),
-        Err(e) => refused(&state, &req, id, e).await,
-    }
+    let done = links::address(&state, id.clone(), username).await;
+    settled(&state, &req, id, done).await
 }
 
 /// `POST /pay/{id}/logout`: ends the page session.
