@@ -4,6 +4,7 @@
 use crate::browser::Browser;
 use crate::helpers::{TestApp, ADMIN_TOKEN, PASSWORD, PIN};
 use crate::receiver::Receiver;
+use crate::smtp;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -562,72 +563,6 @@ async fn read_until(stream: &mut reqwest::Response, seen: &mut String, wanted: &
     }
 }
 
-/// A minimal SMTP server on loopback that records each message's recipient and data.
-mod smtp {
-    use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::TcpListener;
-
-    #[derive(Clone, Debug)]
-    pub struct Mail {
-        pub to: String,
-        pub data: String,
-    }
-
-    pub async fn start(port: u16) -> Arc<Mutex<Vec<Mail>>> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let mails = Arc::new(Mutex::new(Vec::new()));
-        let shared = mails.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let mails = shared.clone();
-                tokio::spawn(async move {
-                    let (read, mut write) = socket.into_split();
-                    let mut lines = BufReader::new(read).lines();
-                    let _ = write.write_all(b"220 test ESMTP\r\n").await;
-                    let (mut to, mut data, mut in_data) = (String::new(), String::new(), false);
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        if in_data {
-                            if line == "." {
-                                in_data = false;
-                                mails.lock().unwrap().push(Mail {
-                                    to: to.clone(),
-                                    data: std::mem::take(&mut data),
-                                });
-                                let _ = write.write_all(b"250 queued\r\n").await;
-                            } else {
-                                data.push_str(&line);
-                                data.push('\n');
-                            }
-                            continue;
-                        }
-                        let upper = line.to_ascii_uppercase();
-                        let reply: &[u8] = if upper.starts_with("EHLO") {
-                            b"250-test\r\n250 8BITMIME\r\n"
-                        } else if upper.starts_with("RCPT TO:") {
-                            to = line[8..].trim().trim_matches(['<', '>']).to_string();
-                            b"250 ok\r\n"
-                        } else if upper.starts_with("DATA") {
-                            in_data = true;
-                            b"354 go ahead\r\n"
-                        } else if upper.starts_with("QUIT") {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            return;
-                        } else {
-                            b"250 ok\r\n"
-                        };
-                        let _ = write.write_all(reply).await;
-                    }
-                });
-            }
-        });
-        mails
-    }
-}
-
 /// Decodes a quoted-printable body enough to read the link in it.
 fn unfold_qp(data: &str) -> String {
     data.replace("=\n", "").replace("=3D", "=")
@@ -732,6 +667,7 @@ async fn links_go_by_sms_and_bad_or_too_many_sends_are_refused() {
     let sms: Value = hits[0].json();
     assert_eq!(sms["to"], "+4915112345678");
     assert_eq!(sms["from"], "PinPay Shop");
+    assert_eq!(hits[0].authorization, "Bearer gateway-token");
     assert!(
         sms["text"]
             .as_str()

@@ -21,5 +21,7 @@ mod pins;
 mod process;
 mod receiver;
 mod requests;
+mod settings;
 mod shutdown;
+mod smtp;
 mod throttle;

@@ -29,6 +29,7 @@ pub struct Hit {
     pub id: String,
     pub timestamp: String,
     pub signature: String,
+    pub authorization: String,
     pub body: Vec<u8>,
 }
 
@@ -80,6 +81,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) -
         id: header("webhook-id"),
         timestamp: header("webhook-timestamp"),
         signature: header("webhook-signature"),
+        authorization: header("authorization"),
         body: body.to_vec(),
     });
     match state.0.load(Ordering::SeqCst) {
