@@ -38,6 +38,14 @@ impl Clock {
         self.offset_micros.fetch_add(micros, Ordering::SeqCst);
     }
 
+    /// Sets how far this clock is ahead of real time (the sandbox's stored test clock).
+    pub fn set_offset(&self, offset: Duration) {
+        let micros = offset
+            .num_microseconds()
+            .expect("offset within ±292k years");
+        self.offset_micros.store(micros, Ordering::SeqCst);
+    }
+
     /// Sets the clock so that `now()` is `at` (plus the few microseconds since the call).
     pub fn set(&self, at: DateTime<Utc>) {
         let micros = (at - Utc::now())

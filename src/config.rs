@@ -10,6 +10,21 @@ const MIN_PEPPER_BYTES: usize = 16;
 pub enum Environment {
     Development,
     Production,
+    /// Test mode for integrators: everything as in production plus `/v1/sandbox/*` (a
+    /// test clock, a simulated payer, test callbacks, self-service merchants), on a
+    /// database of its own.
+    Sandbox,
+}
+
+impl Environment {
+    /// What a database remembers of the servers that used it: `sandbox` or `live`
+    /// (development and production).
+    pub fn database_class(self) -> &'static str {
+        match self {
+            Self::Sandbox => "sandbox",
+            Self::Development | Self::Production => "live",
+        }
+    }
 }
 
 /// A secret value whose `Debug` never prints it.
@@ -174,9 +189,10 @@ impl Config {
         c.environment = match get("PINPAY_ENV").as_deref() {
             None | Some("development") => Environment::Development,
             Some("production") => Environment::Production,
+            Some("sandbox") => Environment::Sandbox,
             Some(other) => {
                 return Err(ConfigError(format!(
-                    "PINPAY_ENV must be development or production, not {other:?}"
+                    "PINPAY_ENV must be development, production or sandbox, not {other:?}"
                 )))
             }
         };

@@ -142,6 +142,14 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
     tokio::task::spawn_blocking(move || migrator.migrate())
         .await
         .map_err(|e| e.to_string())??;
+    let (environment, now) = (config.environment, clock.now_naive());
+    let offset = db
+        .run(move |c| crate::services::sandbox::claim_database(c, environment, now))
+        .await
+        .map_err(|e| e.to_string())??;
+    if environment == crate::config::Environment::Sandbox {
+        clock.set_offset(offset);
+    }
     let hashing_slots = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
     let hasher = Hasher::new(&config.pepper, config.argon2, hashing_slots)?;
     let jwt = Arc::new(JwtKeys::new(config.jwt_secret.expose()));
@@ -221,6 +229,10 @@ routes! {
     "/v1/admin/deposits" => { post => admin::deposit }
     "/v1/admin/ledger/verify" => { get => admin::verify_ledger }
     "/v1/admin/fx-rates" => { put => admin::set_fx_rates }
+    "/v1/sandbox/clock" => { get => routes::sandbox::clock, post => routes::sandbox::advance_clock }
+    "/v1/sandbox/money-requests/{id}/simulate" => { post => routes::sandbox::simulate }
+    "/v1/sandbox/callbacks/test" => { post => routes::sandbox::test_callback }
+    "/v1/sandbox/merchants" => { post => routes::sandbox::create_merchant }
     "/pay/{id}" => { get => crate::web::pay::show }
     "/pay/{id}/events" => { get => crate::web::events::pay }
     "/pay/{id}/login" => { post => crate::web::pay::login }
@@ -270,31 +282,8 @@ async fn request_log(
     Ok(res)
 }
 
-/// Expires overdue money requests every `sweep_interval_ms` until shutdown.
-/// Expires overdue requests in batches until the backlog is gone (a burst of deadlines
-/// is cleared in one round, not one batch per interval).
-async fn sweep_backlog(state: &AppState, shutdown: &tokio::sync::watch::Receiver<bool>) {
-    const BATCH: i64 = 200;
-    let mut total = 0;
-    while !*shutdown.borrow() {
-        match crate::services::requests::expiry::sweep(state, BATCH).await {
-            Ok(n) => {
-                total += n;
-                if (n as i64) < BATCH {
-                    break;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "expiry sweep failed");
-                break;
-            }
-        }
-    }
-    if total > 0 {
-        tracing::info!(expired = total, "expired overdue money requests");
-    }
-}
-
+/// Expires overdue money requests every `sweep_interval_ms` until shutdown; in the
+/// sandbox it first reads the test clock, which another instance may have moved.
 async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let every = std::time::Duration::from_millis(state.config.sweep_interval_ms);
     let mut tick = tokio::time::interval(every);
@@ -303,7 +292,14 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            _ = tick.tick() => sweep_backlog(&state, &shutdown).await,
+            _ = tick.tick() => {
+                if state.config.environment == crate::config::Environment::Sandbox {
+                    if let Err(e) = crate::services::sandbox::sync_clock(&state).await {
+                        tracing::warn!(error = %e, "reading the sandbox clock failed");
+                    }
+                }
+                crate::services::requests::expiry::sweep_backlog(&state, || *shutdown.borrow()).await;
+            }
         }
     }
 }

@@ -226,6 +226,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    server_environment (id) {
+        id -> Integer,
+        environment -> Text,
+        clock_offset_micros -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(money_request_events -> money_requests (request_id));
 diesel::joinable!(refunds -> money_requests (request_id));
 diesel::joinable!(callback_attempts -> outbox_events (event_id));

@@ -10,6 +10,7 @@ pub mod idempotent;
 pub mod ledger;
 pub mod money_requests;
 pub mod pagination;
+pub mod sandbox;
 pub mod sessions;
 pub mod wallet;
 

@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod payouts;
 pub mod pins;
 pub mod requests;
+pub mod sandbox;
 pub mod sessions;
 pub mod statements;
 pub mod throttle;

@@ -209,6 +209,11 @@ impl TestApp {
         }
     }
 
+    /// The configuration this server was built with (to build another on its database).
+    pub fn config(&self) -> Config {
+        self.config.clone()
+    }
+
     /// Stops the server and starts a new one on the same database, secret and clock.
     pub async fn restart(self) -> Self {
         self.handle.stop(true).await;

@@ -21,6 +21,7 @@ mod pins;
 mod process;
 mod receiver;
 mod requests;
+mod sandbox;
 mod settings;
 mod shutdown;
 mod smtp;

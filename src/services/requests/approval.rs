@@ -129,7 +129,15 @@ pub async fn approve(
     on_commit: OnCommit<RequestView>,
 ) -> ApiResult<RequestView> {
     // Cheap checks first, so a request that cannot be paid costs no PIN attempt.
-    let (payer_id, id, now) = (payer.id, public_id.clone(), state.clock.now_naive());
+    payable(state, payer, &public_id).await?;
+    verify_pin(state, payer.id, &req.pin).await?;
+    settle_approval(state, payer.id, public_id, on_commit).await
+}
+
+/// What an approval checks before the PIN: the payer may see the request, it is pending
+/// and it is not the payer's own.
+pub async fn payable(state: &AppState, payer: &Account, public_id: &str) -> ApiResult<()> {
+    let (payer_id, id, now) = (payer.id, public_id.to_string(), state.clock.now_naive());
     let row = state
         .db
         .run(move |c| find_by_public_id(c, &id))
@@ -146,8 +154,17 @@ pub async fn approve(
             "A merchant cannot pay its own money request.",
         ));
     }
-    verify_pin(state, payer.id, &req.pin).await?;
+    Ok(())
+}
 
+/// The approval's transaction, once the payer is known to have confirmed it (the PIN, or
+/// the sandbox's simulated payer).
+pub async fn settle_approval(
+    state: &AppState,
+    payer_id: i64,
+    public_id: String,
+    on_commit: OnCommit<RequestView>,
+) -> ApiResult<RequestView> {
     let (tiers, calendar, clock) = (state.tiers.clone(), state.calendar, state.clock.clone());
     let public_url = state.config.public_url.clone();
     state

@@ -58,3 +58,27 @@ pub async fn sweep(state: &AppState, batch: i64) -> ApiResult<usize> {
         })
         .await
 }
+
+/// Expires overdue requests in batches until the backlog is gone (a burst of deadlines
+/// is cleared in one round, not one batch per interval), or until `stop` says so.
+pub async fn sweep_backlog(state: &AppState, stop: impl Fn() -> bool) {
+    const BATCH: i64 = 200;
+    let mut total = 0;
+    while !stop() {
+        match sweep(state, BATCH).await {
+            Ok(n) => {
+                total += n;
+                if (n as i64) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "expiry sweep failed");
+                break;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(expired = total, "expired overdue money requests");
+    }
+}

@@ -1,0 +1,459 @@
+//! The sandbox (`PINPAY_ENV=sandbox`): a test clock, a simulated payer, sample callbacks
+//! and self-service merchants. Each goes through the same services as production (the
+//! approval's transaction, the outbox and its worker, registration, API tokens); only the
+//! PIN is skipped for the simulated payer. A database remembers whether a sandbox or a
+//! live server uses it, and refuses the other kind.
+
+use super::requests::view::RequestView;
+use super::requests::{approval, merchant};
+use crate::config::Environment;
+use crate::db::models::Account;
+use crate::db::schema::server_environment as se;
+use crate::db::{accounts as q, write_tx, DbConn};
+use crate::domain::account::AccountKind;
+use crate::domain::money::Money;
+use crate::domain::requests::public_id;
+use crate::error::{ApiError, ApiResult};
+use crate::ledger::{self, Entry, Leg, TxKind};
+use crate::services::accounts::{self, Registration, RegistrationKind};
+use crate::services::idempotency::unsealed;
+use crate::services::{api_tokens, links, outbox};
+use crate::state::AppState;
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The wallet that pays open links when the simulation names no payer.
+pub const SANDBOX_PAYER: &str = "sandbox-payer";
+/// The test clock moves at most this far in one call (five years).
+const MAX_ADVANCE_SECS: i64 = 5 * 365 * 24 * 3600;
+/// The event types a merchant can receive, and so ask a sample of.
+pub const EVENT_TYPES: [&str; 5] = [
+    "money_request.approved",
+    "money_request.declined",
+    "money_request.expired",
+    "money_request.cancelled",
+    "refund.succeeded",
+];
+
+/// Records which kind of server uses the database, or refuses a database the other kind
+/// has used; returns the stored test clock offset. A database without the record that
+/// already holds accounts was used by a live server (the sandbox came later).
+pub fn claim_database(
+    c: &mut DbConn,
+    environment: Environment,
+    now: NaiveDateTime,
+) -> ApiResult<Result<Duration, String>> {
+    let class = environment.database_class();
+    write_tx(c, |c| {
+        let stored: Option<(String, i64)> = se::table
+            .find(1)
+            .select((se::environment, se::clock_offset_micros))
+            .first(c)
+            .optional()?;
+        let (owner, offset) = match stored {
+            Some(found) => found,
+            None => {
+                let used = crate::db::schema::accounts::table
+                    .filter(crate::db::schema::accounts::kind.ne("system"))
+                    .count()
+                    .get_result::<i64>(c)?
+                    > 0;
+                let owner = if used { "live" } else { class };
+                diesel::insert_into(se::table)
+                    .values((
+                        se::id.eq(1),
+                        se::environment.eq(owner),
+                        se::created_at.eq(now),
+                        se::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                (owner.to_string(), 0)
+            }
+        };
+        if owner != class {
+            return Ok(Err(format!(
+                "this database belongs to a {owner} server; a {class} server (PINPAY_ENV={}) \
+                 must use a database of its own",
+                match environment {
+                    Environment::Sandbox => "sandbox",
+                    Environment::Development => "development",
+                    Environment::Production => "production",
+                }
+            )));
+        }
+        Ok(Ok(Duration::microseconds(offset)))
+    })
+}
+
+/// Sandbox routes answer 404 anywhere else, as if they did not exist.
+pub fn only_in_sandbox(state: &AppState) -> ApiResult<()> {
+    if state.config.environment == Environment::Sandbox {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "route_not_found",
+            "No route matches this path.",
+        ))
+    }
+}
+
+#[derive(Serialize)]
+pub struct ClockView {
+    pub object: &'static str,
+    pub now: DateTime<Utc>,
+    /// How far the test clock is ahead of real time.
+    pub offset_seconds: i64,
+}
+
+fn clock_view(state: &AppState) -> ClockView {
+    ClockView {
+        object: "sandbox_clock",
+        now: state.clock.now(),
+        offset_seconds: state.clock.offset().num_seconds(),
+    }
+}
+
+/// Reads the stored test clock (another instance may have moved it).
+pub async fn sync_clock(state: &AppState) -> ApiResult<ClockView> {
+    let offset: i64 = state
+        .db
+        .run(|c| Ok(se::table.find(1).select(se::clock_offset_micros).first(c)?))
+        .await?;
+    state.clock.set_offset(Duration::microseconds(offset));
+    Ok(clock_view(state))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advance {
+    pub advance_seconds: i64,
+}
+
+/// Moves the clock of every time decision forward, stores it for the other instances and
+/// restarts, then runs what fell due at once: the expiry sweep, the callback worker
+/// (retries whose wait has passed) and link sends.
+pub async fn advance(state: &AppState, req: Advance) -> ApiResult<ClockView> {
+    if !(1..=MAX_ADVANCE_SECS).contains(&req.advance_seconds) {
+        return Err(ApiError::invalid_field(
+            "advance_seconds",
+            format!("advance_seconds must be between 1 and {MAX_ADVANCE_SECS} (the clock only moves forward)"),
+        ));
+    }
+    let by = Duration::seconds(req.advance_seconds)
+        .num_microseconds()
+        .unwrap_or(0);
+    let now = state.clock.now_naive();
+    let offset: i64 = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                Ok(diesel::update(se::table.find(1))
+                    .set((
+                        se::clock_offset_micros.eq(se::clock_offset_micros + by),
+                        se::updated_at.eq(now),
+                    ))
+                    .returning(se::clock_offset_micros)
+                    .get_result(c)?)
+            })
+        })
+        .await?;
+    state.clock.set_offset(Duration::microseconds(offset));
+    super::requests::expiry::sweep_backlog(state, || false).await;
+    state.db.outbox_wake.notify_one();
+    state.sends_wake.notify_one();
+    Ok(clock_view(state))
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Approve,
+    Decline,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Simulate {
+    pub outcome: Outcome,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
+    pub payer: Option<String>,
+}
+
+/// Acts as the payer of the merchant's request: the addressed wallet, or for an open link
+/// the named wallet (else `sandbox-payer`). An approval first tops the payer up to the
+/// amount if needed (an `adjustment` from the bank, "Sandbox funding"), then runs the
+/// approval's own transaction: limits, fee, ledger, status, callback.
+pub async fn simulate(
+    state: &AppState,
+    merchant_id: i64,
+    public_id: String,
+    req: Simulate,
+) -> ApiResult<RequestView> {
+    let request = merchant::get(state, merchant_id, public_id.clone()).await?;
+    let payer = match (&request.payer, req.payer.as_deref()) {
+        (Some(addressed), Some(named)) if !addressed.eq_ignore_ascii_case(named) => {
+            return Err(ApiError::invalid_field(
+                "payer",
+                format!("this request is addressed to {addressed}; leave payer out or name them"),
+            ))
+        }
+        (Some(addressed), _) => find_wallet(state, addressed).await?,
+        (None, Some(named)) => find_wallet(state, named).await?,
+        (None, None) => sandbox_payer(state).await?,
+    };
+    match req.outcome {
+        Outcome::Approve => {
+            approval::payable(state, &payer, &public_id).await?;
+            fund(state, payer.id, request.amount).await?;
+            approval::settle_approval(state, payer.id, public_id.clone(), unsealed()).await?;
+        }
+        Outcome::Decline => {
+            if request.payer.is_none() {
+                links::address(state, public_id.clone(), payer.username.clone()).await?;
+            }
+            let reason = approval::DeclineRequest {
+                reason_code: None,
+                reason: Some("Declined by the sandbox's simulated payer".into()),
+            };
+            approval::decline(state, &payer, public_id.clone(), reason).await?;
+        }
+    }
+    merchant::get(state, merchant_id, public_id).await
+}
+
+async fn find_wallet(state: &AppState, username: &str) -> ApiResult<Account> {
+    let name = username.trim().to_ascii_lowercase();
+    state
+        .db
+        .run(move |c| {
+            Ok(q::find_by_username(c, &name)?
+                .filter(|a| AccountKind::from_db(&a.kind) == AccountKind::Private))
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::unprocessable("unknown_payer", "No sandbox wallet has this username.")
+                .with("field", "payer")
+        })
+}
+
+/// The default simulated payer, registered the first time it is needed.
+async fn sandbox_payer(state: &AppState) -> ApiResult<Account> {
+    if let Ok(found) = find_wallet(state, SANDBOX_PAYER).await {
+        return Ok(found);
+    }
+    let registered = accounts::register(
+        state,
+        Registration {
+            kind: RegistrationKind::Private,
+            username: SANDBOX_PAYER.into(),
+            password: crate::auth::opaque::generate("pw"),
+            email: "sandbox-payer@sandbox.pinpay.invalid".into(),
+            phone: None,
+            company_name: None,
+            iban: None,
+            bic: None,
+        },
+    )
+    .await;
+    match registered {
+        Ok(account) => Ok(account),
+        // Registered by a simulation running at the same moment.
+        Err(_) => find_wallet(state, SANDBOX_PAYER).await,
+    }
+}
+
+/// Tops the wallet up to `amount` if its balance is short of it.
+async fn fund(state: &AppState, payer_id: i64, amount: Money) -> ApiResult<()> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let payer = q::lock(c, payer_id)?.ok_or_else(ApiError::internal)?;
+                let short = amount.as_cents() - payer.balance;
+                if short <= 0 {
+                    return Ok(());
+                }
+                let bank = ledger::system_account(c, "bank_clearing")?;
+                ledger::post(
+                    c,
+                    Entry {
+                        kind: TxKind::Adjustment,
+                        legs: &[
+                            Leg::debit(bank, Money::cents(short)),
+                            Leg::credit(payer_id, Money::cents(short)),
+                        ],
+                        related_id: None,
+                        external_ref: None,
+                        description: Some("Sandbox funding"),
+                    },
+                    now,
+                )?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestEvent {
+    #[serde(rename = "type")]
+    pub event_type: String,
+}
+
+#[derive(Serialize)]
+pub struct QueuedEvent {
+    pub id: String,
+    pub object: &'static str,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub status: &'static str,
+}
+
+/// Writes a signed sample event of `type` for the merchant: it goes through the outbox
+/// and the worker like any other (its attempts are in `GET /v1/callbacks`). The sample's
+/// ids are fresh and name nothing stored.
+pub async fn test_event(
+    state: &AppState,
+    merchant_id: i64,
+    req: TestEvent,
+) -> ApiResult<QueuedEvent> {
+    let event_type = req.event_type;
+    if !EVENT_TYPES.contains(&event_type.as_str()) {
+        return Err(ApiError::invalid_field(
+            "type",
+            format!("type must be one of {}", EVENT_TYPES.join(", ")),
+        ));
+    }
+    let (now, public_url) = (state.clock.now(), state.config.public_url.clone());
+    let data = sample(&event_type, now, &public_url);
+    let kind = event_type.clone();
+    let id = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                outbox::emit(c, merchant_id, &kind, data, None, now.naive_utc())
+            })
+        })
+        .await?;
+    Ok(QueuedEvent {
+        id,
+        object: "event",
+        event_type,
+        status: "pending",
+    })
+}
+
+/// The `data` of a sample event: a money request in the status the type reports, or a
+/// refund of one.
+fn sample(event_type: &str, now: DateTime<Utc>, public_url: &str) -> Value {
+    let at = |t: DateTime<Utc>| crate::routes::rfc3339(t.naive_utc());
+    let request_id = public_id("mr");
+    if event_type == "refund.succeeded" {
+        return json!({
+            "id": public_id("re"), "object": "refund", "money_request": request_id,
+            "amount": "5.00", "currency": "EUR", "reason": "Sample refund", "status": "succeeded",
+            "created_at": at(now),
+        });
+    }
+    let status = event_type.trim_start_matches("money_request.");
+    let approved = status == "approved";
+    let declined = status == "declined";
+    json!({
+        "id": request_id, "object": "money_request", "status": status,
+        "merchant": "sandbox-shop", "payer": SANDBOX_PAYER,
+        "amount": "12.50", "currency": "EUR",
+        "original_amount": null, "original_currency": null, "exchange_rate": null,
+        "description": "Sample order", "reference": "order-sample",
+        "expires_at": at(now + Duration::minutes(15)),
+        "pay_url": format!("{}/pay/{request_id}", public_url.trim_end_matches('/')),
+        "kind": "addressed", "refunded_amount": "0.00",
+        "paid_by": if approved { json!(SANDBOX_PAYER) } else { Value::Null },
+        "decline_reason_code": Value::Null,
+        "decline_reason": if declined { json!("Sample decline") } else { Value::Null },
+        "resolved_at": at(now), "created_at": at(now - Duration::minutes(1)),
+        "fee": if approved { "0.28" } else { "0.00" },
+        "net_amount": if approved { "12.22" } else { "0.00" },
+        "metadata": null, "callback_url": null, "return_url": null,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewMerchant {
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
+    pub company_name: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SandboxMerchant {
+    pub object: &'static str,
+    pub username: String,
+    pub password: String,
+    pub company_name: String,
+    pub tier: &'static str,
+    pub api_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub webhook_secret: Option<String>,
+}
+
+/// A Corporate+ merchant ready to call the API: registered with a generated username and
+/// password, upgraded, and given its first API token and signing secret.
+pub async fn create_merchant(state: &AppState, req: NewMerchant) -> ApiResult<SandboxMerchant> {
+    let company_name = req
+        .company_name
+        .unwrap_or_else(|| "Sandbox Shop".to_string());
+    let suffix: String = public_id("m")
+        .trim_start_matches("m_")
+        .chars()
+        .take(10)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let username = format!("shop-{suffix}");
+    let password = crate::auth::opaque::generate("pw");
+    let account = accounts::register(
+        state,
+        Registration {
+            kind: RegistrationKind::Corporate,
+            username: username.clone(),
+            password: password.clone(),
+            email: format!("{username}@sandbox.pinpay.invalid"),
+            phone: None,
+            company_name: Some(company_name),
+            iban: Some("DE89370400440532013000".into()),
+            bic: Some("DEUTDEFF".into()),
+        },
+    )
+    .await?;
+    accounts::set_tier(
+        state,
+        account.username.clone(),
+        accounts::TierChange {
+            tier: accounts::MerchantTier::CorporatePlus,
+        },
+    )
+    .await?;
+    let token = api_tokens::create(
+        state,
+        None,
+        crate::services::sessions::Credentials {
+            username: username.clone(),
+            password: password.clone(),
+        },
+    )
+    .await?;
+    Ok(SandboxMerchant {
+        object: "sandbox_merchant",
+        username,
+        password,
+        company_name: account.company_name.unwrap_or_default(),
+        tier: "corporate_plus",
+        api_token: token.token,
+        expires_at: token.expires_at,
+        webhook_secret: token.webhook_secret,
+    })
+}
