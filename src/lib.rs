@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 pub mod routes;
 pub mod services;

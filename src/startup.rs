@@ -174,6 +174,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         calendar: Calendar::new(tz),
         pin_gate: Default::default(),
         sends_wake: Default::default(),
+        metrics: Default::default(),
     })
 }
 
@@ -196,6 +197,7 @@ routes! {
     "/health" => { get => health::health }
     "/ready" => { get => health::ready }
     "/openapi.yaml" => { get => health::openapi }
+    "/metrics" => { get => health::metrics }
     "/v1/accounts" => { post => accounts::register }
     "/v1/me" => { get => accounts::me }
     "/v1/me/pin" => { put => accounts::set_pin }
@@ -267,8 +269,20 @@ async fn request_log(
         .map(str::to_string)
         .unwrap_or_else(|| crate::auth::opaque::generate("req"));
     let (method, path) = (req.method().clone(), req.path().to_string());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     let started = Instant::now();
     let mut res = next.call(req).await?;
+    // `/v1/money-requests/:id`: braces in label values trip some exposition parsers.
+    let route = res.request().match_pattern().map_or_else(
+        || "unmatched".to_string(),
+        |p| p.replace('{', ":").replace('}', ""),
+    );
+    if let Some(state) = state {
+        let seconds = started.elapsed().as_secs_f64();
+        state
+            .metrics
+            .http(&route, method.as_str(), res.status().as_u16(), seconds);
+    }
     if let Ok(v) = request_id.parse() {
         res.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static("x-request-id"),

@@ -21,4 +21,5 @@ pub struct AppState {
     pub pin_gate: crate::services::pins::PinGate,
     /// Fired when a payment link is queued for sending (see `services::link_sends`).
     pub sends_wake: Arc<tokio::sync::Notify>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

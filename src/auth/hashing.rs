@@ -5,8 +5,9 @@ use crate::config::{Argon2Params, Secret};
 use crate::error::{ApiError, ApiResult};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 #[derive(Clone)]
 pub struct Hasher {
@@ -18,6 +19,9 @@ struct Inner {
     params: Params,
     /// Caps concurrent hashes: each one holds `memory_kib` of RAM.
     permits: Semaphore,
+    slots: usize,
+    /// Hashes waiting for a permit (the metrics' argon2 queue).
+    waiting: AtomicUsize,
     /// A real hash of a random value, verified when a username is unknown so that the
     /// response time does not tell whether the account exists.
     dummy: String,
@@ -35,18 +39,38 @@ impl Hasher {
                 pepper,
                 params,
                 permits: Semaphore::new(max_concurrent.max(1)),
+                slots: max_concurrent.max(1),
+                waiting: AtomicUsize::new(0),
                 dummy,
             }),
         })
     }
 
-    pub async fn hash(&self, secret: String) -> ApiResult<String> {
-        let _permit = self
-            .inner
+    /// Hashes running now, and hashes waiting for a slot.
+    pub fn load(&self) -> (usize, usize) {
+        let running = self.inner.slots - self.inner.permits.available_permits();
+        (running, self.inner.waiting.load(Ordering::Relaxed))
+    }
+
+    /// Waits for one of the hashing slots, counted as waiting meanwhile.
+    async fn slot(&self) -> ApiResult<SemaphorePermit<'_>> {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.inner.waiting);
+        self.inner
             .permits
             .acquire()
             .await
-            .map_err(|_| ApiError::internal())?;
+            .map_err(|_| ApiError::internal())
+    }
+
+    pub async fn hash(&self, secret: String) -> ApiResult<String> {
+        let _permit = self.slot().await?;
         let inner = self.inner.clone();
         actix_web::web::block(move || hash_blocking(&inner.pepper, &inner.params, &secret))
             .await?
@@ -55,12 +79,7 @@ impl Hasher {
 
     /// True when `secret` matches the stored PHC string; `None` verifies against the dummy.
     pub async fn verify(&self, secret: String, phc: Option<String>) -> ApiResult<bool> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal())?;
+        let _permit = self.slot().await?;
         let inner = self.inner.clone();
         actix_web::web::block(move || {
             let real = phc.is_some();

@@ -164,3 +164,24 @@ fn find_event(
         .first(c)
         .optional()
 }
+
+/// Pending events that are due now, and those waiting for a later retry (the metrics'
+/// queue depth).
+pub async fn queue_depth(state: &AppState, now: NaiveDateTime) -> ApiResult<(i64, i64)> {
+    state
+        .db
+        .run(move |c| {
+            let due: i64 = ob::table
+                .filter(ob::status.eq("pending"))
+                .filter(ob::next_attempt_at.le(now))
+                .count()
+                .get_result(c)?;
+            let later: i64 = ob::table
+                .filter(ob::status.eq("pending"))
+                .filter(ob::next_attempt_at.gt(now))
+                .count()
+                .get_result(c)?;
+            Ok((due, later))
+        })
+        .await
+}

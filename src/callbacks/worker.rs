@@ -204,11 +204,18 @@ impl Worker {
             ),
             Some(url) => self.send(url, &d, started.timestamp()).await,
         };
+        let label = match &outcome {
+            o if o.delivered() => "delivered",
+            Outcome::Answered { .. } => ErrorClass::HttpStatus.as_str(),
+            Outcome::Failed(class, _) => class.as_str(),
+        };
+        let took = clock.elapsed();
+        self.state.metrics.delivery(label, took.as_secs_f64());
         Attempted {
             delivery: d,
             outcome,
             started: started.naive_utc(),
-            duration_ms: clock.elapsed().as_millis().min(i32::MAX as u128) as i32,
+            duration_ms: took.as_millis().min(i32::MAX as u128) as i32,
         }
     }
 

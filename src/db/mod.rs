@@ -186,6 +186,12 @@ impl Db {
         })
     }
 
+    /// Pooled connections open now, and how many of them are idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// Runs `f` with a pooled connection on the blocking thread pool. The checkout
     /// happens inside the closure so no connection is held across an `.await`.
     pub async fn run<T, F>(&self, f: F) -> ApiResult<T>

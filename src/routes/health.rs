@@ -1,4 +1,4 @@
-//! Liveness, readiness and the served OpenAPI contract.
+//! Liveness, readiness, metrics and the served OpenAPI contract.
 
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -20,6 +20,14 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         }
     })?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+}
+
+/// Prometheus text exposition of this instance's metrics (operator token).
+pub async fn metrics(state: web::Data<AppState>, _: crate::auth::Operator) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(state.metrics.render(&state).await)
 }
 
 pub async fn openapi() -> HttpResponse {

@@ -92,7 +92,11 @@ pub async fn verify_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResu
     let ok = matches?;
     match (ok, counter.blocked_until) {
         (true, _) => Ok(()),
-        (false, Some(until)) => Err(blocked(until)),
+        (false, Some(until)) => {
+            // Blocked wallets are refused before their check: this wrong PIN blocked it.
+            state.metrics.pin_lockout();
+            Err(blocked(until))
+        }
         (false, None) => Err(
             ApiError::forbidden("pin_invalid", "The PIN is not correct.")
                 .with("attempts_remaining", counter.remaining()),

@@ -15,6 +15,7 @@ mod delivery;
 mod ledger;
 mod limits;
 mod links;
+mod metrics;
 mod operations;
 mod outage;
 mod pins;

@@ -167,7 +167,7 @@ pub async fn settle_approval(
 ) -> ApiResult<RequestView> {
     let (tiers, calendar, clock) = (state.tiers.clone(), state.calendar, state.clock.clone());
     let public_url = state.config.public_url.clone();
-    state
+    let view = state
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -195,7 +195,9 @@ pub async fn settle_approval(
             })
         })
         .await?
-        .into_result()
+        .into_result()?;
+    state.metrics.money_request("approved", 1);
+    Ok(view)
 }
 
 /// Limits, funds, ledger postings and the status change of an approval.
@@ -293,7 +295,7 @@ pub async fn decline(
         .transpose()?;
     let (payer_id, payer_name) = (payer.id, payer.username.clone());
     let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
-    state
+    let view = state
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -334,5 +336,7 @@ pub async fn decline(
             })
         })
         .await?
-        .into_result()
+        .into_result()?;
+    state.metrics.money_request("declined", 1);
+    Ok(view)
 }

@@ -115,10 +115,12 @@ pub async fn create(
 ) -> ApiResult<RequestView> {
     let v = prepare(state, merchant, r).await?;
     let target = Target::new(state, merchant);
-    state
+    let view = state
         .db
         .run(move |c| sealed_tx(c, on_commit, |c| target.insert(c, v)))
-        .await
+        .await?;
+    state.metrics.money_request("created", 1);
+    Ok(view)
 }
 
 /// Where new requests go: the merchant, its tier table and the time of creation.
@@ -319,7 +321,7 @@ pub async fn create_bulk(
         );
     }
     let target = Target::new(state, merchant);
-    state
+    let outcome = state
         .db
         .run(move |c| {
             sealed_tx(c, on_commit, |c| {
@@ -343,5 +345,8 @@ pub async fn create_bulk(
                 Ok(json!({"data": results, "created": created, "failed": failed}))
             })
         })
-        .await
+        .await?;
+    let created = outcome["created"].as_u64().unwrap_or(0);
+    state.metrics.money_request("created", created);
+    Ok(outcome)
 }

@@ -67,6 +67,7 @@ pub async fn sweep_backlog(state: &AppState, stop: impl Fn() -> bool) {
     while !stop() {
         match sweep(state, BATCH).await {
             Ok(n) => {
+                state.metrics.money_request("expired", n as u64);
                 total += n;
                 if (n as i64) < BATCH {
                     break;

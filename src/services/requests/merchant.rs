@@ -116,7 +116,7 @@ pub async fn cancel(
     public_id: String,
 ) -> ApiResult<RequestView> {
     let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
-    state
+    let view = state
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -150,5 +150,7 @@ pub async fn cancel(
             })
         })
         .await?
-        .into_result()
+        .into_result()?;
+    state.metrics.money_request("cancelled", 1);
+    Ok(view)
 }
