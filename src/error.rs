@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
-const TYPE_BASE: &str = "https://pinpay.dev/problems/";
+/// Problem types are relative references (RFC 9457 §3.1.1) to this server's catalogue
+/// pages: `/problems/{code}`.
+const TYPE_BASE: &str = "/problems/";
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -28,6 +30,10 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        debug_assert!(
+            crate::problems::find(code).is_some(),
+            "problem code {code} is not in the catalogue (src/problems.rs)"
+        );
         Self {
             status,
             code,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ledger;
 pub mod metrics;
 pub mod notify;
+pub mod problems;
 pub mod routes;
 pub mod services;
 pub mod startup;

@@ -61,6 +61,7 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(routes::path_error))
                 .app_data(web::QueryConfig::default().error_handler(routes::query_error))
                 .wrap(ErrorHandlers::new().default_handler(routes::problem_fallback))
+                .wrap(from_fn(routes::version::api_version))
                 .wrap(from_fn(request_log))
                 .configure(route_table)
                 .default_service(web::to(routes::unknown_route))
@@ -198,6 +199,10 @@ routes! {
     "/ready" => { get => health::ready }
     "/openapi.yaml" => { get => health::openapi }
     "/metrics" => { get => health::metrics }
+    "/docs" => { get => crate::web::docs::docs }
+    "/docs/redoc.standalone.js" => { get => crate::web::docs::redoc }
+    "/problems" => { get => crate::web::docs::problems }
+    "/problems/{code}" => { get => crate::web::docs::problem }
     "/v1/accounts" => { post => accounts::register }
     "/v1/me" => { get => accounts::me }
     "/v1/me/pin" => { put => accounts::set_pin }

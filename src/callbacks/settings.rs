@@ -78,7 +78,7 @@ pub struct UrlView {
     pub url: Option<String>,
     /// Present only when this call created the signing secret.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    pub webhook_secret: Option<String>,
 }
 
 pub async fn set_url(state: &AppState, merchant_id: i64, update: UrlUpdate) -> ApiResult<UrlView> {
@@ -95,7 +95,10 @@ pub async fn set_url(state: &AppState, merchant_id: i64, update: UrlUpdate) -> A
                 diesel::update(mc::table.find(merchant_id))
                     .set((mc::url.eq(&url), mc::updated_at.eq(now)))
                     .execute(c)?;
-                Ok(UrlView { url, secret })
+                Ok(UrlView {
+                    url,
+                    webhook_secret: secret,
+                })
             })
         })
         .await
@@ -103,7 +106,7 @@ pub async fn set_url(state: &AppState, merchant_id: i64, update: UrlUpdate) -> A
 
 #[derive(Serialize)]
 pub struct RotatedSecret {
-    pub secret: String,
+    pub webhook_secret: String,
     /// Until then the previous secret signs too (absent on first creation).
     pub previous_secret_expires_at: Option<String>,
 }
@@ -116,7 +119,7 @@ pub async fn rotate(state: &AppState, merchant_id: i64) -> ApiResult<RotatedSecr
             write_tx(c, |c| {
                 if let Some(secret) = ensure_secret(c, merchant_id, now)? {
                     return Ok(RotatedSecret {
-                        secret,
+                        webhook_secret: secret,
                         previous_secret_expires_at: None,
                     });
                 }
@@ -132,7 +135,7 @@ pub async fn rotate(state: &AppState, merchant_id: i64) -> ApiResult<RotatedSecr
                     ))
                     .execute(c)?;
                 Ok(RotatedSecret {
-                    secret,
+                    webhook_secret: secret,
                     previous_secret_expires_at: Some(crate::routes::rfc3339(until)),
                 })
             })

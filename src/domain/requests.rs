@@ -105,8 +105,8 @@ pub fn deadline(
         .trunc_subsecs(0))
 }
 
-/// A flat object of at most 20 keys (≤ 40 chars) with string, number or boolean values
-/// (strings ≤ 500 chars).
+/// A flat object of at most 20 keys (≤ 40 chars) with string values (≤ 500 chars), as
+/// Stripe's metadata: one value type that every client generator can send.
 pub fn metadata(m: &Map<String, Value>) -> Result<String, ApiError> {
     let bad = |why: &str| ApiError::invalid_field("metadata", format!("metadata {why}"));
     if m.len() > 20 {
@@ -127,8 +127,13 @@ pub fn metadata(m: &Map<String, Value>) -> Result<String, ApiError> {
             Value::String(s) if s.chars().any(char::is_control) => {
                 return Err(bad("values must not contain control characters"))
             }
-            Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
-            _ => return Err(bad("must be flat: values are strings, numbers or booleans")),
+            Value::String(_) => {}
+            Value::Number(_) | Value::Bool(_) => {
+                return Err(bad(
+                    "values are strings: send a number or a flag as text (\"2\", \"true\")",
+                ))
+            }
+            _ => return Err(bad("must be flat: values are strings")),
         }
     }
     Ok(Value::Object(m.clone()).to_string())
@@ -173,8 +178,12 @@ mod tests {
     #[test]
     fn metadata_is_flat_and_small() {
         let ok: Map<String, Value> =
-            serde_json::from_str(r#"{"order":"A-1","qty":2,"gift":true}"#).unwrap();
+            serde_json::from_str(r#"{"order":"A-1","qty":"2","gift":"true"}"#).unwrap();
         assert!(metadata(&ok).is_ok());
+        for typed in [r#"{"qty":2}"#, r#"{"gift":true}"#, r#"{"none":null}"#] {
+            let m: Map<String, Value> = serde_json::from_str(typed).unwrap();
+            assert!(metadata(&m).is_err(), "{typed}");
+        }
         let nested: Map<String, Value> = serde_json::from_str(r#"{"a":{"b":1}}"#).unwrap();
         assert!(metadata(&nested).is_err());
         let many: Map<String, Value> = (0..21).map(|i| (format!("k{i}"), Value::from(i))).collect();

@@ -12,6 +12,7 @@ pub mod money_requests;
 pub mod pagination;
 pub mod sandbox;
 pub mod sessions;
+pub mod version;
 pub mod wallet;
 
 use crate::error::{ApiError, PROBLEM_JSON};

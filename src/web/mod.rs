@@ -1,8 +1,9 @@
-//! The HTML layer: the hosted payment page. One more thin layer over the same services
-//! as the JSON API (`services::links`, `requests::approval`), with its own security:
-//! a strict CSP with a per-response nonce, `frame-ancestors` per merchant, CSRF tokens,
-//! and short SameSite=Strict session cookies.
+//! The HTML layer: the hosted payment page, the API reference and the problem pages. One
+//! more thin layer over the same services as the JSON API (`services::links`,
+//! `requests::approval`), with its own security: a strict CSP with a per-response nonce,
+//! `frame-ancestors` per merchant, CSRF tokens, and short SameSite=Strict session cookies.
 
+pub mod docs;
 pub mod events;
 pub mod i18n;
 pub mod pay;
@@ -149,5 +150,8 @@ pub fn cookie(name: &str, value: String, max_age: Option<i64>, secure: bool) -> 
 
 /// Whether this HTML path should answer errors as an HTML page.
 pub fn is_html_path(path: &str) -> bool {
-    path.starts_with("/pay/") && !path.ends_with("/events")
+    (path.starts_with("/pay/") && !path.ends_with("/events"))
+        || path == "/docs"
+        || path == "/problems"
+        || path.starts_with("/problems/")
 }

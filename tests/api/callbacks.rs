@@ -46,7 +46,7 @@ async fn a_healthy_receiver_gets_each_event_type_once_signed() {
         .await;
     assert_eq!(set.ok(200)["url"], receiver.url());
     assert!(
-        set.body.get("secret").is_none(),
+        set.body.get("webhook_secret").is_none(),
         "the secret was shown with the first API token"
     );
 
@@ -335,7 +335,10 @@ async fn both_secrets_sign_for_a_day_after_rotation() {
     let rotated = app
         .post("/v1/callback-secret/rotate", Some(&shop), json!({}))
         .await;
-    let new = rotated.ok(201)["secret"].as_str().unwrap().to_string();
+    let new = rotated.ok(201)["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(new.starts_with("whsec_") && new != old);
 
     let first = id_of(

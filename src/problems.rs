@@ -1,0 +1,194 @@
+//! The catalogue of problem codes: the one place each `code` of a problem+json answer is
+//! described. Its `type` is `/problems/{code}`, served from this table (`web::docs`), and
+//! `ApiError::new` refuses (in debug builds, so every test) a code that is not here.
+
+pub struct Problem {
+    pub code: &'static str,
+    pub status: u16,
+    pub title: &'static str,
+    /// What happened and what the caller can do about it.
+    pub text: &'static str,
+}
+
+const fn p(code: &'static str, status: u16, title: &'static str, text: &'static str) -> Problem {
+    Problem {
+        code,
+        status,
+        title,
+        text,
+    }
+}
+
+/// Every code, in alphabetical order.
+pub const CATALOGUE: &[Problem] = &[
+    p("amount_out_of_range", 422, "Amount out of range", "The amount, or its EUR value after conversion, is below the minimum or above the maximum of one transaction. Send an amount within the tier's bounds (`GET /v1/fees`)."),
+    p("api_access_requires_corporate_plus", 403, "API access requires Corporate+", "API tokens and the merchant API are for Corporate+ merchants. Apply for the free upgrade (the operator accepts it once the company documents are checked); until then use the app."),
+    p("bad_request", 400, "Bad request", "The request could not be processed as sent (an HTTP-level error such as a malformed header). `detail` says what."),
+    p("bulk_requires_corporate_plus", 403, "Bulk entry requires Corporate+", "`POST /v1/money-requests/bulk` is a Corporate+ feature."),
+    p("cannot_pay_own_request", 422, "Cannot pay your own request", "A merchant cannot approve a money request it created."),
+    p("concurrent_update", 409, "Concurrent update", "Another change to the same data committed first. Retry the request (with the same Idempotency-Key)."),
+    p("database_unavailable", 503, "Database unavailable", "The database cannot be reached right now. Nothing was changed; retry after the `Retry-After` seconds."),
+    p("delivery_pending", 409, "Delivery pending", "The callback event is still being delivered or waits for its next retry; redeliver it once it has been delivered or has failed."),
+    p("duplicate_bank_reference", 409, "Duplicate bank reference", "This bank reference was already booked with another account or amount. A repeat with the same account and amount returns the original booking."),
+    p("fully_refunded", 409, "Fully refunded", "The money request has been refunded in full; nothing is left to refund."),
+    p("idempotency_key_in_flight", 409, "Idempotency key in flight", "The first request with this Idempotency-Key is still running. Retry shortly with the same key: you get its outcome once it is done."),
+    p("idempotency_key_reused", 422, "Idempotency key reused", "This Idempotency-Key was used with another body or route. Use a new key for a new operation."),
+    p("insufficient_funds", 422, "Insufficient funds", "The wallet's balance does not cover the amount (and its fee). Top up the wallet first."),
+    p("internal_error", 500, "Internal error", "Something failed on PinPay's side; it is logged with the request id (`X-Request-Id`). Nothing half-done was kept. Retry later, with the same Idempotency-Key if you sent one."),
+    p("invalid_amount", 422, "Invalid amount", "Amounts are strings with at most two decimals, such as \"12.50\"."),
+    p("invalid_bic", 422, "Invalid BIC", "The BIC must have 8 or 11 characters (bank, country, location, optional branch)."),
+    p("invalid_body", 422, "Invalid body", "The JSON is well-formed but does not fit the operation's schema (a missing or unknown field, or a value of the wrong type). `detail` names what is wrong."),
+    p("invalid_callback_url", 422, "Invalid callback URL", "Callback URLs must be https and resolve to public addresses; redirects are not followed."),
+    p("invalid_credentials", 401, "Invalid credentials", "The username or password is not correct. Repeated failures are slowed down (see `too_many_attempts`)."),
+    p("invalid_iban", 422, "Invalid IBAN", "The IBAN's length or check digits (mod 97) are wrong."),
+    p("invalid_idempotency_key", 400, "Invalid Idempotency-Key", "An Idempotency-Key is 1 to 255 printable ASCII characters."),
+    p("invalid_pin_format", 422, "Invalid PIN format", "A PIN is exactly 6 digits."),
+    p("invalid_query", 400, "Invalid query", "A query parameter is malformed or unknown; `detail` names it."),
+    p("invalid_range", 422, "Invalid range", "The `from` date is after the `to` date, or the range is too long."),
+    p("limit_exceeded", 422, "Limit exceeded", "A limit of the tier table would be exceeded (per transaction, per day or per year); `limit` names it and `party` says whose. Limits follow the calendar in the server's time zone."),
+    p("link_already_addressed", 409, "Link already addressed", "This payment link has already been sent to a wallet's app; only that wallet can pay it now."),
+    p("malformed_json", 400, "Malformed JSON", "The body is not valid JSON."),
+    p("merchant_only", 403, "Merchants only", "This operation is for merchant accounts."),
+    p("merchant_unavailable", 409, "Merchant unavailable", "The merchant can no longer receive payments."),
+    p("method_not_allowed", 405, "Method not allowed", "The path exists but not with this method; the `Allow` header lists the methods it takes."),
+    p("no_bank_account", 409, "No bank account", "A payout needs the account's own bank account (IBAN) on file."),
+    p("not_a_merchant", 409, "Not a merchant", "Only corporate accounts have a tier."),
+    p("not_found", 404, "Not found", "Nothing with this id exists that the caller may see."),
+    p("operator_api_disabled", 403, "Operator API disabled", "The operator API is off: the server runs without `PINPAY_ADMIN_TOKEN`."),
+    p("payload_too_large", 413, "Payload too large", "The body is larger than the server accepts (256 KiB)."),
+    p("pin_authorisation_required", 422, "PIN authorisation required", "Changing the PIN needs the current PIN or the account password."),
+    p("pin_blocked", 403, "PIN blocked", "Too many wrong PINs: the PIN is blocked until `blocked_until`. Nothing was paid."),
+    p("pin_check_busy", 429, "PIN checks busy", "Too many PIN checks are running for this wallet at once; retry shortly."),
+    p("pin_invalid", 403, "Wrong PIN", "The PIN is not correct; `attempts_remaining` says how many tries are left before it is blocked."),
+    p("pin_not_set", 409, "No PIN set", "Set a 6-digit PIN first (`PUT /v1/me/pin`)."),
+    p("pin_too_weak", 422, "PIN too weak", "The PIN is too easy to guess (a run such as 123456 or one digit repeated). Choose another."),
+    p("refund_exceeds_remaining", 422, "Refund exceeds the remainder", "The refund is larger than what is left of the payment after earlier refunds."),
+    p("request_expired", 409, "Money request expired", "The money request passed its deadline; it can no longer be approved, declined or cancelled. Create a new one."),
+    p("request_not_pending", 409, "Money request not pending", "The money request is already approved, declined, expired or cancelled (`request_status` says which)."),
+    p("request_not_refundable", 409, "Not refundable", "Only approved money requests can be refunded."),
+    p("request_timeout", 408, "Request timeout", "The request's body did not arrive in time. Send it again."),
+    p("route_not_found", 404, "No such route", "No route matches this path. The API reference is at `/docs`; sandbox routes exist only on a sandbox server."),
+    p("too_many_attempts", 429, "Too many attempts", "Too many failed passwords for this account or from this address. Wait the `Retry-After` seconds; the wait doubles with further failures and ends with a successful login."),
+    p("too_many_sends", 429, "Too many sends", "A payment link can be sent at most 5 times an hour; wait the `Retry-After` seconds."),
+    p("unauthenticated", 401, "Unauthenticated", "The bearer token is missing, expired, revoked or of the wrong kind for this operation (merchant API token, app session or operator token: see the operation's security)."),
+    p("unknown_account", 422, "Unknown account", "No wallet has this username."),
+    p("unknown_payer", 422, "Unknown payer", "No PinPay wallet has this username."),
+    p("unknown_recipient", 422, "Unknown recipient", "No wallet has this username."),
+    p("unsupported_api_version", 400, "Unsupported API version", "The `PinPay-Version` header names a version this server does not know; `supported` lists the ones it does."),
+    p("unsupported_currency", 422, "Unsupported currency", "There is no exchange rate for this currency. Send EUR, or ask the operator to add the rate."),
+    p("unsupported_media_type", 415, "Unsupported media type", "Send the body as `application/json`."),
+    p("username_taken", 409, "Username taken", "Another account has this username. Choose another."),
+    p("validation_failed", 422, "Validation failed", "A field breaks a rule; `field` names it and `detail` says which rule."),
+];
+
+pub fn find(code: &str) -> Option<&'static Problem> {
+    CATALOGUE.iter().find(|p| p.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_sorted_unique_and_snake_case() {
+        let codes: Vec<&str> = CATALOGUE.iter().map(|p| p.code).collect();
+        assert!(codes.len() > 50);
+        let mut sorted = codes.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(codes, sorted);
+        assert!(codes
+            .iter()
+            .all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
+    }
+
+    /// Every code written in the source as an `ApiError` constructor's argument, or as
+    /// a `code` chosen before the call, has its entry (a scan of `src/`).
+    #[test]
+    fn every_code_in_the_source_is_catalogued() {
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        for file in rust_files(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))) {
+            if file.ends_with("problems.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            for code in codes_in(&text) {
+                seen += 1;
+                if find(&code).is_none() {
+                    missing.push(format!("{code} ({})", file.display()));
+                }
+            }
+        }
+        assert!(seen > 50, "the scan found only {seen} codes");
+        assert!(missing.is_empty(), "not in the catalogue: {missing:?}");
+    }
+
+    fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(rust_files(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    /// The first string literal in each call of a constructor that takes a code, and
+    /// the literals a `let code = if …` chooses between.
+    fn codes_in(text: &str) -> Vec<String> {
+        const STARTS: [&str; 6] = [
+            "::new(",
+            "::bad_request(",
+            "::forbidden(",
+            "::conflict(",
+            "::unprocessable(",
+            "let code = if ",
+        ];
+        let mut found = Vec::new();
+        for start in STARTS {
+            for (at, _) in text.match_indices(start) {
+                let before = &text[..at];
+                let owner = before
+                    .rsplit(|c: char| !c.is_alphanumeric())
+                    .next()
+                    .unwrap_or("");
+                if start.starts_with("::") && owner != "ApiError" && owner != "Self" {
+                    continue;
+                }
+                if owner == "Self" && !text.contains("pub struct ApiError") {
+                    continue;
+                }
+                let rest = &text[at + start.len()..];
+                let end = if start == "let code = if " {
+                    rest.find(';').unwrap_or(rest.len())
+                } else {
+                    rest.find(')').unwrap_or(rest.len())
+                };
+                let parts: Vec<&str> = rest[..end].split('"').collect();
+                // Odd parts are literals; a literal compared with `==` is not a code.
+                let literals = (1..parts.len())
+                    .step_by(2)
+                    .filter(|&i| !parts[i - 1].trim_end().ends_with("=="))
+                    .map(|i| parts[i]);
+                let take = if start == "let code = if " {
+                    usize::MAX
+                } else {
+                    1
+                };
+                for lit in literals.take(take) {
+                    if !lit.is_empty() && lit.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                        found.push(lit.to_string());
+                    }
+                }
+            }
+        }
+        found
+    }
+}
