@@ -23,6 +23,36 @@ async fn unknown_routes_and_methods_are_problems() {
         .problem(405, "method_not_allowed");
 }
 
+/// Every response names the API version; a request for an unknown version is refused
+/// before it does anything.
+#[tokio::test]
+async fn responses_carry_the_api_version_and_unknown_versions_are_refused() {
+    let app = TestApp::spawn().await;
+    for path in ["/health", "/v1/balance", "/no/such/route", "/pay/mr_x", "/problems"] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["pinpay-version"], "2026-12-02", "{path}");
+    }
+    let asked = |version: &'static str| {
+        app.client
+            .post(format!("{}/v1/accounts", app.address))
+            .header("PinPay-Version", version)
+            .json(&serde_json::json!({"kind": "private", "username": "vera",
+                "password": crate::helpers::PASSWORD, "email": "vera@example.com"}))
+            .send()
+    };
+    let refused = asked("2020-01-01").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "unsupported_api_version");
+    assert_eq!(body["supported"], serde_json::json!(["2026-12-02"]));
+    assert_eq!(asked("2026-12-02").await.unwrap().status(), 201, "the refused call created nothing");
+}
+
 #[tokio::test]
 async fn openapi_contract_is_served() {
     let app = TestApp::spawn().await;

@@ -582,6 +582,18 @@ async fn creation_rules() {
         ),
         (
             &shop,
+            json!({"payer": "anna", "amount": "5.00", "metadata": {"qty": 2}}),
+            422,
+            "validation_failed",
+        ),
+        (
+            &shop,
+            json!({"payer": "anna", "amount": "5.00", "metadata": {"gift": true}}),
+            422,
+            "validation_failed",
+        ),
+        (
+            &shop,
             json!({"payer": "anna", "amount": "5.00", "metadata": {"a\u{0}": "x"}}),
             422,
             "validation_failed",
