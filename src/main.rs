@@ -18,13 +18,10 @@ Configuration comes from the environment (PINPAY_*, DATABASE_URL) and an optiona
 
 fn main() -> ExitCode {
     dotenvy::dotenv().ok();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,actix_server=warn".into()),
-        )
-        .init();
+    if let Err(e) = init_logging() {
+        eprintln!("pinpay: {e}");
+        return ExitCode::FAILURE;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
@@ -46,6 +43,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr: `PINPAY_LOG_FORMAT=json` (one JSON object a line, for collectors) or
+/// `text` (the default; colour only when stderr is a terminal). `RUST_LOG` filters.
+fn init_logging() -> Result<(), String> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,actix_server=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match std::env::var("PINPAY_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().with_current_span(false).init(),
+        Ok("text") | Err(_) => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        Ok(other) => {
+            return Err(format!(
+                "PINPAY_LOG_FORMAT must be json or text, not {other:?}"
+            ))
+        }
+    }
+    Ok(())
 }
 
 fn serve() -> Result<(), String> {

@@ -15,7 +15,7 @@ use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, ErrorHandlers, Next};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App, HttpMessage, HttpServer};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
@@ -294,9 +294,14 @@ async fn request_log(
             v,
         );
     }
+    let account = res
+        .request()
+        .extensions()
+        .get::<crate::auth::extractors::CallerId>()
+        .map(|c| c.0);
     tracing::info!(
-        request_id, %method, path, status = res.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64, "request"
+        request_id, %method, path, route, status = res.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64, account, "request"
     );
     Ok(res)
 }

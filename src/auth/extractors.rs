@@ -9,6 +9,7 @@ use crate::domain::account::AccountKind;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
+use actix_web::HttpMessage;
 use actix_web::{http::header, web, FromRequest, HttpRequest};
 use std::future::Future;
 use std::pin::Pin;
@@ -85,8 +86,14 @@ async fn authenticate(
     {
         return Err(revoked());
     }
+    // For the request log line.
+    req.extensions_mut().insert(CallerId(account.id));
     Ok(AnyCaller { account, audience })
 }
+
+/// The authenticated account of a request, kept in its extensions for the request log.
+#[derive(Clone, Copy)]
+pub struct CallerId(pub i64);
 
 impl FromRequest for AppUser {
     type Error = ApiError;

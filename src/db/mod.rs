@@ -247,10 +247,15 @@ impl Db {
     }
 
     /// Whether the database takes work: the circuit is closed and (SQLite) no other
-    /// process holds the write lock.
+    /// process holds the write lock. Answers within `READY_BUDGET` whatever the pool's
+    /// checkout timeout: a load balancer asks often and must not wait.
     pub async fn ready(&self) -> ApiResult<()> {
-        self.run(|c| write_tx(c, |c| Ok(c.batch_execute("SELECT 1")?)))
-            .await
+        const READY_BUDGET: Duration = Duration::from_millis(900);
+        let probe = self.run(|c| write_tx(c, |c| Ok(c.batch_execute("SELECT 1")?)));
+        match tokio::time::timeout(READY_BUDGET, probe).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ApiError::unavailable()),
+        }
     }
 
     /// Applies pending migrations of the connected backend.

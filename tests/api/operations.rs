@@ -28,7 +28,13 @@ async fn unknown_routes_and_methods_are_problems() {
 #[tokio::test]
 async fn responses_carry_the_api_version_and_unknown_versions_are_refused() {
     let app = TestApp::spawn().await;
-    for path in ["/health", "/v1/balance", "/no/such/route", "/pay/mr_x", "/problems"] {
+    for path in [
+        "/health",
+        "/v1/balance",
+        "/no/such/route",
+        "/pay/mr_x",
+        "/problems",
+    ] {
         let res = app
             .client
             .get(format!("{}{path}", app.address))
@@ -50,7 +56,11 @@ async fn responses_carry_the_api_version_and_unknown_versions_are_refused() {
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "unsupported_api_version");
     assert_eq!(body["supported"], serde_json::json!(["2026-12-02"]));
-    assert_eq!(asked("2026-12-02").await.unwrap().status(), 201, "the refused call created nothing");
+    assert_eq!(
+        asked("2026-12-02").await.unwrap().status(),
+        201,
+        "the refused call created nothing"
+    );
 }
 
 #[tokio::test]

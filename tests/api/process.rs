@@ -69,6 +69,11 @@ impl ServerProcess {
         }
     }
 
+    /// What the server wrote to stderr so far (its log).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     pub fn address(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -214,3 +214,77 @@ async fn tiers_zone_notifiers_head_timeout_token_lifetime_and_pepper_are_read() 
     assert_eq!(login(&api).await.unwrap().status(), 201);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `PINPAY_LOG_FORMAT=json`: one JSON object a line; request lines carry the request id,
+/// route template, status, latency and the caller's account; a failed callback is a
+/// warning with the event and merchant. Text logs written to a file carry no colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logs_are_json_lines_with_request_fields_or_text_without_colour() {
+    let db = TestDb::create();
+    let dead = Receiver::free_port();
+    let server = ServerProcess::start(&db.url(), &[("PINPAY_LOG_FORMAT", "json")]);
+    let api = Api::new(server.address());
+    wait_healthy(&api.client, &api.base).await;
+    let shop = api.corporate_plus("shop").await;
+    let url = format!("http://127.0.0.1:{dead}/callbacks");
+    api.put("/v1/callback-url", &shop, json!({ "url": url }))
+        .await;
+    let link = api
+        .post("/v1/money-requests", Some(&shop), json!({"amount": "2.00"}))
+        .await;
+    let id = link["id"].as_str().unwrap().to_string();
+    api.post(
+        &format!("/v1/money-requests/{id}/cancel"),
+        Some(&shop),
+        json!({}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines: Vec<serde_json::Value> = loop {
+        let lines: Vec<serde_json::Value> = server
+            .log_text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        let warned = lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "callback delivery failed");
+        if warned || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let cancel = lines
+        .iter()
+        .find(|l| l["fields"]["route"] == "/v1/money-requests/:id/cancel")
+        .expect("the cancel's request line");
+    let fields = &cancel["fields"];
+    assert_eq!(cancel["level"], "INFO");
+    assert_eq!(fields["status"], 200);
+    assert!(fields["request_id"].as_str().unwrap().starts_with("req_"));
+    assert!(fields["elapsed_ms"].is_u64());
+    assert!(fields["account"].is_i64(), "{cancel}");
+    let failed = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "callback delivery failed")
+        .expect("a warning for the failed callback");
+    assert_eq!(failed["level"], "WARN");
+    assert!(failed["fields"]["event"]
+        .as_str()
+        .unwrap()
+        .starts_with("evt_"));
+    assert_eq!(failed["fields"]["merchant"], fields["account"]);
+    assert!(
+        !server.log_text().contains("whsec_"),
+        "no secrets in the log"
+    );
+    drop(server);
+
+    let text = ServerProcess::start(&db.url(), &[("PINPAY_LOG_FORMAT", "text")]);
+    let api = Api::new(text.address());
+    wait_healthy(&api.client, &api.base).await;
+    api.get("/v1/callbacks", &shop).await;
+    let log = text.log_text();
+    assert!(log.contains("request"), "{log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in a log file: {log}");
+}
