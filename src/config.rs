@@ -27,6 +27,18 @@ impl Environment {
     }
 }
 
+/// The URL a client on this machine reaches a server bound to `bind` at
+/// (`0.0.0.0:8080` → `http://127.0.0.1:8080`; port 0 is shown as `PORT`).
+pub fn local_url(bind: &str) -> String {
+    let (host, port) = bind.rsplit_once(':').unwrap_or((bind, "8080"));
+    let host = match host {
+        "" | "0.0.0.0" | "[::]" | "::" => "127.0.0.1",
+        h => h,
+    };
+    let port = if port == "0" { "PORT" } else { port };
+    format!("http://{host}:{port}")
+}
+
 /// A secret value whose `Debug` never prints it.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -207,8 +219,11 @@ impl Config {
                 v
             };
         }
-        if let Some(v) = get("PINPAY_PUBLIC_URL") {
-            c.public_url = v.trim_end_matches('/').to_string();
+        match get("PINPAY_PUBLIC_URL") {
+            Some(v) => c.public_url = v.trim_end_matches('/').to_string(),
+            // Without one, links point at the address the server listens on.
+            None if !c.bind.ends_with(":0") => c.public_url = local_url(&c.bind),
+            None => {}
         }
         if let Some(v) = get("PINPAY_TIMEZONE") {
             c.timezone = v;
@@ -390,6 +405,13 @@ fn random_secret() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_local_url_follows_the_bind_address() {
+        assert_eq!(super::local_url("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(super::local_url("0.0.0.0:9000"), "http://127.0.0.1:9000");
+        assert_eq!(super::local_url("localhost:0"), "http://localhost:PORT");
+    }
+
     use super::*;
     use std::collections::HashMap;
 

@@ -32,6 +32,29 @@ pub struct Seeded {
     pub wallet_app_token: String,
     /// Present the first time (a secret is shown once).
     pub webhook_secret: Option<String>,
+    /// Where the server listens, as the commands below call it.
+    pub base_url: String,
+    /// The flow as shell commands that paste as they are.
+    pub commands: Vec<String>,
+}
+
+/// The walkthrough: create a request, see it in the wallet, approve it with the PIN, read
+/// the callback log. Ids are captured into shell variables (no placeholders).
+fn commands(base: &str, s: &Seeded) -> Vec<String> {
+    let json = "-H 'content-type: application/json'";
+    vec![
+        format!("export BASE={base}"),
+        format!("export SHOP={}", s.merchant_api_token),
+        format!("export ANNA={}", s.wallet_app_token),
+        "# Callbacks: set a URL you control (https and public, e.g. from webhook.site; a local".into(),
+        "# http receiver needs PINPAY_CALLBACK_ALLOW_PRIVATE=true on the server), then uncomment:".into(),
+        format!("# curl -s -XPUT $BASE/v1/callback-url -H \"Authorization: Bearer $SHOP\" {json} -d '{{\"url\":\"https://webhook.site/your-id\"}}'"),
+        format!("ID=$(curl -s -XPOST $BASE/v1/money-requests -H \"Authorization: Bearer $SHOP\" {json} -d '{{\"payer\":\"{}\",\"amount\":\"12.34\",\"description\":\"Demo order\"}}' | sed -E 's/.*\"id\":\"(mr_[A-Za-z0-9]+)\".*/\\1/'); echo $ID", s.wallet),
+        "curl -s $BASE/v1/wallet/money-requests -H \"Authorization: Bearer $ANNA\"".into(),
+        format!("curl -s -XPOST $BASE/v1/wallet/money-requests/$ID/approve -H \"Authorization: Bearer $ANNA\" {json} -d '{{\"pin\":\"{}\"}}'", s.pin),
+        "curl -s $BASE/v1/money-requests/$ID -H \"Authorization: Bearer $SHOP\"".into(),
+        "curl -s $BASE/v1/callbacks -H \"Authorization: Bearer $SHOP\"".into(),
+    ]
 }
 
 async fn ensure(state: &AppState, r: Registration) -> ApiResult<()> {
@@ -93,6 +116,13 @@ async fn ensure_pin(state: &AppState, username: &str) -> ApiResult<()> {
 }
 
 pub async fn seed(state: &AppState) -> ApiResult<Seeded> {
+    let mut seeded = seed_accounts(state).await?;
+    seeded.base_url = crate::config::local_url(&state.config.bind);
+    seeded.commands = commands(&seeded.base_url, &seeded);
+    Ok(seeded)
+}
+
+async fn seed_accounts(state: &AppState) -> ApiResult<Seeded> {
     ensure(state, reg(RegistrationKind::Corporate, MERCHANT)).await?;
     ensure(state, reg(RegistrationKind::Private, WALLET)).await?;
     set_tier(
@@ -122,15 +152,27 @@ pub async fn seed(state: &AppState) -> ApiResult<Seeded> {
         unsealed(),
     )
     .await?;
-    let api = api_tokens::create(
-        state,
-        None,
-        Credentials {
-            username: MERCHANT.into(),
-            password: PASSWORD.into(),
-        },
-    )
-    .await?;
+    // A second run hands out another token of the same generation, so the first run's
+    // token keeps working.
+    let name = MERCHANT.to_string();
+    let merchant = state
+        .db
+        .run(move |c| Ok(accounts::find_by_username(c, &name)?))
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let api = if merchant.api_token_generation > 0 {
+        api_tokens::reissue(state, merchant.id).await?
+    } else {
+        api_tokens::create(
+            state,
+            None,
+            Credentials {
+                username: MERCHANT.into(),
+                password: PASSWORD.into(),
+            },
+        )
+        .await?
+    };
     Ok(Seeded {
         merchant: MERCHANT.into(),
         wallet: WALLET.into(),
@@ -140,5 +182,7 @@ pub async fn seed(state: &AppState) -> ApiResult<Seeded> {
         merchant_app_token: app_token(state, MERCHANT).await?,
         wallet_app_token: app_token(state, WALLET).await?,
         webhook_secret: api.webhook_secret,
+        base_url: String::new(),
+        commands: Vec::new(),
     })
 }

@@ -101,8 +101,27 @@ fn verify_ledger() -> Result<(), String> {
 }
 
 fn demo(json: bool) -> Result<(), String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
-    let base = config.public_url.clone();
+    let mut config = Config::from_env().map_err(|e| e.to_string())?;
+    if config.environment == pinpay::config::Environment::Production {
+        return Err(
+            "demo seeds accounts with known passwords; it does not run in production".into(),
+        );
+    }
+    // Tokens are signed with PINPAY_JWT_SECRET: without one, `serve` would pick another at
+    // random and refuse them. Keep one in .env, which `serve` reads too.
+    let mut wrote_env = false;
+    if std::env::var("PINPAY_JWT_SECRET").is_err() {
+        let secret = pinpay::web::random_token();
+        let mut env = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(".env")
+            .map_err(|e| format!("cannot write .env for PINPAY_JWT_SECRET: {e}"))?;
+        use std::io::Write;
+        writeln!(env, "PINPAY_JWT_SECRET={secret}").map_err(|e| e.to_string())?;
+        config.jwt_secret = pinpay::config::Secret::new(secret);
+        wrote_env = true;
+    }
     actix_web::rt::System::new().block_on(async move {
         let state = pinpay::startup::build_state(config, Clock::system()).await?;
         let seeded = pinpay::demo::seed(&state).await.map_err(|e| e.to_string())?;
@@ -111,18 +130,18 @@ fn demo(json: bool) -> Result<(), String> {
             return Ok(());
         }
         println!("Seeded (password {} for both, PIN {}):", seeded.password, seeded.pin);
-        println!("  merchant {} (Corporate+), wallet {} with 500.00 EUR\n", seeded.merchant, seeded.wallet);
-        println!("Start the server (same environment) and try the flow:\n");
-        println!("  export SHOP={}\n  export ANNA={}\n", seeded.merchant_api_token, seeded.wallet_app_token);
-        println!("  curl -s -XPOST {base}/v1/money-requests -H \"Authorization: Bearer $SHOP\" \\");
-        println!("    -H 'content-type: application/json' -d '{{\"payer\":\"{}\",\"amount\":\"12.34\"}}'", seeded.wallet);
-        println!("  curl -s {base}/v1/wallet/money-requests -H \"Authorization: Bearer $ANNA\"");
-        println!("  curl -s -XPOST {base}/v1/wallet/money-requests/<id>/approve -H \"Authorization: Bearer $ANNA\" \\");
-        println!("    -H 'content-type: application/json' -d '{{\"pin\":\"{}\"}}'", seeded.pin);
-        if let Some(secret) = seeded.webhook_secret {
-            println!("\nCallback signing secret (shown once): {secret}");
+        println!("  merchant {} (Corporate+), wallet {} with 500.00 EUR", seeded.merchant, seeded.wallet);
+        if wrote_env {
+            println!("  PINPAY_JWT_SECRET was unset: a new one is in ./.env, which `pinpay serve` reads");
         }
-        println!("\nThe app token lasts PINPAY_APP_TOKEN_TTL_SECS (15 minutes by default); set PINPAY_JWT_SECRET so tokens outlive a restart.");
+        println!("\nStart the server from this directory (cargo run --release), then paste:\n");
+        for line in &seeded.commands {
+            println!("{line}");
+        }
+        if let Some(secret) = seeded.webhook_secret {
+            println!("\nCallback signing secret (shown once; verify callbacks with it): {secret}");
+        }
+        println!("\nThe wallet token lasts PINPAY_APP_TOKEN_TTL_SECS (15 minutes by default): run `pinpay demo` again for fresh tokens (earlier API tokens stay valid).");
         Ok(())
     })
 }

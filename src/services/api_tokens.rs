@@ -65,6 +65,33 @@ pub async fn create(
     })
 }
 
+/// Another token of the merchant's current generation: the earlier ones stay valid (the
+/// demo's re-runs; the API's `POST /v1/auth/tokens` always starts a new generation).
+pub async fn reissue(state: &AppState, account_id: i64) -> ApiResult<ApiToken> {
+    let generation: i64 = state
+        .db
+        .run(move |c| {
+            Ok(accounts::table
+                .find(account_id)
+                .select(accounts::api_token_generation)
+                .first(c)?)
+        })
+        .await?;
+    let (token, expires_at) = state.jwt.issue(
+        Audience::MerchantApi,
+        account_id,
+        Some(generation),
+        state.clock.now(),
+        state.config.api_token_ttl_secs,
+    )?;
+    Ok(ApiToken {
+        token,
+        token_type: "Bearer",
+        expires_at,
+        webhook_secret: None,
+    })
+}
+
 /// Revokes every API token of the merchant.
 pub async fn revoke_all(state: &AppState, account_id: i64) -> ApiResult<()> {
     state

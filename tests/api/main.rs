@@ -12,6 +12,7 @@ mod callbacks;
 mod connections;
 mod crash;
 mod delivery;
+mod demo;
 mod docs;
 mod ledger;
 mod limits;

@@ -1,0 +1,73 @@
+//! `pinpay demo`: seeds a merchant and a wallet, prints a flow that runs as pasted against
+//! the address the server listens on, and keeps earlier tokens valid when run again.
+
+use crate::helpers::{TestDb, JWT_SECRET};
+use crate::process::{wait_healthy, ServerProcess};
+use crate::receiver::Receiver;
+use std::process::Command;
+
+fn demo(db_url: &str, port: u16, dir: &std::path::Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_pinpay"))
+        .args(["demo", "--json"])
+        .current_dir(dir)
+        .env_clear()
+        .env("DATABASE_URL", db_url)
+        .env("PINPAY_BIND", format!("127.0.0.1:{port}"))
+        .env("PINPAY_JWT_SECRET", JWT_SECRET)
+        .output()
+        .expect("run pinpay demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("demo --json prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_flow_runs_as_printed_and_a_second_run_keeps_the_first_token() {
+    let db = TestDb::create();
+    let dir = std::env::temp_dir().join(format!("pinpay-demo-{}", Receiver::free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = ServerProcess::start(&db.url(), &[]);
+    let port: u16 = server
+        .address()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_healthy(&reqwest::Client::new(), &server.address()).await;
+    let first = demo(&db.url(), port, &dir);
+    let second = demo(&db.url(), port, &dir);
+    assert_eq!(first["base_url"], server.address());
+    assert_eq!(
+        second["commands"].as_array().unwrap().len(),
+        first["commands"].as_array().unwrap().len()
+    );
+
+    // The printed commands, pasted into a shell with the first run's tokens.
+    let mut script: Vec<String> = first["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    script.push("echo; echo STATUS=$(curl -s $BASE/v1/money-requests/$ID -H \"Authorization: Bearer $SHOP\" | sed -E 's/.*\"status\":\"([a-z]+)\".*/\\1/')".into());
+    let out = Command::new("bash")
+        .args(["-c", &script.join("\n")])
+        .output()
+        .expect("run the printed flow");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("STATUS=approved"),
+        "the pasted flow approved the request with the first run's token: {printed}"
+    );
+    assert!(
+        printed.contains("no callback URL"),
+        "the log says how to set one: {printed}"
+    );
+    assert!(!printed.contains("<id>"));
+    let _ = std::fs::remove_dir_all(dir);
+}
