@@ -30,6 +30,7 @@ pub const CATALOGUE: &[Problem] = &[
     p("database_unavailable", 503, "Database unavailable", "The database cannot be reached right now. Nothing was changed; retry after the `Retry-After` seconds."),
     p("delivery_pending", 409, "Delivery pending", "The callback event is still being delivered or waits for its next retry; redeliver it once it has been delivered or has failed."),
     p("duplicate_bank_reference", 409, "Duplicate bank reference", "This bank reference was already booked with another account or amount. A repeat with the same account and amount returns the original booking."),
+    p("duplicate_external_reference", 409, "Duplicate external reference", "A booking with this outside reference was committed by a concurrent call first. Retry: a repeat of the same booking returns it."),
     p("fully_refunded", 409, "Fully refunded", "The money request has been refunded in full; nothing is left to refund."),
     p("idempotency_key_in_flight", 409, "Idempotency key in flight", "The first request with this Idempotency-Key is still running. Retry shortly with the same key: you get its outcome once it is done."),
     p("idempotency_key_reused", 422, "Idempotency key reused", "This Idempotency-Key was used with another body or route. Use a new key for a new operation."),
@@ -171,7 +172,17 @@ mod tests {
                 } else {
                     rest.find(')').unwrap_or(rest.len())
                 };
-                let parts: Vec<&str> = rest[..end].split('"').collect();
+                let call = &rest[..end];
+                // A code given as a constant of the same file: `const NAME: &str = "code";`.
+                let first = call.split(',').next().unwrap_or("").trim();
+                if !first.is_empty() && first.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                    let decl = format!("const {first}: &str = \"");
+                    if let Some(at) = text.find(&decl) {
+                        let value = &text[at + decl.len()..];
+                        found.push(value[..value.find('"').unwrap_or(0)].to_string());
+                    }
+                }
+                let parts: Vec<&str> = call.split('"').collect();
                 // Odd parts are literals; a literal compared with `==` is not a code.
                 let literals = (1..parts.len())
                     .step_by(2)

@@ -72,17 +72,3 @@ pub fn total(
     };
     q.get_result::<i64>(c).map(Money::cents)
 }
-
-/// The account's balance at `at`: the sum of its postings before it.
-pub fn balance_before(
-    c: &mut DbConn,
-    account_id: i64,
-    at: chrono::NaiveDateTime,
-) -> QueryResult<Money> {
-    postings::table
-        .filter(postings::account_id.eq(account_id))
-        .filter(postings::created_at.lt(at))
-        .select(sql::<BigInt>("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"))
-        .get_result::<i64>(c)
-        .map(Money::cents)
-}

@@ -23,14 +23,16 @@ pub async fn balance(state: &AppState, account_id: i64) -> ApiResult<Balance> {
     state
         .db
         .run(move |c| {
-            let opening = usage::balance_before(c, account_id, period.start)?;
-            let credited = usage::total(c, account_id, None, Side::Credits, period)?;
-            let usage = usage::total(c, account_id, None, Side::Debits, period)?;
+            // amount = opening + credited = balance + debited: the view reads the period's
+            // debits only, never the account's history, and `amount - usage = balance`
+            // holds by construction.
             let balance = crate::db::accounts::find(c, account_id)?.map_or(0, |a| a.balance);
+            let usage = usage::total(c, account_id, None, Side::Debits, period)?;
+            let balance = Money::cents(balance);
             Ok(Balance {
-                balance: Money::cents(balance),
+                balance,
                 period,
-                amount: opening + credited,
+                amount: balance + usage,
                 usage,
             })
         })
