@@ -23,6 +23,8 @@ pub struct Account {
     pub pin_blocked_until: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Everything the account was ever debited (the balance view's running total).
+    pub debited_total: i64,
 }
 
 #[derive(Insertable, Debug)]

@@ -18,6 +18,7 @@ diesel::table! {
         pin_blocked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        debited_total -> BigInt,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         amount -> BigInt,
         counterparty_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        debited_through -> BigInt,
     }
 }
 

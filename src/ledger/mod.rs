@@ -106,8 +106,10 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         })?;
     for (i, leg) in legs.iter().enumerate() {
         let delta = leg.amount.as_cents();
-        // System accounts may go negative; wallets only as far as zero.
-        let moved = diesel::update(
+        let debit = (-delta).max(0);
+        // System accounts may go negative; wallets only as far as zero. The running debit
+        // total moves in the same statement.
+        let debited_through: Option<i64> = diesel::update(
             accounts::table.find(leg.account_id).filter(
                 accounts::kind
                     .eq("system")
@@ -116,12 +118,15 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         )
         .set((
             accounts::balance.eq(accounts::balance + delta),
+            accounts::debited_total.eq(accounts::debited_total + debit),
             accounts::updated_at.eq(now),
         ))
-        .execute(c)?;
-        if moved != 1 {
+        .returning(accounts::debited_total)
+        .get_result(c)
+        .optional()?;
+        let Some(debited_through) = debited_through else {
             return Err(insufficient_funds());
-        }
+        };
         let counterparty = (legs.len() == 2).then(|| legs[1 - i].account_id);
         diesel::insert_into(postings::table)
             .values((
@@ -131,6 +136,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
                 postings::amount.eq(delta),
                 postings::counterparty_id.eq(counterparty),
                 postings::created_at.eq(now),
+                postings::debited_through.eq(debited_through),
             ))
             .execute(c)?;
     }

@@ -1,6 +1,7 @@
 //! The ledger's invariants, checked over the whole database: every transaction has at
 //! least two postings summing to zero, no wallet is negative, all balances (system
-//! accounts included) sum to zero, and every balance equals the sum of its postings.
+//! accounts included) sum to zero, every balance equals the sum of its postings, and the
+//! running debit totals equal the debits.
 
 use crate::db::DbConn;
 use diesel::prelude::*;
@@ -99,6 +100,27 @@ pub fn verify(c: &mut DbConn) -> QueryResult<Report> {
             check: "balance_matches_postings",
             detail: format!(
                 "{} has balance {} cents but postings sum to {}",
+                r.name, r.value, r.other
+            ),
+        });
+    }
+    // The running debit totals the balance view reads: each account's total and the last
+    // posting's running figure equal the sum of its debits.
+    let running: Vec<NamedRow> = diesel::sql_query(
+        "SELECT a.username AS name, a.debited_total AS value, \
+         CAST(COALESCE(SUM(CASE WHEN p.amount < 0 THEN -p.amount ELSE 0 END), 0) AS BIGINT) AS other \
+         FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
+         GROUP BY a.id, a.username, a.debited_total \
+         HAVING a.debited_total <> COALESCE(SUM(CASE WHEN p.amount < 0 THEN -p.amount ELSE 0 END), 0) \
+         OR a.debited_total <> COALESCE((SELECT q.debited_through FROM postings q \
+             WHERE q.account_id = a.id ORDER BY q.id DESC LIMIT 1), 0)",
+    )
+    .load(c)?;
+    for r in running {
+        violations.push(Violation {
+            check: "debit_totals_match_postings",
+            detail: format!(
+                "{} has a running debit total of {} cents but was debited {}",
                 r.name, r.value, r.other
             ),
         });

@@ -5,7 +5,7 @@ use crate::domain::calendar::Period;
 use crate::domain::money::Money;
 use crate::error::ApiResult;
 use crate::ledger::history::{self, Filter, Item};
-use crate::ledger::usage::{self, Side};
+use crate::ledger::usage;
 use crate::state::AppState;
 
 #[derive(Debug)]
@@ -23,11 +23,11 @@ pub async fn balance(state: &AppState, account_id: i64) -> ApiResult<Balance> {
     state
         .db
         .run(move |c| {
-            // amount = opening + credited = balance + debited: the view reads the period's
-            // debits only, never the account's history, and `amount - usage = balance`
-            // holds by construction.
+            // amount = opening + credited = balance + debited: the view needs the period's
+            // debits only, read from the running totals (never a sum over postings), and
+            // `amount - usage = balance` holds by construction.
             let balance = crate::db::accounts::find(c, account_id)?.map_or(0, |a| a.balance);
-            let usage = usage::total(c, account_id, None, Side::Debits, period)?;
+            let usage = usage::debited_in(c, account_id, period)?;
             let balance = Money::cents(balance);
             Ok(Balance {
                 balance,

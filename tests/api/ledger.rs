@@ -232,6 +232,73 @@ async fn balance_is_amount_minus_usage_for_the_month() {
     );
 }
 
+/// The balance view's figures after payments, a refund and a transfer on both sides of a
+/// month boundary: the opening balance carries over, and `usage` is what the month debited.
+#[tokio::test]
+async fn balance_view_totals_follow_payments_refunds_and_transfers_across_a_month() {
+    let app = TestApp::spawn().await;
+    app.corporate_plus("shop").await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "100.00").await.ok(201);
+    let pay = |shop: String, anna: String, amount: &'static str| {
+        let app = &app;
+        async move {
+            let mr = app
+                .create_request(&shop, json!({"payer": "anna", "amount": amount}))
+                .await;
+            let id = mr.ok(201)["id"].as_str().unwrap().to_string();
+            app.approve(&anna, &id, PIN).await.ok(200);
+            id
+        }
+    };
+    let shop = app.create_api_token("shop").await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    pay(shop, anna, "10.00").await; // shop 10.00 - 0.25 fee
+
+    app.clock.advance(chrono::Duration::days(32));
+    let shop = app.create_api_token("shop").await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let anna = app.access_token("anna").await;
+    let id = pay(shop.clone(), anna.clone(), "20.00").await; // fee 0.35
+    app.post(
+        &format!("/v1/money-requests/{id}/refunds"),
+        Some(&shop),
+        json!({"amount": "5.00"}),
+    )
+    .await
+    .ok(201);
+    app.transfer(&anna, "shop", "3.00").await.ok(201);
+
+    let view = |token: String| {
+        let app = &app;
+        async move {
+            let b = app.get("/v1/balance", Some(&token)).await;
+            let b = b.ok(200);
+            (
+                b["balance"].as_str().unwrap().to_string(),
+                b["amount"].as_str().unwrap().to_string(),
+                b["usage"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let shop_app = app.access_token("shop").await;
+    // Shop: opening 9.75, credited 20.00 + 3.00, debited 0.35 fee + 5.00 refund.
+    assert_eq!(
+        view(shop_app).await,
+        ("27.40".into(), "32.75".into(), "5.35".into())
+    );
+    // Anna: opening 90.00, credited the 5.00 refund, debited 20.00 + 3.00.
+    assert_eq!(
+        view(anna).await,
+        ("72.00".into(), "95.00".into(), "23.00".into())
+    );
+    assert_eq!(app.ledger_report().await["ok"], true);
+}
+
 #[tokio::test]
 async fn history_pages_with_a_cursor_and_filters_and_exports_csv() {
     let app = TestApp::spawn().await;
