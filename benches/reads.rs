@@ -1,0 +1,442 @@
+//! The reads benchmark: how the merchant's and the payer's reads grow with the data. One
+//! merchant and one payer; requests are seeded by SQL in steps to 10k, 100k and 1M (80 %
+//! approved with real payment postings, the ledger kept whole), and after each step every
+//! read is timed over the HTTP API of the release server: p50 and p99 of `SAMPLES` calls
+//! one after the other. At the end the query plans of the list queries are printed.
+//!
+//! ```sh
+//! cargo bench --bench reads                                       # SQLite
+//! cargo bench --bench reads -- postgres://postgres@127.0.0.1:5432/postgres
+//! BENCH_SIZES=10000,100000 cargo bench --bench reads              # smaller steps
+//! ```
+
+use diesel::connection::SimpleConnection;
+use diesel::RunQueryDsl;
+use pinpay::clock::Clock;
+use pinpay::config::{Config, Secret};
+use pinpay::db::{Db, DbConn};
+use pinpay::startup::Application;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+const ADMIN: &str = "bench-operator-token-0123456789abcdef";
+const PASSWORD: &str = "correct horse battery";
+const PIN: &str = "482915";
+const SAMPLES: usize = 200;
+/// Seeded requests are 5 s apart, the newest a few seconds ago.
+const STEP_SECS: i64 = 5;
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Value) -> Value {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let body = res.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// p50 and p99 in ms of `SAMPLES` sequential GETs of `path` (fewer, at least 5, if
+    /// they take more than 10 s together).
+    async fn time(&self, path: &str, token: &str) -> (f64, f64) {
+        let mut ms = Vec::with_capacity(SAMPLES);
+        let budget = Instant::now() + std::time::Duration::from_secs(10);
+        while ms.len() < SAMPLES && (ms.len() < 5 || Instant::now() < budget) {
+            let started = Instant::now();
+            let res = self
+                .client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request");
+            assert!(res.status().is_success(), "{path}: {}", res.status());
+            res.bytes().await.unwrap();
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        (ms[ms.len() / 2], ms[ms.len() * 99 / 100])
+    }
+}
+
+fn config(db_url: &str) -> Config {
+    let mut c = Config::development();
+    c.database_url = db_url.to_string();
+    c.bind = "127.0.0.1:0".into();
+    c.jwt_secret = Secret::new("bench-jwt-secret-0123456789abcdef0123456789");
+    c.admin_token = Some(Secret::new(ADMIN));
+    c.app_token_ttl_secs = 24 * 3600;
+    c
+}
+
+/// `SELECT n` for n in lo..=hi, in the backend's dialect.
+fn numbers(pg: bool, lo: i64, hi: i64) -> String {
+    if pg {
+        format!("SELECT g AS n FROM generate_series({lo}, {hi}) AS g")
+    } else {
+        format!(
+            "WITH RECURSIVE seq(n) AS (SELECT {lo} UNION ALL SELECT n + 1 FROM seq WHERE n < {hi}) \
+             SELECT n FROM seq"
+        )
+    }
+}
+
+/// The timestamp of seeded row `n` of `total`, in the backend's dialect.
+fn stamp(pg: bool, base: &str, n: &str) -> String {
+    if pg {
+        format!("(TIMESTAMP '{base}' + ({n} * {STEP_SECS}) * INTERVAL '1 second')")
+    } else {
+        format!("datetime('{base}', '+' || ({n} * {STEP_SECS}) || ' seconds')")
+    }
+}
+
+/// Seeds requests `lo..=hi`: a deposit that covers them, then per request the request and,
+/// for 4 in 5, its payment (1.00 EUR, no fee) with both postings; balances and running
+/// debit totals are recomputed from the postings, so the ledger verifies.
+fn seed(c: &mut DbConn, pg: bool, (lo, hi, total): (i64, i64, i64), (shop, anna): (i64, i64)) {
+    let now = chrono::Utc::now().naive_utc();
+    let base = (now - chrono::Duration::seconds(total * STEP_SECS + 60))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let nums = numbers(pg, lo, hi);
+    let ts = stamp(pg, &base, "n");
+    let approved = (hi - lo + 1) - (hi / 5 - (lo - 1) / 5);
+    let bank: i64 = diesel::sql_query("SELECT id FROM accounts WHERE username = 'bank_clearing'")
+        .get_result::<IdRow>(c)
+        .unwrap()
+        .id;
+    let max_tx = max_id(c, "ledger_transactions");
+    let max_mr = max_id(c, "money_requests");
+    let sql = format!(
+        "INSERT INTO ledger_transactions (kind, external_ref, description, created_at) \
+           VALUES ('deposit', 'seed-deposit-{hi}', 'Seed deposit', {first});
+         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
+           SELECT id, {bank}, 'deposit', -{cents}, {anna}, created_at FROM ledger_transactions WHERE external_ref = 'seed-deposit-{hi}';
+         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
+           SELECT id, {anna}, 'deposit', {cents}, {bank}, created_at FROM ledger_transactions WHERE external_ref = 'seed-deposit-{hi}';
+         INSERT INTO money_requests (public_id, merchant_id, payer_id, status, amount, fee, description,
+             expires_at, paid_by, refunded_amount, resolved_at, created_at, updated_at, kind)
+           SELECT 'mr_seed' || n, {shop}, {anna}, CASE WHEN n % 5 = 0 THEN 'declined' ELSE 'approved' END,
+             100, 0, 'Seeded', {ts}, CASE WHEN n % 5 = 0 THEN NULL ELSE {anna} END, 0, {ts}, {ts}, {ts}, 'addressed'
+           FROM ({nums}) AS s;
+         INSERT INTO ledger_transactions (kind, external_ref, description, created_at)
+           SELECT 'payment', 'seed-' || n, 'Seeded payment', {ts} FROM ({nums}) AS s WHERE n % 5 <> 0;
+         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
+           SELECT id, {anna}, 'payment', -100, {shop}, created_at FROM ledger_transactions
+           WHERE id > {max_tx} AND kind = 'payment';
+         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
+           SELECT id, {shop}, 'payment', 100, {anna}, created_at FROM ledger_transactions
+           WHERE id > {max_tx} AND kind = 'payment';
+         UPDATE money_requests SET payment_transaction_id = (SELECT t.id FROM ledger_transactions t
+             WHERE t.external_ref = 'seed-' || substr(money_requests.public_id, 8))
+           WHERE id > {max_mr} AND status = 'approved';",
+        first = stamp(pg, &base, &lo.to_string()),
+        cents = approved * 100,
+    );
+    c.batch_execute(&sql).expect("seed");
+    // Running debit totals (where the schema has them) and balances of the three
+    // accounts, from their postings.
+    let running_totals = c
+        .batch_execute("SELECT debited_through FROM postings LIMIT 0")
+        .is_ok();
+    let running = if pg {
+        "UPDATE postings p SET debited_through = s.running FROM (SELECT id, SUM(CASE WHEN amount < 0 \
+         THEN -amount ELSE 0 END) OVER (PARTITION BY account_id ORDER BY id) AS running FROM postings) s \
+         WHERE p.id = s.id AND p.debited_through <> s.running"
+    } else {
+        "UPDATE postings SET debited_through = s.running FROM (SELECT id, SUM(CASE WHEN amount < 0 \
+         THEN -amount ELSE 0 END) OVER (PARTITION BY account_id ORDER BY id) AS running FROM postings) AS s \
+         WHERE postings.id = s.id AND postings.debited_through <> s.running"
+    };
+    let debited_total = if running_totals {
+        c.batch_execute(running).expect("running totals");
+        ", debited_total = COALESCE((SELECT SUM(-amount) FROM postings p \
+         WHERE p.account_id = accounts.id AND p.amount < 0), 0)"
+    } else {
+        ""
+    };
+    c.batch_execute(&format!(
+        "UPDATE accounts SET balance = COALESCE((SELECT SUM(amount) FROM postings p \
+         WHERE p.account_id = accounts.id), 0){debited_total} WHERE id IN ({bank}, {shop}, {anna})"
+    ))
+    .expect("balances");
+    c.batch_execute("ANALYZE").expect("analyze");
+}
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+fn max_id(c: &mut DbConn, table: &str) -> i64 {
+    diesel::sql_query(format!(
+        "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS id FROM {table}"
+    ))
+    .get_result::<IdRow>(c)
+    .unwrap()
+    .id
+}
+
+fn account_id(c: &mut DbConn, name: &str) -> i64 {
+    diesel::sql_query(format!("SELECT id FROM accounts WHERE username = '{name}'"))
+        .get_result::<IdRow>(c)
+        .unwrap()
+        .id
+}
+
+#[derive(diesel::QueryableByName)]
+struct PlanRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    plan: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct SqlitePlanRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+/// The plan of each list query, as the database explains it.
+fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
+    let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
+    let queries = [
+        ("merchant list", format!("SELECT * FROM money_requests WHERE merchant_id = {shop} ORDER BY id DESC LIMIT 21")),
+        ("merchant list status=cancelled", format!("SELECT * FROM money_requests WHERE merchant_id = {shop} AND status = 'cancelled' ORDER BY id DESC LIMIT 21")),
+        ("merchant list status=pending", format!("SELECT * FROM money_requests WHERE merchant_id = {shop} AND status = 'pending' AND expires_at > '{now}' ORDER BY id DESC LIMIT 21")),
+        ("merchant list kind=link", format!("SELECT * FROM money_requests WHERE merchant_id = {shop} AND kind = 'link' ORDER BY id DESC LIMIT 21")),
+        ("wallet inbox", format!("SELECT * FROM money_requests WHERE payer_id = {anna} ORDER BY id DESC LIMIT 21")),
+        ("wallet inbox status=approved", format!("SELECT * FROM money_requests WHERE payer_id = {anna} AND status = 'approved' ORDER BY id DESC LIMIT 21")),
+        ("transactions", format!("SELECT * FROM postings WHERE account_id = {anna} ORDER BY id DESC LIMIT 21")),
+        ("transactions kind=payment", format!("SELECT * FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
+        ("balance: debits before a date", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '{now}' ORDER BY created_at DESC, id DESC LIMIT 1")),
+    ];
+    for (name, q) in queries {
+        let lines: Vec<String> = if pg {
+            diesel::sql_query(format!("EXPLAIN {q}"))
+                .load::<PlanRow>(c)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.plan)
+                .collect()
+        } else {
+            diesel::sql_query(format!("EXPLAIN QUERY PLAN {q}"))
+                .load::<SqlitePlanRow>(c)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.detail)
+                .collect()
+        };
+        println!("  {name}: {}", lines.join(" | "));
+    }
+}
+
+async fn run(db_url: String, sizes: Vec<i64>) {
+    let pg = db_url.starts_with("postgres");
+    let app = Application::build(config(&db_url), Clock::system())
+        .await
+        .expect("server builds");
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: format!("http://127.0.0.1:{}", app.port()),
+    };
+    tokio::spawn(app.run_until_stopped());
+    let anon = |path: &str, body: Value| {
+        let api = &api;
+        let path = path.to_string();
+        async move {
+            let res = api
+                .client
+                .post(format!("{}{path}", api.base))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(res.status().is_success(), "{path}: {}", res.status());
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    anon("/v1/accounts", json!({"kind": "corporate", "username": "shop", "password": PASSWORD,
+        "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": "DE89370400440532013000"})).await;
+    api.call(
+        reqwest::Method::PUT,
+        "/v1/admin/accounts/shop/tier",
+        ADMIN,
+        json!({"tier": "corporate_plus"}),
+    )
+    .await;
+    let shop = anon(
+        "/v1/auth/tokens",
+        json!({"username": "shop", "password": PASSWORD}),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    anon("/v1/accounts", json!({"kind": "private", "username": "anna", "password": PASSWORD, "email": "anna@example.com"})).await;
+    let anna = anon(
+        "/v1/sessions",
+        json!({"username": "anna", "password": PASSWORD}),
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.call(
+        reqwest::Method::PUT,
+        "/v1/me/pin",
+        &anna,
+        json!({"pin": PIN, "password": PASSWORD}),
+    )
+    .await;
+
+    let db = Db::connect(&db_url, 1).expect("bench connection");
+    let mut c = db.get().expect("connection");
+    let ids = (account_id(&mut c, "shop"), account_id(&mut c, "anna"));
+    let total = *sizes.last().unwrap();
+    let mut seeded = 0;
+    let reads: [(&str, &str, bool); 11] = [
+        ("merchant GET /v1/balance", "/v1/balance", true),
+        (
+            "merchant GET /v1/transactions",
+            "/v1/transactions?limit=20",
+            true,
+        ),
+        ("merchant list", "/v1/money-requests?limit=20", true),
+        (
+            "merchant list status=cancelled (none)",
+            "/v1/money-requests?limit=20&status=cancelled",
+            true,
+        ),
+        (
+            "merchant list status=pending (none)",
+            "/v1/money-requests?limit=20&status=pending",
+            true,
+        ),
+        (
+            "merchant list kind=link (none)",
+            "/v1/money-requests?limit=20&kind=link",
+            true,
+        ),
+        ("merchant status read", "/v1/money-requests/mr_seed7", true),
+        ("payer GET /v1/balance", "/v1/balance", false),
+        (
+            "payer GET /v1/transactions",
+            "/v1/transactions?limit=20",
+            false,
+        ),
+        ("wallet inbox", "/v1/wallet/money-requests?limit=20", false),
+        (
+            "wallet inbox status=approved",
+            "/v1/wallet/money-requests?limit=20&status=approved",
+            false,
+        ),
+    ];
+    let mut table: Vec<(String, Vec<(f64, f64)>)> = reads
+        .iter()
+        .map(|(n, _, _)| (n.to_string(), Vec::new()))
+        .collect();
+    for &size in &sizes {
+        let started = Instant::now();
+        seed(&mut c, pg, (seeded + 1, size, total), ids);
+        println!(
+            "seeded {size} requests in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        seeded = size;
+        for (k, (_, path, merchant)) in reads.iter().enumerate() {
+            let token = if *merchant { &shop } else { &anna };
+            table[k].1.push(api.time(path, token).await);
+        }
+    }
+    let report = pinpay::ledger::verify::verify(&mut c).expect("verify");
+    println!(
+        "ledger after seeding: {} ({} transactions, {} postings)",
+        if report.ok { "verified" } else { "VIOLATED" },
+        report.transactions,
+        report.postings
+    );
+    let head: Vec<String> = sizes.iter().map(|s| format!("{s}")).collect();
+    println!(
+        "\n| read, p50 / p99 ms | {} |\n|---|{}",
+        head.join(" | "),
+        "---|".repeat(sizes.len())
+    );
+    for (name, cells) in &table {
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|(p50, p99)| format!("{p50:.2} / {p99:.2}"))
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
+    println!("\nplans at {total} requests:");
+    plans(&mut c, pg, ids);
+}
+
+fn main() {
+    let arg = std::env::args().skip(1).find(|a| a.starts_with("postgres"));
+    let sizes: Vec<i64> = std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000,1000000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("BENCH_SIZES: numbers"))
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (url, cleanup): (String, Box<dyn FnOnce()>) = match arg {
+        Some(admin) => {
+            use diesel::{Connection, PgConnection};
+            let name = format!("pinpay_reads_{}", std::process::id());
+            let mut c = PgConnection::establish(&admin).expect("connect to PostgreSQL");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .unwrap();
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(b, _)| b)
+                .to_string();
+            (
+                format!("{base}/{name}?sslmode=disable"),
+                Box::new(move || {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c);
+                }),
+            )
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("pinpay-reads-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join("bench.db").display());
+            (
+                url,
+                Box::new(move || {
+                    let _ = std::fs::remove_dir_all(dir);
+                }),
+            )
+        }
+    };
+    println!(
+        "backend: {}",
+        if url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    rt.block_on(run(url, sizes));
+    cleanup();
+    std::process::exit(0);
+}
