@@ -151,8 +151,8 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
     if environment == crate::config::Environment::Sandbox {
         clock.set_offset(offset);
     }
-    let hashing_slots = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-    let hasher = Hasher::new(&config.pepper, config.argon2, hashing_slots)?;
+    let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hasher = Hasher::new(&config.pepper, config.argon2, hashing_threads)?;
     let jwt = Arc::new(JwtKeys::new(config.jwt_secret.expose()));
     let tiers = match &config.tiers_file {
         Some(path) => TierTable::from_json(

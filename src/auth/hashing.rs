@@ -1,110 +1,251 @@
-//! Argon2id hashing of passwords and PINs with the server-side pepper, always on the
-//! blocking pool (never on executor threads) and bounded so memory stays predictable.
+//! Argon2id hashing of passwords and PINs with the server-side pepper, on a small fixed
+//! pool of threads (one per core, never the async executor), each of which keeps its
+//! argon2 working memory (19 MiB at the OWASP minimum) for reuse: memory stays flat
+//! however many logins and approvals arrive, and work beyond the pool queues in order.
 
 use crate::config::{Argon2Params, Secret};
 use crate::error::{ApiError, ApiResult};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// One piece of hashing work, run on a pool thread with that thread's memory.
+type Job = Box<dyn FnOnce(&Core, &mut Vec<Block>) + Send>;
 
 #[derive(Clone)]
 pub struct Hasher {
-    inner: Arc<Inner>,
+    jobs: mpsc::Sender<Job>,
+    load: Arc<Load>,
 }
 
-struct Inner {
+/// What every pool thread needs to hash.
+struct Core {
     pepper: Vec<u8>,
     params: Params,
-    /// Caps concurrent hashes: each one holds `memory_kib` of RAM.
-    permits: Semaphore,
-    slots: usize,
-    /// Hashes waiting for a permit (the metrics' argon2 queue).
-    waiting: AtomicUsize,
     /// A real hash of a random value, verified when a username is unknown so that the
     /// response time does not tell whether the account exists.
     dummy: String,
 }
 
+/// Jobs queued and running, for the metrics.
+#[derive(Default)]
+struct Load {
+    threads: usize,
+    queued: AtomicUsize,
+    running: AtomicUsize,
+}
+
 impl Hasher {
-    pub fn new(pepper: &Secret, cfg: Argon2Params, max_concurrent: usize) -> Result<Self, String> {
+    /// Starts `threads` hashing threads (at least one).
+    pub fn new(pepper: &Secret, cfg: Argon2Params, threads: usize) -> Result<Self, String> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
-        let pepper = pepper.expose().as_bytes().to_vec();
-        let dummy = hash_blocking(&pepper, &params, "pinpay-dummy-credential")
+        let mut memory = vec![Block::default(); params.block_count()];
+        let mut core = Core {
+            pepper: pepper.expose().as_bytes().to_vec(),
+            params,
+            dummy: String::new(),
+        };
+        core.dummy = core
+            .hash(b"pinpay-dummy-credential", &mut memory)
             .map_err(|e| format!("argon2 self-test failed: {e}"))?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                pepper,
-                params,
-                permits: Semaphore::new(max_concurrent.max(1)),
-                slots: max_concurrent.max(1),
-                waiting: AtomicUsize::new(0),
-                dummy,
-            }),
-        })
-    }
-
-    /// Hashes running now, and hashes waiting for a slot.
-    pub fn load(&self) -> (usize, usize) {
-        let running = self.inner.slots - self.inner.permits.available_permits();
-        (running, self.inner.waiting.load(Ordering::Relaxed))
-    }
-
-    /// Waits for one of the hashing slots, counted as waiting meanwhile.
-    async fn slot(&self) -> ApiResult<SemaphorePermit<'_>> {
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::Relaxed);
-            }
+        drop(memory);
+        let core = Arc::new(core);
+        let threads = threads.max(1);
+        let load = Arc::new(Load {
+            threads,
+            ..Load::default()
+        });
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let (core, queue, load) = (core.clone(), queue.clone(), load.clone());
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    // Allocated on the first job, then reused for every later one.
+                    let mut memory = Vec::new();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok(job) = next else {
+                            return; // every Hasher is gone
+                        };
+                        load.queued.fetch_sub(1, Ordering::Relaxed);
+                        load.running.fetch_add(1, Ordering::Relaxed);
+                        job(&core, &mut memory);
+                        load.running.fetch_sub(1, Ordering::Relaxed);
+                    }
+                })
+                .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
         }
-        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
-        let _waiting = Waiting(&self.inner.waiting);
-        self.inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal())
+        Ok(Self { jobs, load })
+    }
+
+    /// Hashes running now, and hashes waiting for a thread.
+    pub fn load(&self) -> (usize, usize) {
+        (
+            self.load.running.load(Ordering::Relaxed),
+            self.load.queued.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The pool's size.
+    pub fn threads(&self) -> usize {
+        self.load.threads
+    }
+
+    /// Runs `work` on a pool thread and waits for its answer.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Core, &mut Vec<Block>) -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let (tx, rx) = oneshot::channel();
+        self.load.queued.fetch_add(1, Ordering::Relaxed);
+        let job: Job = Box::new(move |core, memory| {
+            let _ = tx.send(work(core, memory));
+        });
+        if self.jobs.send(job).is_err() {
+            self.load.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(ApiError::internal_from(
+                "argon2",
+                "hashing threads are gone",
+            ));
+        }
+        rx.await
+            .map_err(|_| ApiError::internal_from("argon2", "a hashing job was dropped"))
     }
 
     pub async fn hash(&self, secret: String) -> ApiResult<String> {
-        let _permit = self.slot().await?;
-        let inner = self.inner.clone();
-        actix_web::web::block(move || hash_blocking(&inner.pepper, &inner.params, &secret))
+        self.run(move |core, memory| core.hash(secret.as_bytes(), memory))
             .await?
             .map_err(|e| ApiError::internal_from("argon2 hash", e))
     }
 
     /// True when `secret` matches the stored PHC string; `None` verifies against the dummy.
     pub async fn verify(&self, secret: String, phc: Option<String>) -> ApiResult<bool> {
-        let _permit = self.slot().await?;
-        let inner = self.inner.clone();
-        actix_web::web::block(move || {
+        self.run(move |core, memory| {
             let real = phc.is_some();
-            let phc = phc.unwrap_or_else(|| inner.dummy.clone());
-            let parsed =
-                PasswordHash::new(&phc).map_err(|e| ApiError::internal_from("stored hash", e))?;
-            let argon = argon(&inner.pepper, inner.params.clone())?;
+            let phc = phc.as_deref().unwrap_or(&core.dummy);
             // The hash runs first, whether or not the account is real (no short-circuit).
-            let matches = argon.verify_password(secret.as_bytes(), &parsed).is_ok();
+            let matches = core.verify(secret.as_bytes(), phc, memory)?;
             Ok(matches && real)
         })
         .await?
     }
 }
 
-fn argon(pepper: &[u8], params: Params) -> ApiResult<Argon2<'_>> {
-    Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params)
-        .map_err(|e| ApiError::internal_from("argon2 setup", e))
+impl Core {
+    fn argon(&self, params: Params) -> Result<Argon2<'_>, String> {
+        Argon2::new_with_secret(&self.pepper, Algorithm::Argon2id, Version::V0x13, params)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The raw argon2id output of `secret` with `salt` under `params`, computed in
+    /// `memory` (grown to the size `params` need, and kept).
+    fn raw(
+        &self,
+        params: &Params,
+        secret: &[u8],
+        salt: &[u8],
+        memory: &mut Vec<Block>,
+    ) -> Result<Vec<u8>, String> {
+        if memory.len() < params.block_count() {
+            memory.resize(params.block_count(), Block::default());
+        }
+        let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+        self.argon(params.clone())?
+            .hash_password_into_with_memory(
+                secret,
+                salt,
+                &mut out,
+                &mut memory[..params.block_count()],
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) of `secret` with a new salt.
+    fn hash(&self, secret: &[u8], memory: &mut Vec<Block>) -> Result<String, String> {
+        let mut salt = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+        let out = self.raw(&self.params, secret, &salt, memory)?;
+        let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+        let hash = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(|e| e.to_string())?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+        };
+        Ok(hash.to_string())
+    }
+
+    /// Whether `secret` matches the stored PHC string, in constant time over the output.
+    fn verify(&self, secret: &[u8], phc: &str, memory: &mut Vec<Block>) -> ApiResult<bool> {
+        let stored =
+            PasswordHash::new(phc).map_err(|e| ApiError::internal_from("stored hash", e))?;
+        let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+            return Err(ApiError::internal_from("stored hash", "no salt or hash"));
+        };
+        let params =
+            Params::try_from(&stored).map_err(|e| ApiError::internal_from("stored hash", e))?;
+        let mut salt_bytes = [0u8; 64];
+        let salt = salt
+            .decode_b64(&mut salt_bytes)
+            .map_err(|e| ApiError::internal_from("stored hash", e))?;
+        let out = self
+            .raw(&params, secret, salt, memory)
+            .map_err(|e| ApiError::internal_from("argon2 verify", e))?;
+        // `Output` compares in constant time.
+        Ok(Output::new(&out).is_ok_and(|computed| computed == expected))
+    }
 }
 
-fn hash_blocking(pepper: &[u8], params: &Params, secret: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    let argon = argon(pepper, params.clone()).map_err(|e| e.detail)?;
-    argon
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    fn hasher() -> Hasher {
+        Hasher::new(
+            &Secret::new("test-pepper-0123456789"),
+            Argon2Params::default(),
+            2,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_wrong_secrets_do_not() {
+        let h = hasher();
+        let phc = h.hash("correct horse".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(h
+            .verify("correct horse".into(), Some(phc.clone()))
+            .await
+            .unwrap());
+        assert!(!h.verify("wrong horse".into(), Some(phc)).await.unwrap());
+        assert!(!h.verify("anything".into(), None).await.unwrap());
+        assert_eq!(h.load(), (0, 0));
+    }
+
+    /// Hashes stored before the pool (made by `PasswordHasher`) still verify, and the pool's
+    /// hashes verify with `PasswordVerifier`: the format is the same.
+    #[tokio::test]
+    async fn hashes_match_the_argon2_crates_own_format() {
+        let h = hasher();
+        let pepper = b"test-pepper-0123456789";
+        let params = Params::new(19 * 1024, 2, 1, None).unwrap();
+        let argon =
+            Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params).unwrap();
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let old = argon.hash_password(b"123456", &salt).unwrap().to_string();
+        assert!(h.verify("123456".into(), Some(old)).await.unwrap());
+        let new = h.hash("654321".into()).await.unwrap();
+        let parsed = PasswordHash::new(&new).unwrap();
+        assert!(argon.verify_password(b"654321", &parsed).is_ok());
+        assert!(argon.verify_password(b"654322", &parsed).is_err());
+    }
 }
