@@ -503,6 +503,14 @@ fn main() {
         }
     );
     rt.block_on(run(url, events));
+    // Server and load generator share this process; the generator's part is small.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
+        println!(
+            "peak RSS of the process: {}",
+            peak.trim_start_matches("VmHWM:").trim()
+        );
+    }
     cleanup();
     std::process::exit(0);
 }
