@@ -78,6 +78,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, ApiError> {
     let raw: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|_| ApiError::bad_request("malformed_json", "The body is not valid JSON."))?;
+    // Every body is an object; serde would also take an array for a struct whose fields
+    // are all optional.
+    if !raw.is_object() {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            "The body must be a JSON object.",
+        ));
+    }
     let value = serde_json::from_value(raw.clone()).map_err(|e| {
         ApiError::unprocessable(
             "invalid_body",

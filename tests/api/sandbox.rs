@@ -270,6 +270,17 @@ async fn sample_callbacks_of_every_type_are_signed_and_sent() {
             );
         }
     }
+    // A body that is not an object is refused, even where every field is optional.
+    for body in [json!([]), json!("shop"), json!(null)] {
+        app.request(
+            "POST",
+            "/v1/sandbox/merchants",
+            None,
+            Some(crate::helpers::RawBody::Json(body)),
+        )
+        .await
+        .problem(422, "invalid_body");
+    }
     let bad = app
         .post(
             "/v1/sandbox/callbacks/test",
