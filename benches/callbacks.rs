@@ -340,6 +340,33 @@ async fn run(db_url: String, events: usize) {
         latencies(&arrivals, &answered).await,
     );
 
+    // The argon2 bound: PIN verifies per second on this machine with the server's
+    // hasher settings (one PIN check per approval), measured now, in the same run.
+    let hasher = pinpay::auth::hashing::Hasher::new(
+        &Secret::new("bench-pepper-0123456789"),
+        pinpay::config::Argon2Params::default(),
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    )
+    .unwrap();
+    let phc = hasher.hash(PIN.to_string()).await.unwrap();
+    let started = Instant::now();
+    let verifies = 200;
+    futures::stream::iter(0..verifies)
+        .for_each_concurrent(16, |_| {
+            let (hasher, phc) = (hasher.clone(), phc.clone());
+            async move {
+                assert!(hasher.verify(PIN.to_string(), Some(phc)).await.unwrap());
+            }
+        })
+        .await;
+    let floor = verifies as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "{:<34} {:>12}  approvals reach {:.0} % of it",
+        "argon2 verify floor",
+        format!("{floor:.0}/s"),
+        100.0 * max_rate / floor
+    );
+
     let rate = (max_rate * 0.8).max(1.0);
     let reqs = bench.requests((rate * 10.0) as usize).await;
     let answered = approve_all(&bench, &base, reqs, Some(rate)).await;

@@ -198,7 +198,7 @@ fn account_id(c: &mut DbConn, name: &str) -> i64 {
 
 #[derive(diesel::QueryableByName)]
 struct PlanRow {
-    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
     plan: String,
 }
 
