@@ -2,7 +2,8 @@
 //! merchant and one payer; requests are seeded by SQL in steps to 10k, 100k and 1M (80 %
 //! approved with real payment postings, the ledger kept whole), and after each step every
 //! read is timed over the HTTP API of the release server: p50 and p99 of `SAMPLES` calls
-//! one after the other. At the end the query plans of the list queries are printed.
+//! one after the other. At the end the query plans of the list queries are printed, and
+//! status reads are driven from 8 clients for 5 s (reads per second).
 //!
 //! ```sh
 //! cargo bench --bench reads                                       # SQLite
@@ -382,6 +383,53 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     }
     println!("\nplans at {total} requests:");
     plans(&mut c, pg, ids);
+    status_read_throughput(&api, &shop).await;
+}
+
+/// Status reads from 8 clients, each sending its next read when the last is answered,
+/// for 5 s: reads per second and latency.
+async fn status_read_throughput(api: &Api, token: &str) {
+    let api = std::sync::Arc::new(Api {
+        client: api.client.clone(),
+        base: api.base.clone(),
+    });
+    let until = Instant::now() + std::time::Duration::from_secs(5);
+    let clients: Vec<_> = (0..8)
+        .map(|k| {
+            let (api, token) = (api.clone(), token.to_string());
+            tokio::spawn(async move {
+                let mut ms = Vec::new();
+                let mut n = k;
+                while Instant::now() < until {
+                    n += 8;
+                    let path = format!("{}/v1/money-requests/mr_seed{}", api.base, n % 9000 + 1);
+                    let sent = Instant::now();
+                    let res = api
+                        .client
+                        .get(path)
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(res.status().is_success());
+                    res.bytes().await.unwrap();
+                    ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+                ms
+            })
+        })
+        .collect();
+    let mut ms = Vec::new();
+    for c in clients {
+        ms.extend(c.await.unwrap());
+    }
+    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "\nstatus reads, 8 clients for 5 s: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        ms.len() as f64 / 5.0,
+        ms[ms.len() / 2],
+        ms[ms.len() * 99 / 100]
+    );
 }
 
 fn main() {
