@@ -224,13 +224,15 @@ pub async fn simulate(
     merchant::get(state, merchant_id, public_id).await
 }
 
+/// A wallet that can pay: a private user's, or a merchant's (Corporate+ merchants make
+/// purchases; the approval refuses the others as it would in production).
 async fn find_wallet(state: &AppState, username: &str) -> ApiResult<Account> {
     let name = username.trim().to_ascii_lowercase();
     state
         .db
         .run(move |c| {
             Ok(q::find_by_username(c, &name)?
-                .filter(|a| AccountKind::from_db(&a.kind) == AccountKind::Private))
+                .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System))
         })
         .await?
         .ok_or_else(|| {

@@ -211,13 +211,9 @@ async fn a_simulated_payer_approves_through_the_ledger_and_the_callback_is_signe
     )
     .await
     .problem(422, "invalid_body");
-    let other = app
-        .post("/v1/sandbox/merchants", None, json!({}))
-        .await
-        .ok(201)["api_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let created = app.post("/v1/sandbox/merchants", None, json!({})).await;
+    let other = created.ok(201)["api_token"].as_str().unwrap().to_string();
+    let other_name = created.ok(201)["username"].as_str().unwrap().to_string();
     app.post(
         &format!("/v1/sandbox/money-requests/{id}/simulate"),
         Some(&other),
@@ -225,6 +221,17 @@ async fn a_simulated_payer_approves_through_the_ledger_and_the_callback_is_signe
     )
     .await
     .problem(404, "not_found");
+    // Another merchant can be the payer too (Corporate+ merchants make purchases).
+    let link = app.create_request(&shop, json!({"amount": "2.00"})).await;
+    let id = link.ok(201)["id"].as_str().unwrap().to_string();
+    let paid = app
+        .post(
+            &format!("/v1/sandbox/money-requests/{id}/simulate"),
+            Some(&shop),
+            json!({"outcome": "approve", "payer": other_name}),
+        )
+        .await;
+    assert_eq!(paid.ok(200)["paid_by"], other_name.as_str());
     assert_eq!(app.ledger_report().await["ok"], true);
 }
 
