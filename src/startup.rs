@@ -313,17 +313,23 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        // Another instance moving the sandbox clock (NOTIFY) counts as a tick at once.
+        let moved = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            _ = tick.tick() => {
-                if state.config.environment == crate::config::Environment::Sandbox {
-                    if let Err(e) = crate::services::sandbox::sync_clock(&state).await {
-                        tracing::warn!(error = %e, "reading the sandbox clock failed");
-                    }
-                }
-                crate::services::requests::expiry::sweep_backlog(&state, || *shutdown.borrow()).await;
+            _ = state.db.clock_wake.notified() => true,
+            _ = tick.tick() => false,
+        };
+        if state.config.environment == crate::config::Environment::Sandbox {
+            if let Err(e) = crate::services::sandbox::sync_clock(&state).await {
+                tracing::warn!(error = %e, "reading the sandbox clock failed");
             }
+        }
+        crate::services::requests::expiry::sweep_backlog(&state, || *shutdown.borrow()).await;
+        if moved {
+            // Retries and link sends may have fallen due.
+            state.db.outbox_wake.notify_one();
+            state.sends_wake.notify_one();
         }
     }
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL: one `LISTEN` connection per instance that turns other instances' (and
 //! this one's) commits into wake-ups here: new callback events wake the delivery
-//! worker, changed money requests reach the live streams.
+//! worker, changed money requests reach the live streams, a moved sandbox clock is read
+//! again.
 
 use super::changes::{self, Change};
 use super::Db;
@@ -20,7 +21,11 @@ pub fn listen(db: Db, listening: Arc<AtomicBool>) {
                 continue;
             }
         };
-        let subscribed = format!("LISTEN {outbox}; LISTEN {}", changes::CHANNEL);
+        let clock = crate::services::sandbox::CLOCK_CHANNEL;
+        let subscribed = format!(
+            "LISTEN {outbox}; LISTEN {}; LISTEN {clock}",
+            changes::CHANNEL
+        );
         if diesel::connection::SimpleConnection::batch_execute(&mut conn, &subscribed).is_err() {
             std::thread::sleep(Duration::from_secs(1));
             continue;
@@ -30,6 +35,7 @@ pub fn listen(db: Db, listening: Arc<AtomicBool>) {
             for note in conn.notifications_iter() {
                 match note {
                     Ok(n) if n.channel == outbox => woken = true,
+                    Ok(n) if n.channel == clock => db.clock_wake.notify_one(),
                     Ok(n) => {
                         if let Some(change) = Change::decode(&n.payload) {
                             db.changes.publish(change);

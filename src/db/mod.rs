@@ -135,6 +135,8 @@ pub struct Db {
     writer: Arc<writer::WriterLock>,
     /// Fired after work that wrote outbox events succeeded (its transaction committed).
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Fired when another instance moved the sandbox's test clock (PostgreSQL `NOTIFY`).
+    pub clock_wake: Arc<tokio::sync::Notify>,
     /// Committed changes of money requests, for the live streams (see `changes`).
     pub changes: changes::Feed,
     url: String,
@@ -181,6 +183,7 @@ impl Db {
             checkout_timeout: options.checkout_timeout,
             writer: writer::WriterLock::new(options.busy_timeout),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            clock_wake: Arc::new(tokio::sync::Notify::new()),
             changes: changes::Feed::default(),
             url: url.to_string(),
         })

@@ -24,6 +24,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// The PostgreSQL channel on which a moved clock reaches every instance.
+pub const CLOCK_CHANNEL: &str = "pinpay_clock";
 /// The wallet that pays open links when the simulation names no payer.
 pub const SANDBOX_PAYER: &str = "sandbox-payer";
 /// The test clock moves at most this far in one call (five years).
@@ -150,13 +152,18 @@ pub async fn advance(state: &AppState, req: Advance) -> ApiResult<ClockView> {
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                Ok(diesel::update(se::table.find(1))
+                let offset = diesel::update(se::table.find(1))
                     .set((
                         se::clock_offset_micros.eq(se::clock_offset_micros + by),
                         se::updated_at.eq(now),
                     ))
                     .returning(se::clock_offset_micros)
-                    .get_result(c)?)
+                    .get_result(c)?;
+                // Other instances read the clock again on commit (SQLite: at their next sweep).
+                if let DbConn::Pg(_) = c {
+                    diesel::sql_query(format!("NOTIFY {CLOCK_CHANNEL}")).execute(c)?;
+                }
+                Ok(offset)
             })
         })
         .await?;

@@ -359,3 +359,95 @@ async fn a_database_serves_either_a_sandbox_or_a_live_server() {
     // The sandbox itself starts again on its own database.
     sandbox.restart().await;
 }
+
+/// Two sandbox servers (processes) on one PostgreSQL: the clock moved through one reaches
+/// the other at once (NOTIFY), not only at its next sweep (a minute here). On SQLite the
+/// other process reads the clock at its sweep, which this test does not wait for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clock_moved_through_one_instance_moves_the_others() {
+    use crate::process::{wait_healthy, ServerProcess};
+    let db = crate::helpers::TestDb::create();
+    if !db.url().starts_with("postgres") {
+        return;
+    }
+    let settings = [
+        ("PINPAY_ENV", "sandbox"),
+        ("PINPAY_SWEEP_INTERVAL_MS", "60000"),
+    ];
+    let client = reqwest::Client::new();
+    let a = ServerProcess::start(&db.url(), &settings);
+    wait_healthy(&client, &a.address()).await;
+    let b = ServerProcess::start(&db.url(), &settings);
+    wait_healthy(&client, &b.address()).await;
+    let created: Value = client
+        .post(format!("{}/v1/sandbox/merchants", a.address()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shop = created["api_token"].as_str().unwrap().to_string();
+    let link: Value = client
+        .post(format!("{}/v1/money-requests", a.address()))
+        .bearer_auth(&shop)
+        .json(&json!({"amount": "1.00", "expires_in": 600}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/v1/money-requests/{}",
+        b.address(),
+        link["id"].as_str().unwrap()
+    );
+    let status = || async {
+        let v: Value = client
+            .get(&url)
+            .bearer_auth(&shop)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status().await, "pending");
+    let moved = client
+        .post(format!("{}/v1/sandbox/clock", a.address()))
+        .bearer_auth(&shop)
+        .json(&json!({"advance_seconds": 601}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    assert_eq!(status().await, "expired");
+    // What B writes now carries the moved time: a request it creates is dated 601 s ahead.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let created: Value = client
+            .post(format!("{}/v1/money-requests", b.address()))
+            .bearer_auth(&shop)
+            .json(&json!({"amount": "1.00"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let at: chrono::DateTime<chrono::Utc> =
+            created["created_at"].as_str().unwrap().parse().unwrap();
+        if (at - chrono::Utc::now()).num_seconds() >= 590 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "instance B still reads the old clock: {created}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
