@@ -101,4 +101,20 @@ async fn browser_shows_the_api_reference_from_the_binary() {
     assert_eq!(browser.text("h1").await, "Limit exceeded");
     browser.screenshot("problem-limit-exceeded-1280").await;
     browser.quit().await;
+
+    // And on a phone's width.
+    let phone = Browser::start(390).await;
+    phone.goto(&format!("{}/docs", app.address)).await;
+    phone
+        .wait_text("h1", "PinPay API", Duration::from_secs(20))
+        .await;
+    phone.screenshot("docs-390").await;
+    phone.goto(&format!("{}/problems", app.address)).await;
+    assert!(phone.text("h1").await.contains("Problem codes"));
+    phone.screenshot("problems-390").await;
+    phone
+        .goto(&format!("{}/problems/limit_exceeded", app.address))
+        .await;
+    phone.screenshot("problem-limit-exceeded-390").await;
+    phone.quit().await;
 }
