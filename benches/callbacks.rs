@@ -14,9 +14,13 @@
 //! Latency is measured from the moment
 //! the approval's response arrives to the callback's arrival (0 if the callback came first).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use common::{config, ADMIN};
 use pinpay::clock::Clock;
-use pinpay::config::{Config, Secret};
+use pinpay::config::Secret;
 use pinpay::startup::Application;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -24,7 +28,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const ADMIN: &str = "bench-operator-token-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
 const PIN: &str = "482915";
 const PAYERS: usize = 16;
@@ -232,19 +235,16 @@ fn report(phase: &str, rate: &str, (p50, p99, max, missing): (f64, f64, f64, usi
     println!("{phase:<34} {rate:>12}  p50 {p50:>8.1} ms  p99 {p99:>8.1} ms  max {max:>8.1} ms  missing {missing}");
 }
 
-fn config(db_url: &str) -> Config {
-    let mut c = Config::development();
-    c.database_url = db_url.to_string();
-    c.bind = "127.0.0.1:0".into();
-    c.jwt_secret = Secret::new("bench-jwt-secret-0123456789abcdef0123456789");
-    c.admin_token = Some(Secret::new(ADMIN));
+/// The shared settings, with callbacks to the loopback receiver allowed.
+fn bench_config(db_url: &str) -> pinpay::config::Config {
+    let mut c = config(db_url);
     c.callback_allow_private = true;
     c
 }
 
 async fn run(db_url: String, events: usize) {
     let clock = Clock::system();
-    let app = Application::build(config(&db_url), clock.clone())
+    let app = Application::build(bench_config(&db_url), clock.clone())
         .await
         .expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -415,7 +415,7 @@ async fn run(db_url: String, events: usize) {
 
     // Before the burst: it moves the clock an hour on, past the payers' app tokens.
     if db_url.starts_with("postgres") {
-        let second = Application::build(config(&db_url), clock.clone())
+        let second = Application::build(bench_config(&db_url), clock.clone())
             .await
             .expect("second instance");
         let other = format!("http://127.0.0.1:{}", second.port());
@@ -515,7 +515,6 @@ async fn run(db_url: String, events: usize) {
 use futures::StreamExt;
 
 fn main() {
-    let arg = std::env::args().skip(1).find(|a| a.starts_with("postgres"));
     let events: usize = std::env::var("BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -524,48 +523,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (url, cleanup): (String, Box<dyn FnOnce()>) = match arg {
-        Some(admin) => {
-            use diesel::{Connection, PgConnection, RunQueryDsl};
-            let name = format!("pinpay_bench_{}", std::process::id());
-            let mut c = PgConnection::establish(&admin).expect("connect to PostgreSQL");
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .unwrap();
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(b, _)| b)
-                .to_string();
-            let url = format!("{base}/{name}?sslmode=disable");
-            (
-                url,
-                Box::new(move || {
-                    let _ =
-                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut c);
-                }),
-            )
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("pinpay-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}", dir.join("bench.db").display());
-            (
-                url,
-                Box::new(move || {
-                    let _ = std::fs::remove_dir_all(dir);
-                }),
-            )
-        }
-    };
-    println!(
-        "backend: {}",
-        if url.starts_with("postgres") {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        }
-    );
+    let (url, cleanup) = common::fresh_database("pinpay_bench");
     rt.block_on(run(url, events));
     // Server and load generator share this process; the generator's part is small.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

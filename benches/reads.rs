@@ -11,16 +11,18 @@
 //! BENCH_SIZES=10000,100000 cargo bench --bench reads              # smaller steps
 //! ```
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{config, ADMIN};
 use diesel::connection::SimpleConnection;
 use diesel::RunQueryDsl;
 use pinpay::clock::Clock;
-use pinpay::config::{Config, Secret};
 use pinpay::db::{Db, DbConn};
 use pinpay::startup::Application;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-const ADMIN: &str = "bench-operator-token-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
 const PIN: &str = "482915";
 const SAMPLES: usize = 200;
@@ -69,16 +71,6 @@ impl Api {
         ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
         (ms[ms.len() / 2], ms[ms.len() * 99 / 100])
     }
-}
-
-fn config(db_url: &str) -> Config {
-    let mut c = Config::development();
-    c.database_url = db_url.to_string();
-    c.bind = "127.0.0.1:0".into();
-    c.jwt_secret = Secret::new("bench-jwt-secret-0123456789abcdef0123456789");
-    c.admin_token = Some(Secret::new(ADMIN));
-    c.app_token_ttl_secs = 24 * 3600;
-    c
 }
 
 /// `SELECT n` for n in lo..=hi, in the backend's dialect.
@@ -245,9 +237,16 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
 
 async fn run(db_url: String, sizes: Vec<i64>) {
     let pg = db_url.starts_with("postgres");
-    let app = Application::build(config(&db_url), Clock::system())
-        .await
-        .expect("server builds");
+    let app = Application::build(
+        {
+            let mut c = config(&db_url);
+            c.app_token_ttl_secs = 24 * 3600;
+            c
+        },
+        Clock::system(),
+    )
+    .await
+    .expect("server builds");
     let api = Api {
         client: reqwest::Client::new(),
         base: format!("http://127.0.0.1:{}", app.port()),
@@ -383,12 +382,12 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     }
     println!("\nplans at {total} requests:");
     plans(&mut c, pg, ids);
-    status_read_throughput(&api, &shop).await;
+    status_read_throughput(&api, &shop, total).await;
 }
 
 /// Status reads from 8 clients, each sending its next read when the last is answered,
 /// for 5 s: reads per second and latency.
-async fn status_read_throughput(api: &Api, token: &str) {
+async fn status_read_throughput(api: &Api, token: &str, seeded: i64) {
     let api = std::sync::Arc::new(Api {
         client: api.client.clone(),
         base: api.base.clone(),
@@ -399,10 +398,14 @@ async fn status_read_throughput(api: &Api, token: &str) {
             let (api, token) = (api.clone(), token.to_string());
             tokio::spawn(async move {
                 let mut ms = Vec::new();
-                let mut n = k;
+                let mut n: i64 = k;
                 while Instant::now() < until {
                     n += 8;
-                    let path = format!("{}/v1/money-requests/mr_seed{}", api.base, n % 9000 + 1);
+                    let path = format!(
+                        "{}/v1/money-requests/mr_seed{}",
+                        api.base,
+                        n % seeded.min(9000) + 1
+                    );
                     let sent = Instant::now();
                     let res = api
                         .client
@@ -433,7 +436,6 @@ async fn status_read_throughput(api: &Api, token: &str) {
 }
 
 fn main() {
-    let arg = std::env::args().skip(1).find(|a| a.starts_with("postgres"));
     let sizes: Vec<i64> = std::env::var("BENCH_SIZES")
         .unwrap_or_else(|_| "10000,100000,1000000".into())
         .split(',')
@@ -443,47 +445,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (url, cleanup): (String, Box<dyn FnOnce()>) = match arg {
-        Some(admin) => {
-            use diesel::{Connection, PgConnection};
-            let name = format!("pinpay_reads_{}", std::process::id());
-            let mut c = PgConnection::establish(&admin).expect("connect to PostgreSQL");
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .unwrap();
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(b, _)| b)
-                .to_string();
-            (
-                format!("{base}/{name}?sslmode=disable"),
-                Box::new(move || {
-                    let _ =
-                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut c);
-                }),
-            )
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("pinpay-reads-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}", dir.join("bench.db").display());
-            (
-                url,
-                Box::new(move || {
-                    let _ = std::fs::remove_dir_all(dir);
-                }),
-            )
-        }
-    };
-    println!(
-        "backend: {}",
-        if url.starts_with("postgres") {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        }
-    );
+    let (url, cleanup) = common::fresh_database("pinpay_reads");
     rt.block_on(run(url, sizes));
     cleanup();
     std::process::exit(0);

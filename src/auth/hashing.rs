@@ -32,7 +32,6 @@ struct Core {
 /// Jobs queued and running, for the metrics.
 #[derive(Default)]
 struct Load {
-    threads: usize,
     queued: AtomicUsize,
     running: AtomicUsize,
 }
@@ -54,10 +53,7 @@ impl Hasher {
         drop(memory);
         let core = Arc::new(core);
         let threads = threads.max(1);
-        let load = Arc::new(Load {
-            threads,
-            ..Load::default()
-        });
+        let load = Arc::new(Load::default());
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..threads {
@@ -89,11 +85,6 @@ impl Hasher {
             self.load.running.load(Ordering::Relaxed),
             self.load.queued.load(Ordering::Relaxed),
         )
-    }
-
-    /// The pool's size.
-    pub fn threads(&self) -> usize {
-        self.load.threads
     }
 
     /// Runs `work` on a pool thread and waits for its answer.
