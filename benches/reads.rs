@@ -3,7 +3,7 @@
 //! approved with real payment postings, the ledger kept whole), and after each step every
 //! read is timed over the HTTP API of the release server: p50 and p99 of `SAMPLES` calls
 //! one after the other. At the end the query plans of the list queries are printed, and
-//! status reads are driven from 8 clients for 5 s (reads per second).
+//! status reads are driven from 8 clients for 5 s, then at 70 % of that rate open loop.
 //!
 //! ```sh
 //! cargo bench --bench reads                                       # SQLite
@@ -14,7 +14,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{config, ADMIN};
+use common::{config, load, ADMIN};
 use diesel::connection::SimpleConnection;
 use diesel::RunQueryDsl;
 use pinpay::clock::Clock;
@@ -385,54 +385,30 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     status_read_throughput(&api, &shop, total).await;
 }
 
-/// Status reads from 8 clients, each sending its next read when the last is answered,
-/// for 5 s: reads per second and latency.
+/// Status reads at this size: the maximum from 8 clients (closed loop), then 70 % of it
+/// offered on a schedule (open loop, latency from the scheduled send time).
 async fn status_read_throughput(api: &Api, token: &str, seeded: i64) {
-    let api = std::sync::Arc::new(Api {
-        client: api.client.clone(),
-        base: api.base.clone(),
-    });
-    let until = Instant::now() + std::time::Duration::from_secs(5);
-    let clients: Vec<_> = (0..8)
-        .map(|k| {
-            let (api, token) = (api.clone(), token.to_string());
-            tokio::spawn(async move {
-                let mut ms = Vec::new();
-                let mut n: i64 = k;
-                while Instant::now() < until {
-                    n += 8;
-                    let path = format!(
-                        "{}/v1/money-requests/mr_seed{}",
-                        api.base,
-                        n % seeded.min(9000) + 1
-                    );
-                    let sent = Instant::now();
-                    let res = api
-                        .client
-                        .get(path)
-                        .bearer_auth(&token)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert!(res.status().is_success());
-                    res.bytes().await.unwrap();
-                    ms.push(sent.elapsed().as_secs_f64() * 1000.0);
-                }
-                ms
-            })
-        })
-        .collect();
-    let mut ms = Vec::new();
-    for c in clients {
-        ms.extend(c.await.unwrap());
-    }
-    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
-        "\nstatus reads, 8 clients for 5 s: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-        ms.len() as f64 / 5.0,
-        ms[ms.len() / 2],
-        ms[ms.len() * 99 / 100]
-    );
+    let (client, base, token) = (api.client.clone(), api.base.clone(), token.to_string());
+    let read = move |seq: usize| {
+        let (client, token) = (client.clone(), token.clone());
+        let path = format!(
+            "{base}/v1/money-requests/mr_seed{}",
+            seq as i64 % seeded.min(9000) + 1
+        );
+        async move {
+            match client.get(path).bearer_auth(&token).send().await {
+                Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    };
+    let run = std::time::Duration::from_secs(5);
+    println!();
+    let max = load::closed(8, run, read.clone()).await;
+    max.print("status reads", "closed, 8 clients");
+    load::open(max.rate * 0.7, run, read)
+        .await
+        .print("status reads", "open at 70 %");
 }
 
 fn main() {

@@ -1,6 +1,8 @@
 //! What both benchmarks share: a fresh database on the backend the command line names,
 //! and the server's settings.
 
+pub mod load;
+
 use pinpay::config::{Config, Secret};
 
 pub const ADMIN: &str = "bench-operator-token-0123456789abcdef";

@@ -84,11 +84,45 @@ impl Manager {
     }
 }
 
-impl ManageConnection for Manager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
+/// How long after a connection last answered it is handed out without a check.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+/// A pooled connection and when it last answered. One that answered within
+/// [`TRUSTED_FOR`] is handed out without the `SELECT 1` check (one round trip less per
+/// checkout on PostgreSQL); one idle longer, or whose last work failed on the server's
+/// side, is checked first, so connections broken by an outage are found before use.
+pub struct Tracked {
+    conn: DbConn,
+    answered: Option<Instant>,
+}
+
+impl std::ops::Deref for Tracked {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Tracked {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
+impl Tracked {
+    /// Records how the work on the connection ended: a success or a client's error means
+    /// the server answered.
+    fn settle<T>(&mut self, done: &ApiResult<T>) {
+        let answered = match done {
+            Ok(_) => true,
+            Err(e) => !e.status.is_server_error(),
+        };
+        self.answered = answered.then(Instant::now);
+    }
+}
+
+impl Manager {
+    fn establish(&self) -> Result<DbConn, r2d2::Error> {
         match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url)
                 .map(DbConn::Pg)
@@ -107,16 +141,36 @@ impl ManageConnection for Manager {
             }
         }
     }
+}
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+impl ManageConnection for Manager {
+    type Connection = Tracked;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<Tracked, r2d2::Error> {
+        Ok(Tracked {
+            conn: self.establish()?,
+            answered: Some(Instant::now()),
+        })
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
+    fn is_valid(&self, conn: &mut Tracked) -> Result<(), r2d2::Error> {
+        if conn.answered.is_some_and(|at| at.elapsed() < TRUSTED_FOR) {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)?;
+        conn.answered = Some(Instant::now());
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Tracked) -> bool {
         matches!(
-            <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
-                .transaction_depth(),
+            <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(
+                &mut conn.conn
+            )
+            .transaction_depth(),
             Err(_) | Ok(Some(_))
         )
     }
@@ -209,6 +263,7 @@ impl Db {
                 changes::clear();
                 let mut conn = db.checkout()?;
                 let done = f(&mut conn);
+                conn.settle(&done);
                 if OUTBOX_WRITTEN.with(|w| w.replace(false)) && done.is_ok() {
                     db.outbox_wake.notify_one();
                 }
@@ -267,7 +322,7 @@ impl Db {
             .pool
             .get()
             .map_err(|e| format!("cannot connect: {e}"))?;
-        let applied = match &mut *conn {
+        let applied = match &mut **conn {
             DbConn::Pg(c) => c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.len()),

@@ -104,7 +104,7 @@ pub async fn get(
     caller: Merchant,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(merchant::get(&state, caller.account.id, id.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(merchant::get(&state, &caller.account, id.into_inner()).await?))
 }
 
 pub async fn cancel(

@@ -38,7 +38,7 @@ pub async fn simulate(
     let (merchant, body) = (merchant?, body?);
     let view = sandbox::simulate(
         &state,
-        merchant.account.id,
+        &merchant.account,
         id.into_inner(),
         body.into_inner(),
     )

@@ -42,7 +42,7 @@ pub async fn get(
     user: AppUser,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(approval::get(&state, user.account.id, id.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(approval::get(&state, &user.account, id.into_inner()).await?))
 }
 
 pub async fn approve(

@@ -75,6 +75,44 @@ pub async fn set_pin(
 /// Errors: 422 malformed, 409 no PIN set, 403 `pin_invalid` or `pin_blocked`,
 /// 429 `pin_check_busy` if the wait runs out.
 pub async fn verify_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResult<()> {
+    let passed = check_pin(state, account_id, pin).await?;
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |c| write_tx(c, |c| passed.release(c, now)))
+        .await
+}
+
+/// A right PIN whose check is still registered in flight: the caller releases it
+/// ([`PinPassed::release`]), in the transaction of the operation it authorised where it
+/// can (one commit less), or on its own.
+#[derive(Clone, Copy, Debug)]
+pub struct PinPassed {
+    account_id: i64,
+    check_id: i64,
+}
+
+impl PinPassed {
+    /// Ends the check as passed: the failure count is cleared.
+    pub fn release(&self, c: &mut DbConn, now: NaiveDateTime) -> ApiResult<()> {
+        resolve(c, self.account_id, self.check_id, Some(true), now).map(|_| ())
+    }
+
+    /// After the operation's transaction: unless it committed the release, writes it on
+    /// its own (a failure leaves the check to lapse with its lease).
+    pub fn release_unless_committed(&self, c: &mut DbConn, committed: bool, now: NaiveDateTime) {
+        if committed {
+            return;
+        }
+        if let Err(e) = write_tx(c, |c| self.release(c, now)) {
+            tracing::warn!(error = %e.detail, "PIN check left to its lease");
+        }
+    }
+}
+
+/// `verify_pin` without the release of a right PIN: a wrong PIN (or a hashing failure) is
+/// resolved here and refused.
+pub async fn check_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResult<PinPassed> {
     let pin = Pin::parse("pin", pin)?;
     let _turn = state.pin_gate.enter(account_id).await;
     let (hash, check_id) = admit(state, account_id).await?;
@@ -82,6 +120,12 @@ pub async fn verify_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResu
         .hasher
         .verify(pin.expose().to_owned(), Some(hash))
         .await;
+    if let Ok(true) = matches {
+        return Ok(PinPassed {
+            account_id,
+            check_id,
+        });
+    }
     let now = state.clock.now_naive();
     // A server-side hashing failure releases the check without counting it.
     let outcome = matches.as_ref().ok().copied();
@@ -89,15 +133,14 @@ pub async fn verify_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResu
         .db
         .run(move |c| write_tx(c, |c| resolve(c, account_id, check_id, outcome, now)))
         .await?;
-    let ok = matches?;
-    match (ok, counter.blocked_until) {
-        (true, _) => Ok(()),
-        (false, Some(until)) => {
+    matches?;
+    match counter.blocked_until {
+        Some(until) => {
             // Blocked wallets are refused before their check: this wrong PIN blocked it.
             state.metrics.pin_lockout();
             Err(blocked(until))
         }
-        (false, None) => Err(
+        None => Err(
             ApiError::forbidden("pin_invalid", "The PIN is not correct.")
                 .with("attempts_remaining", counter.remaining()),
         ),
@@ -150,8 +193,10 @@ fn try_admit(c: &mut DbConn, id: i64, now: NaiveDateTime) -> ApiResult<Option<(S
     match counter.admit(in_flight, now) {
         Admission::Blocked { until } => Err(blocked(until)),
         Admission::Wait => Ok(None),
-        Admission::Start { counter } => {
-            store(c, id, counter, now)?;
+        Admission::Start { counter: next } => {
+            if next != counter {
+                store(c, id, next, now)?;
+            }
             let check_id = diesel::insert_into(pin_checks::table)
                 .values((
                     pin_checks::account_id.eq(id),
@@ -190,7 +235,9 @@ fn resolve(
         Some(false) => counter.failed_once(now),
         None => counter,
     };
-    store(c, id, next, now)?;
+    if next != counter {
+        store(c, id, next, now)?;
+    }
     Ok(next)
 }
 

@@ -195,11 +195,11 @@ pub struct Simulate {
 /// approval's own transaction: limits, fee, ledger, status, callback.
 pub async fn simulate(
     state: &AppState,
-    merchant_id: i64,
+    merchant: &Account,
     public_id: String,
     req: Simulate,
 ) -> ApiResult<RequestView> {
-    let request = merchant::get(state, merchant_id, public_id.clone()).await?;
+    let request = merchant::get(state, merchant, public_id.clone()).await?;
     let payer = match (&request.payer, req.payer.as_deref()) {
         (Some(addressed), Some(named)) if !addressed.eq_ignore_ascii_case(named) => {
             return Err(ApiError::invalid_field(
@@ -215,7 +215,7 @@ pub async fn simulate(
         Outcome::Approve => {
             approval::payable(state, &payer, &public_id).await?;
             fund(state, payer.id, request.amount).await?;
-            approval::settle_approval(state, payer.id, public_id.clone(), unsealed()).await?;
+            approval::settle_approval(state, payer.id, public_id.clone(), None, unsealed()).await?;
         }
         Outcome::Decline => {
             if request.payer.is_none() {
@@ -228,7 +228,7 @@ pub async fn simulate(
             approval::decline(state, &payer, public_id.clone(), reason).await?;
         }
     }
-    merchant::get(state, merchant_id, public_id).await
+    merchant::get(state, merchant, public_id).await
 }
 
 /// A wallet that can pay: a private user's, or a merchant's (Corporate+ merchants make

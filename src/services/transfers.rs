@@ -2,7 +2,7 @@
 //! (merchants pay it, private wallets do not), limits on both sides.
 
 use super::limits::LimitCtx;
-use super::pins::verify_pin;
+use super::pins::check_pin;
 use crate::db::accounts as q;
 use crate::db::models::Account;
 use crate::domain::account::{text_field, AccountKind};
@@ -53,14 +53,15 @@ pub async fn send(
             "You cannot send money to yourself.",
         ));
     }
-    verify_pin(state, sender.id, &req.pin).await?;
+    let pin = check_pin(state, sender.id, &req.pin).await?;
 
     let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
     let sender_id = sender.id;
     state
         .db
         .run(move |c| {
-            sealed_tx(c, on_commit, |c| {
+            let mut released = false;
+            let done = sealed_tx(c, on_commit, |c| {
                 let recipient = q::find_by_username(c, &to)?
                     .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
                     .ok_or_else(|| {
@@ -68,6 +69,9 @@ pub async fn send(
                             .with("field", "to")
                     })?;
                 let (sender, recipient) = q::lock_pair(c, sender_id, recipient.id)?;
+                // After the pair's lock, which orders the locks of concurrent transfers.
+                pin.release(c, now.naive_utc())?;
+                released = true;
                 let limits = LimitCtx {
                     tiers: &tiers,
                     calendar,
@@ -106,7 +110,9 @@ pub async fn send(
                     description,
                     created_at: at,
                 })
-            })
+            });
+            pin.release_unless_committed(c, released && done.is_ok(), now.naive_utc());
+            done
         })
         .await
 }

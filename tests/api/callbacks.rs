@@ -434,7 +434,7 @@ async fn internal_targets_are_refused_when_set_and_at_delivery() {
         "UPDATE merchant_callbacks SET url = 'https://localhost:{}/callbacks'",
         receiver.port
     ))
-    .execute(&mut *conn)
+    .execute(&mut **conn)
     .unwrap();
     let id = id_of(
         app.create_request(&shop, json!({"payer": "anna", "amount": "1.00"}))

@@ -100,7 +100,7 @@ async fn a_thousand_deadlines_at_once_are_written_in_one_sweeper_round() {
     let written = || {
         let mut c = db.get().unwrap();
         diesel::sql_query("SELECT COUNT(*) AS n FROM money_requests WHERE status = 'expired'")
-            .get_result::<Count>(&mut *c)
+            .get_result::<Count>(&mut **c)
             .unwrap()
             .n
     };

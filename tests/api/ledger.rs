@@ -420,7 +420,7 @@ async fn the_verifier_reports_a_corrupted_ledger() {
         let url = app.database_url();
         let db = pinpay::db::Db::connect(&url, 1).unwrap();
         let mut conn = db.get().unwrap();
-        diesel::sql_query(sql).execute(&mut *conn).unwrap();
+        diesel::sql_query(sql).execute(&mut **conn).unwrap();
     };
     tamper("UPDATE accounts SET balance = balance + 1 WHERE username = 'anna'");
     let report = app.ledger_report().await;

@@ -22,7 +22,7 @@ use crate::ledger::usage::{self, Side};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::OnCommit;
 use crate::services::limits::LimitCtx;
-use crate::services::pins::verify_pin;
+use crate::services::pins::{check_pin, PinPassed};
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -61,15 +61,21 @@ pub async fn inbox(
         .await
 }
 
-pub async fn get(state: &AppState, payer_id: i64, public_id: String) -> ApiResult<RequestView> {
+pub async fn get(state: &AppState, payer: &Account, public_id: String) -> ApiResult<RequestView> {
     let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
+    let payer = payer.clone();
     state
         .db
         .run(move |c| {
             let row = find_by_public_id(c, &public_id)?
-                .filter(|r| visible(r, payer_id))
+                .filter(|r| visible(r, payer.id))
                 .ok_or_else(not_found)?;
-            payer_view(c, &mut Names::default(), &as_of(row, now), &public_url)
+            payer_view(
+                c,
+                &mut Names::knowing(&[&payer]),
+                &as_of(row, now),
+                &public_url,
+            )
         })
         .await
 }
@@ -130,8 +136,8 @@ pub async fn approve(
 ) -> ApiResult<RequestView> {
     // Cheap checks first, so a request that cannot be paid costs no PIN attempt.
     payable(state, payer, &public_id).await?;
-    verify_pin(state, payer.id, &req.pin).await?;
-    settle_approval(state, payer.id, public_id, on_commit).await
+    let passed = check_pin(state, payer.id, &req.pin).await?;
+    settle_approval(state, payer.id, public_id, Some(passed), on_commit).await
 }
 
 /// What an approval checks before the PIN: the payer may see the request, it is pending
@@ -158,11 +164,13 @@ pub async fn payable(state: &AppState, payer: &Account, public_id: &str) -> ApiR
 }
 
 /// The approval's transaction, once the payer is known to have confirmed it (the PIN, or
-/// the sandbox's simulated payer).
+/// the sandbox's simulated payer). The PIN check's release commits with it; if the
+/// transaction rolls back, the release is written on its own.
 pub async fn settle_approval(
     state: &AppState,
     payer_id: i64,
     public_id: String,
+    pin: Option<PinPassed>,
     on_commit: OnCommit<RequestView>,
 ) -> ApiResult<RequestView> {
     let (tiers, calendar, clock) = (state.tiers.clone(), state.calendar, state.clock.clone());
@@ -170,7 +178,8 @@ pub async fn settle_approval(
     let view = state
         .db
         .run(move |c| {
-            write_tx(c, |c| {
+            let mut released = false;
+            let settled = write_tx(c, |c| {
                 let (row, now) = match lock_pending(
                     c,
                     &public_id,
@@ -182,17 +191,33 @@ pub async fn settle_approval(
                     Settled::Refused(e) => return Ok(Settled::Refused(e)),
                 };
                 let (payer, merchant) = q::lock_pair(c, payer_id, row.merchant_id)?;
+                if let Some(pin) = &pin {
+                    pin.release(c, now)?;
+                    released = true;
+                }
                 let limits = LimitCtx {
                     tiers: &tiers,
                     calendar,
                     now: now.and_utc(),
                 };
                 pay(c, &limits, &row, &payer, &merchant, now)?;
-                let (row, _) = announce(c, row.id, "money_request.approved", now, &public_url)?;
-                let view = payer_view(c, &mut Names::default(), &row, &public_url)?;
+                let mut names = Names::knowing(&[&payer, &merchant]);
+                let (_, view) = announce(
+                    c,
+                    row.id,
+                    "money_request.approved",
+                    now,
+                    &public_url,
+                    &mut names,
+                )?;
+                let view = view.for_payer();
                 on_commit(c, &view)?;
                 Ok(Settled::Done(view))
-            })
+            });
+            if let Some(pin) = pin {
+                pin.release_unless_committed(c, released && settled.is_ok(), clock.now_naive());
+            }
+            settled
         })
         .await?
         .into_result()?;
@@ -294,6 +319,7 @@ pub async fn decline(
         .map(|r| crate::domain::account::text_field("reason", r, 140))
         .transpose()?;
     let (payer_id, payer_name) = (payer.id, payer.username.clone());
+    let payer = payer.clone();
     let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
     let view = state
         .db
@@ -326,13 +352,16 @@ pub async fn decline(
                     code.as_deref(),
                     now,
                 )?;
-                let (row, _) = announce(c, row.id, "money_request.declined", now, &public_url)?;
-                Ok(Settled::Done(payer_view(
+                let mut names = Names::knowing(&[&payer]);
+                let (_, view) = announce(
                     c,
-                    &mut Names::default(),
-                    &row,
+                    row.id,
+                    "money_request.declined",
+                    now,
                     &public_url,
-                )?))
+                    &mut names,
+                )?;
+                Ok(Settled::Done(view.for_payer()))
             })
         })
         .await?

@@ -1,6 +1,7 @@
 //! Expiry: past its deadline a request can never be approved; the sweeper marks overdue
 //! requests `expired` and emits the callback.
 
+use super::view::Names;
 use super::{announce, record};
 
 use crate::db::models::MoneyRequest;
@@ -28,7 +29,14 @@ pub fn expire(
         .execute(c)?;
     if changed == 1 {
         record(c, row.id, "expired", "system", None, now)?;
-        announce(c, row.id, "money_request.expired", now, public_url)?;
+        announce(
+            c,
+            row.id,
+            "money_request.expired",
+            now,
+            public_url,
+            &mut Names::default(),
+        )?;
     }
     Ok(())
 }

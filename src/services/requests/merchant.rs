@@ -5,7 +5,7 @@ use super::{
     announce, as_of, find_by_public_id, lock_pending, not_found, page, record, status_filter,
     Settled,
 };
-use crate::db::models::{MoneyRequest, RequestEvent};
+use crate::db::models::{Account, MoneyRequest, RequestEvent};
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
 use crate::db::{accounts as q, write_tx};
 use crate::domain::requests::{Kind, Status};
@@ -14,15 +14,21 @@ use crate::state::AppState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-pub async fn get(state: &AppState, merchant_id: i64, public_id: String) -> ApiResult<RequestView> {
+pub async fn get(
+    state: &AppState,
+    merchant: &Account,
+    public_id: String,
+) -> ApiResult<RequestView> {
     let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
+    let merchant = merchant.clone();
     state
         .db
         .run(move |c| {
             let row = find_by_public_id(c, &public_id)?
-                .filter(|r| r.merchant_id == merchant_id)
+                .filter(|r| r.merchant_id == merchant.id)
                 .ok_or_else(not_found)?;
-            merchant_view(c, &mut Names::default(), &as_of(row, now), &public_url)
+            let mut names = Names::knowing(&[&merchant]);
+            merchant_view(c, &mut names, &as_of(row, now), &public_url)
         })
         .await
 }
@@ -145,7 +151,14 @@ pub async fn cancel(
                     None,
                     now,
                 )?;
-                let (_, view) = announce(c, row.id, "money_request.cancelled", now, &public_url)?;
+                let (_, view) = announce(
+                    c,
+                    row.id,
+                    "money_request.cancelled",
+                    now,
+                    &public_url,
+                    &mut Names::default(),
+                )?;
                 Ok(Settled::Done(view))
             })
         })

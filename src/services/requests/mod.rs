@@ -102,10 +102,11 @@ pub fn announce(
     event: &str,
     now: NaiveDateTime,
     public_url: &str,
+    names: &mut view::Names,
 ) -> ApiResult<(MoneyRequest, view::RequestView)> {
     let row = reload(c, request_id)?;
     crate::db::changes::note(c, &row.public_id, row.payer_id.or(row.paid_by))?;
-    let view = view::merchant_view(c, &mut view::Names::default(), &row, public_url)?;
+    let view = view::merchant_view(c, names, &row, public_url)?;
     let data =
         serde_json::to_value(&view).map_err(|e| ApiError::internal_from("request view", e))?;
     crate::services::outbox::emit(

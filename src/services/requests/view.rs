@@ -1,7 +1,7 @@
 //! The money-request object as merchants, payers and callbacks see it.
 
 use crate::db::accounts;
-use crate::db::models::{MoneyRequest, Refund};
+use crate::db::models::{Account, MoneyRequest, Refund};
 use crate::db::DbConn;
 use crate::domain::money::Money;
 use crate::error::ApiResult;
@@ -48,11 +48,30 @@ pub struct MerchantFields {
     pub return_url: Option<String>,
 }
 
+impl RequestView {
+    /// The payer's view of a merchant's view: the merchant-only fields left out.
+    pub fn for_payer(mut self) -> Self {
+        self.merchant_fields = None;
+        self
+    }
+}
+
 /// Resolves account ids to usernames once per call.
 #[derive(Default)]
 pub struct Names(HashMap<i64, String>);
 
 impl Names {
+    /// Names the caller already holds (its own account, the accounts it locked): no
+    /// lookup for them.
+    pub fn knowing(accounts: &[&Account]) -> Self {
+        Self(
+            accounts
+                .iter()
+                .map(|a| (a.id, a.username.clone()))
+                .collect(),
+        )
+    }
+
     pub fn get(&mut self, c: &mut DbConn, id: Option<i64>) -> ApiResult<Option<String>> {
         let Some(id) = id else { return Ok(None) };
         if let Some(n) = self.0.get(&id) {

@@ -1,24 +1,27 @@
-//! The callback benchmark: approval → callback latency and delivery throughput, with
-//! the release build and a loopback receiver, on SQLite (default) or PostgreSQL.
+//! The load benchmark: every hot operation's throughput and latency, approval → callback
+//! latency and delivery throughput, with the release build and a loopback receiver, on
+//! SQLite (default) or PostgreSQL.
 //!
 //! ```sh
-//! cargo bench --bench callbacks                                   # SQLite
-//! cargo bench --bench callbacks -- postgres://postgres@127.0.0.1:5432/postgres
-//! BENCH_EVENTS=300 cargo bench --bench callbacks                  # a smaller burst
+//! cargo bench --bench load                                   # SQLite
+//! cargo bench --bench load -- postgres://postgres@127.0.0.1:5432/postgres
+//! BENCH_EVENTS=300 cargo bench --bench load                  # a smaller burst
 //! ```
 //!
 //! Phases: approvals at 30/s; the approval maximum (16 concurrent payers) and the argon2
-//! verify floor; approvals at 80 % of it; on PostgreSQL approvals through a second
-//! instance; creates from 8 clients for 10 s; a burst of events that all fall due at once
-//! after their first attempt was answered 503 with `Retry-After` (delivery throughput).
-//! Latency is measured from the moment
-//! the approval's response arrives to the callback's arrival (0 if the callback came first).
+//! verify floor; approvals at 80 % of it; per operation (create, approve with 1 wallet and
+//! with 9 wallets, status read, wallet inbox, transfer) the closed-loop maximum and then
+//! 70 % of it offered open loop (see `common/load.rs`); on PostgreSQL approvals through a
+//! second instance; a burst of events that all fall due at once after their first attempt
+//! was answered 503 with `Retry-After` (delivery throughput). Callback latency is measured
+//! from the moment the approval's response arrives to the callback's arrival (0 if the
+//! callback came first).
 
 #[path = "common/mod.rs"]
 mod common;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use common::{config, ADMIN};
+use common::{config, load, ADMIN};
 use pinpay::clock::Clock;
 use pinpay::config::Secret;
 use pinpay::startup::Application;
@@ -128,6 +131,154 @@ impl Bench {
         }
         out
     }
+}
+
+/// How long each closed-loop and open-loop run lasts.
+const RUN: Duration = Duration::from_secs(5);
+
+/// The closed-loop maximum of `op` from `clients` clients, then 70 % of it offered open
+/// loop. Returns the maximum rate.
+async fn measure<F, Fut>(what: &str, clients: usize, op: F) -> f64
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let max = load::closed(clients, RUN, op.clone()).await;
+    max.print(what, &format!("closed, {clients} clients"));
+    let rate = (max.rate * 0.7).max(1.0);
+    load::open(rate, RUN, op).await.print(what, "open at 70 %");
+    max.rate
+}
+
+/// Pending requests addressed to each of `wallets`, `per_wallet` each, one queue per
+/// wallet for the approval runs to take from.
+async fn queues(bench: &Bench, wallets: usize, per_wallet: usize) -> Arc<Vec<Mutex<Vec<String>>>> {
+    let mut queues = vec![Vec::new(); wallets];
+    for (payer, queue) in queues.iter_mut().enumerate() {
+        for chunk in (0..per_wallet).collect::<Vec<_>>().chunks(500) {
+            let items: Vec<Value> = chunk
+                .iter()
+                .map(|_| json!({"payer": format!("payer{payer}"), "amount": "1.00", "expires_in": 3600}))
+                .collect();
+            let res = bench
+                .post(
+                    "/v1/money-requests/bulk",
+                    Some(&bench.shop),
+                    json!({"requests": items}),
+                )
+                .await;
+            for item in res["data"].as_array().unwrap() {
+                queue.push(item["money_request"]["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    Arc::new(queues.into_iter().map(Mutex::new).collect())
+}
+
+/// Each hot operation: create, approve (1 wallet, 9 wallets), status read, inbox, transfer.
+async fn operations(bench: &Arc<Bench>, floor: f64) {
+    let b = bench.clone();
+    measure("create", 8, move |seq| {
+        let b = b.clone();
+        async move {
+            let body = json!({"payer": format!("payer{}", seq % PAYERS), "amount": "1.00"});
+            let (status, _) = b
+                .call(
+                    reqwest::Method::POST,
+                    "/v1/money-requests",
+                    Some(&b.shop),
+                    body,
+                )
+                .await;
+            status == 201
+        }
+    })
+    .await;
+
+    for (wallets, clients, per_wallet) in [(1, 8, 900), (9, 9, 160)] {
+        let queues = queues(bench, wallets, per_wallet).await;
+        let b = bench.clone();
+        let rate = measure(
+            &format!("approve, {wallets} wallet(s)"),
+            clients,
+            move |seq| {
+                let (b, queues) = (b.clone(), queues.clone());
+                async move {
+                    let wallet = seq % queues.len();
+                    let Some(id) = queues[wallet].lock().unwrap().pop() else {
+                        return false;
+                    };
+                    let path = format!("/v1/wallet/money-requests/{id}/approve");
+                    let token = &b.payers[wallet];
+                    let body = json!({"pin": PIN});
+                    b.call(reqwest::Method::POST, &path, Some(token), body)
+                        .await
+                        .0
+                        == 200
+                }
+            },
+        )
+        .await;
+        println!(
+            "{:<34} approvals reach {:.0} % of the argon2 floor ({floor:.0}/s)",
+            "",
+            100.0 * rate / floor
+        );
+    }
+
+    let ids: Arc<Vec<String>> = Arc::new(
+        bench
+            .requests(500)
+            .await
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect(),
+    );
+    let b = bench.clone();
+    measure("status read", 8, move |seq| {
+        let (b, ids) = (b.clone(), ids.clone());
+        async move {
+            let path = format!("/v1/money-requests/{}", ids[seq % ids.len()]);
+            b.call(reqwest::Method::GET, &path, Some(&b.shop), Value::Null)
+                .await
+                .0
+                == 200
+        }
+    })
+    .await;
+
+    let b = bench.clone();
+    measure("wallet inbox (20 per page)", 8, move |seq| {
+        let b = b.clone();
+        async move {
+            let token = &b.payers[seq % PAYERS];
+            let path = "/v1/wallet/money-requests?limit=20";
+            b.call(reqwest::Method::GET, path, Some(token), Value::Null)
+                .await
+                .0
+                == 200
+        }
+    })
+    .await;
+
+    let b = bench.clone();
+    measure("transfer, 9 wallets", 9, move |seq| {
+        let b = b.clone();
+        async move {
+            let (from, to) = (seq % 9, (seq + 1) % 9);
+            let body = json!({"to": format!("payer{to}"), "amount": "1.00", "pin": PIN});
+            let (status, _) = b
+                .call(
+                    reqwest::Method::POST,
+                    "/v1/transfers",
+                    Some(&b.payers[from]),
+                    body,
+                )
+                .await;
+            status == 201
+        }
+    })
+    .await;
 }
 
 /// Approves `requests` at `rate` per second (or as fast as `PAYERS` concurrent payers can
@@ -377,41 +528,7 @@ async fn run(db_url: String, events: usize) {
         latencies(&arrivals, &answered).await,
     );
 
-    // Creates: 8 clients, each sending its next request as soon as the last is answered,
-    // for 10 s (the SQLite writer queue's target: p99 ≤ 20 ms, nothing over 1 s).
-    let until = Instant::now() + Duration::from_secs(10);
-    let took = Arc::new(Mutex::new(Vec::new()));
-    let clients: Vec<_> = (0..8)
-        .map(|k| {
-            let (bench, took) = (bench.clone(), took.clone());
-            tokio::spawn(async move {
-                while Instant::now() < until {
-                    let body = json!({"payer": format!("payer{}", k % PAYERS), "amount": "1.00"});
-                    let sent = Instant::now();
-                    bench
-                        .post("/v1/money-requests", Some(&bench.shop), body)
-                        .await;
-                    took.lock()
-                        .unwrap()
-                        .push(sent.elapsed().as_secs_f64() * 1000.0);
-                }
-            })
-        })
-        .collect();
-    for c in clients {
-        c.await.unwrap();
-    }
-    let mut ms = Arc::try_unwrap(took).unwrap().into_inner().unwrap();
-    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
-        "{:<34} {:>12}  p50 {:>8.1} ms  p99 {:>8.1} ms  max {:>8.1} ms  ({} over 1 s)",
-        "creates, 8 clients",
-        format!("{:.0}/s", ms.len() as f64 / 10.0),
-        ms[ms.len() / 2],
-        ms[ms.len() * 99 / 100],
-        ms[ms.len() - 1],
-        ms.iter().filter(|m| **m > 1000.0).count()
-    );
+    operations(&bench, floor).await;
 
     // Before the burst: it moves the clock an hour on, past the payers' app tokens.
     if db_url.starts_with("postgres") {
