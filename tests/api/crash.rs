@@ -374,3 +374,120 @@ async fn killed_mid_operation_every_keyed_operation_takes_effect_exactly_once() 
     drop(server);
     drop(db);
 }
+
+/// A loopback relay to `target` that forwards what clients send and swallows every byte
+/// the server answers: the client of a call through it never learns the outcome.
+async fn swallowing_relay(target: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut from_server, mut to_server) = server.into_split();
+                let (mut from_client, _to_client) = client.split();
+                let mut nowhere = tokio::io::sink();
+                let swallow = tokio::io::copy(&mut from_server, &mut nowhere);
+                let forward = tokio::io::copy(&mut from_client, &mut to_server);
+                // The server gone, the client's connection closes too.
+                tokio::select! {
+                    _ = swallow => {}
+                    _ = forward => {}
+                }
+            });
+        }
+    });
+    address
+}
+
+/// The server is killed after an approval's money moved and before its answer reached the
+/// client (the answer goes through a relay that swallows it; the kill comes once the
+/// request reads approved). After the restart the retry with the same key gets the stored
+/// outcome, 200 and the approved request, not a 409 for a request no longer pending; the
+/// payer paid once; the ledger verifies when the database is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_the_money_movement_and_the_answer_leaves_the_key_replayable() {
+    let db = TestDb::create();
+    let mut server = ServerProcess::start(&db.url(), &[]);
+    let client = reqwest::Client::new();
+    let address = server.address();
+    wait_healthy(&client, &address).await;
+    let api = Api::new(address.clone());
+    let shop = api.corporate_plus("shop").await;
+    let anna = api.wallet("anna", "100.00").await;
+    let created = api
+        .post(
+            "/v1/money-requests",
+            Some(&shop),
+            json!({"payer": "anna", "amount": "10.00"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/wallet/money-requests/{id}/approve");
+
+    let relay = swallowing_relay(address.trim_start_matches("http://").to_string()).await;
+    let (lost_client, lost_path, lost_token) = (client.clone(), path.clone(), anna.clone());
+    let lost = tokio::spawn(async move {
+        lost_client
+            .post(format!("{relay}{lost_path}"))
+            .bearer_auth(&lost_token)
+            .header("Idempotency-Key", "approve-once")
+            .json(&json!({"pin": PIN}))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = api.get(&format!("/v1/money-requests/{id}"), &shop).await;
+        if r["status"] == "approved" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the approval never committed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    assert!(
+        lost.await.unwrap().is_err(),
+        "the first call must not have seen an answer"
+    );
+
+    server.spawn();
+    wait_healthy(&client, &address).await;
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        let res = client
+            .post(format!("{address}{path}"))
+            .bearer_auth(&anna)
+            .header("Idempotency-Key", "approve-once")
+            .json(&json!({"pin": PIN}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        replies.push((status, res.json::<Value>().await.unwrap()));
+    }
+    let (status, body) = &replies[0];
+    assert_eq!(*status, 200, "{body}");
+    assert_eq!(body["id"], id.as_str());
+    assert_eq!(body["status"], "approved");
+    assert_eq!(replies[1], replies[0], "the replay is the stored outcome");
+    // Without the key the same approval is refused: the request is no longer pending.
+    let again = client
+        .post(format!("{address}{path}"))
+        .bearer_auth(&anna)
+        .json(&json!({"pin": PIN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    let balance = api.get("/v1/balance", &anna).await;
+    assert_eq!(balance["balance"], "90.00", "the payer paid once");
+    let payments = api.get("/v1/transactions?kind=payment", &anna).await;
+    assert_eq!(payments["data"].as_array().unwrap().len(), 1);
+    server.kill();
+}
