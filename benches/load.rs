@@ -410,15 +410,7 @@ async fn run(db_url: String, events: usize) {
 
     bench.post("/v1/accounts", None, json!({"kind": "corporate", "username": "shop", "password": PASSWORD,
         "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"})).await;
-    let (s, _) = bench
-        .call(
-            reqwest::Method::PUT,
-            "/v1/admin/accounts/shop/tier",
-            Some(ADMIN),
-            json!({"tier": "corporate_plus"}),
-        )
-        .await;
-    assert_eq!(s, 200);
+    common::onboard(&bench.client, &base, "shop", PASSWORD).await;
     bench.shop = bench
         .post(
             "/v1/auth/tokens",

@@ -14,7 +14,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{config, load, ADMIN};
+use common::{config, load};
 use diesel::connection::SimpleConnection;
 use diesel::RunQueryDsl;
 use pinpay::clock::Clock;
@@ -269,13 +269,7 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     };
     anon("/v1/accounts", json!({"kind": "corporate", "username": "shop", "password": PASSWORD,
         "email": "shop@shop.example", "company_name": "Shop GmbH", "iban": "DE89370400440532013000"})).await;
-    api.call(
-        reqwest::Method::PUT,
-        "/v1/admin/accounts/shop/tier",
-        ADMIN,
-        json!({"tier": "corporate_plus"}),
-    )
-    .await;
+    common::onboard(&api.client, &api.base, "shop", PASSWORD).await;
     let shop = anon(
         "/v1/auth/tokens",
         json!({"username": "shop", "password": PASSWORD}),

@@ -4,9 +4,7 @@
 
 use crate::db::accounts;
 use crate::error::{ApiError, ApiResult};
-use crate::services::accounts::{
-    register, set_tier, MerchantTier, Registration, RegistrationKind, TierChange,
-};
+use crate::services::accounts::{register, Registration, RegistrationKind};
 use crate::services::api_tokens;
 use crate::services::deposits::{self, DepositRequest};
 use crate::services::idempotency::unsealed;
@@ -125,12 +123,10 @@ pub async fn seed(state: &AppState) -> ApiResult<Seeded> {
 async fn seed_accounts(state: &AppState) -> ApiResult<Seeded> {
     ensure(state, reg(RegistrationKind::Corporate, MERCHANT)).await?;
     ensure(state, reg(RegistrationKind::Private, WALLET)).await?;
-    set_tier(
+    crate::services::upgrade::grant_for_tooling(
         state,
         MERCHANT.into(),
-        TierChange {
-            tier: MerchantTier::CorporatePlus,
-        },
+        crate::services::audit::Actor("system:demo".into()),
     )
     .await?;
     ensure_pin(state, MERCHANT).await?;
@@ -166,9 +162,10 @@ async fn seed_accounts(state: &AppState) -> ApiResult<Seeded> {
         api_tokens::create(
             state,
             None,
-            Credentials {
+            api_tokens::TokenRequest {
                 username: MERCHANT.into(),
                 password: PASSWORD.into(),
+                previous_valid_for: None,
             },
         )
         .await?

@@ -206,9 +206,17 @@ routes! {
     "/v1/accounts" => { post => accounts::register }
     "/v1/me" => { get => accounts::me }
     "/v1/me/pin" => { put => accounts::set_pin }
+    "/v1/me/bank-account" => { get => routes::onboarding::bank_account, put => routes::onboarding::change_bank_account }
+    "/v1/me/bank-account/verification" => { post => routes::onboarding::request_verification }
+    "/v1/me/bank-account/verify" => { post => routes::onboarding::verify }
+    "/v1/me/upgrade" => { post => routes::onboarding::open_application, get => routes::onboarding::application }
+    "/v1/me/upgrade/documents" => { post => routes::onboarding::upload_document }
+    "/v1/me/upgrade/documents/{id}" => { get => routes::onboarding::document }
+    "/v1/me/upgrade/submit" => { post => routes::onboarding::submit }
     "/v1/sessions" => { post => sessions::login }
     "/v1/sessions/refresh" => { post => sessions::refresh }
-    "/v1/auth/tokens" => { post => sessions::create_api_token, delete => sessions::revoke_api_tokens }
+    "/v1/auth/tokens" => { post => sessions::create_api_token, get => sessions::list_api_tokens, delete => sessions::revoke_api_tokens }
+    "/v1/auth/tokens/{id}" => { delete => sessions::revoke_api_token }
     "/v1/fees" => { get => ledger::fees }
     "/v1/balance" => { get => ledger::balance }
     "/v1/transactions" => { get => ledger::transactions }
@@ -236,6 +244,14 @@ routes! {
     "/v1/admin/deposits" => { post => admin::deposit }
     "/v1/admin/ledger/verify" => { get => admin::verify_ledger }
     "/v1/admin/fx-rates" => { put => admin::set_fx_rates }
+    "/v1/admin/payouts" => { get => admin::list_payouts }
+    "/v1/admin/payouts/{id}/execute" => { post => admin::execute_payout }
+    "/v1/admin/applications" => { get => admin::list_applications }
+    "/v1/admin/applications/{id}" => { get => admin::get_application }
+    "/v1/admin/applications/{id}/documents/{document}" => { get => admin::application_document }
+    "/v1/admin/applications/{id}/accept" => { post => admin::accept_application }
+    "/v1/admin/applications/{id}/reject" => { post => admin::reject_application }
+    "/v1/admin/audit" => { get => admin::audit_log }
     "/v1/sandbox/clock" => { get => routes::sandbox::clock, post => routes::sandbox::advance_clock }
     "/v1/sandbox/money-requests/{id}/simulate" => { post => routes::sandbox::simulate }
     "/v1/sandbox/callbacks/test" => { post => routes::sandbox::test_callback }

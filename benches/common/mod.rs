@@ -63,3 +63,87 @@ pub fn fresh_database(prefix: &str) -> (String, Box<dyn FnOnce()>) {
     println!("backend: {backend}");
     (url, cleanup)
 }
+
+/// Takes a registered Corporate merchant to Corporate+ the way a real one goes: the bank
+/// account verified by the payout's code, one document, the application submitted and
+/// accepted by the operator.
+pub async fn onboard(client: &reqwest::Client, base: &str, name: &str, password: &str) {
+    use serde_json::{json, Value};
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Option<Value>| {
+        let mut req = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let res = req.send().await.expect("request");
+            assert!(res.status().is_success(), "{}", res.status());
+            res.json::<Value>().await.unwrap_or(Value::Null)
+        }
+    };
+    let session: Value = client
+        .post(format!("{base}/v1/sessions"))
+        .json(&json!({"username": name, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["access_token"].as_str().unwrap().to_string();
+    let post = reqwest::Method::POST;
+    call(
+        post.clone(),
+        "/v1/me/bank-account/verification",
+        &token,
+        None,
+    )
+    .await;
+    let payouts = call(
+        reqwest::Method::GET,
+        "/v1/admin/payouts?status=pending&limit=100",
+        ADMIN,
+        None,
+    )
+    .await;
+    let code = payouts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["account"] == name)
+        .unwrap()["subject"]
+        .as_str()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let verify = Some(json!({"code": code}));
+    call(post.clone(), "/v1/me/bank-account/verify", &token, verify).await;
+    let app = call(post.clone(), "/v1/me/upgrade", &token, None).await;
+    let boundary = "pinpay-bench-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ncommercial_register\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"register.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n%PDF-1.4\n%%EOF\n\r\n--{boundary}--\r\n"
+    );
+    let res = client
+        .post(format!("{base}/v1/me/upgrade/documents"))
+        .bearer_auth(&token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    call(post.clone(), "/v1/me/upgrade/submit", &token, None).await;
+    let accept = format!(
+        "/v1/admin/applications/{}/accept",
+        app["id"].as_str().unwrap()
+    );
+    call(post, &accept, ADMIN, None).await;
+}

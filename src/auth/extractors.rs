@@ -7,6 +7,7 @@ use crate::db::accounts;
 use crate::db::models::Account;
 use crate::domain::account::AccountKind;
 use crate::error::ApiError;
+use crate::services::api_tokens;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::HttpMessage;
@@ -81,10 +82,25 @@ async fn authenticate(
     if kind == AccountKind::System {
         return Err(revoked());
     }
-    if audience == Audience::MerchantApi
-        && (kind != AccountKind::CorporatePlus || claims.gen != Some(account.api_token_generation))
-    {
-        return Err(revoked());
+    if audience == Audience::MerchantApi {
+        if kind != AccountKind::CorporatePlus {
+            return Err(revoked());
+        }
+        match claims.gen {
+            Some(generation) if generation == account.api_token_generation => {}
+            // An earlier token: valid only inside the grace period a newer one gave it.
+            Some(generation) if generation < account.api_token_generation => {
+                let now = state.clock.now_naive();
+                let valid = state
+                    .db
+                    .run(move |c| api_tokens::earlier_still_valid(c, id, generation, now))
+                    .await?;
+                if !valid {
+                    return Err(revoked());
+                }
+            }
+            _ => return Err(revoked()),
+        }
     }
     // For the request log line.
     req.extensions_mut().insert(CallerId(account.id));

@@ -25,6 +25,8 @@ pub struct Account {
     pub updated_at: NaiveDateTime,
     /// Everything the account was ever debited (the balance view's running total).
     pub debited_total: i64,
+    /// When the current IBAN was verified by the 0.02 EUR payout's code.
+    pub bank_verified_at: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable, Debug)]

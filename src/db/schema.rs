@@ -19,6 +19,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         debited_total -> BigInt,
+        bank_verified_at -> Nullable<Timestamp>,
     }
 }
 
@@ -242,8 +243,99 @@ diesel::joinable!(money_request_events -> money_requests (request_id));
 diesel::joinable!(refunds -> money_requests (request_id));
 diesel::joinable!(callback_attempts -> outbox_events (event_id));
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        public_id -> Text,
+        account_id -> BigInt,
+        generation -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revokes_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> BigInt,
+        public_id -> Text,
+        account_id -> BigInt,
+        purpose -> Text,
+        amount -> BigInt,
+        iban -> Text,
+        bic -> Nullable<Text>,
+        subject -> Text,
+        status -> Text,
+        transaction_id -> BigInt,
+        created_at -> Timestamp,
+        executed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    bank_verifications (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        iban -> Text,
+        code_hash -> Text,
+        status -> Text,
+        failed_attempts -> Integer,
+        payout_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    upgrade_applications (id) {
+        id -> BigInt,
+        public_id -> Text,
+        account_id -> BigInt,
+        status -> Text,
+        rejection_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        submitted_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    application_documents (id) {
+        id -> BigInt,
+        public_id -> Text,
+        application_id -> BigInt,
+        kind -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        content -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    api_tokens,
+    payouts,
+    bank_verifications,
+    upgrade_applications,
+    application_documents,
+    audit_log,
     refresh_tokens,
     pin_checks,
     ledger_transactions,

@@ -7,6 +7,7 @@ pub mod contact;
 pub mod fx;
 pub mod input;
 pub mod money;
+pub mod onboarding;
 pub mod pin_attempts;
 pub mod requests;
 pub mod throttle;

@@ -21,6 +21,12 @@ pub struct AccountView {
     pub bic: Option<String>,
     pub pin_set: bool,
     pub created_at: String,
+    /// Merchants: whether the current bank account is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank_account_verified: Option<bool>,
+    /// Merchants: the latest Corporate+ application, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_application: Option<crate::services::upgrade::ApplicationStatus>,
 }
 
 impl From<&Account> for AccountView {
@@ -35,6 +41,10 @@ impl From<&Account> for AccountView {
             bic: a.bic.clone(),
             pin_set: a.pin_hash.is_some(),
             created_at: rfc3339(a.created_at),
+            bank_account_verified: crate::domain::account::AccountKind::from_db(&a.kind)
+                .is_merchant()
+                .then_some(a.bank_verified_at.is_some()),
+            upgrade_application: None,
         }
     }
 }
@@ -49,8 +59,13 @@ pub async fn register(
         .json(AccountView::from(&account)))
 }
 
-pub async fn me(caller: AnyCaller) -> HttpResponse {
-    HttpResponse::Ok().json(AccountView::from(&caller.account))
+pub async fn me(state: web::Data<AppState>, caller: AnyCaller) -> ApiResult<HttpResponse> {
+    let mut view = AccountView::from(&caller.account);
+    if view.bank_account_verified.is_some() {
+        view.upgrade_application =
+            crate::services::upgrade::status(&state, caller.account.id).await?;
+    }
+    Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn set_pin(

@@ -1,11 +1,13 @@
 //! `/v1/admin/*`: the operator API.
 
 use super::accounts::AccountView;
-use super::extract::{ApiJson, IdempotencyKey};
+use super::extract::{ApiJson, ClientIp, IdempotencyKey};
 use super::idempotent::{idempotent, json};
+use super::pagination::{cursor_text, limit, List};
 use crate::auth::Operator;
 use crate::error::ApiResult;
-use crate::services::{accounts, deposits, fx};
+use crate::services::audit::Actor;
+use crate::services::{accounts, audit, deposits, fx, payouts, upgrade};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,10 +16,13 @@ use serde_json::Value;
 pub async fn set_tier(
     state: web::Data<AppState>,
     _: Operator,
+    client: ClientIp,
     username: web::Path<String>,
     body: ApiJson<accounts::TierChange>,
 ) -> ApiResult<HttpResponse> {
-    let account = accounts::set_tier(&state, username.into_inner(), body.into_inner()).await?;
+    let actor = Actor::operator(client.0);
+    let account =
+        accounts::set_tier(&state, actor, username.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&account)))
 }
 
@@ -37,6 +42,7 @@ pub async fn deposit(
     state: web::Data<AppState>,
     req: HttpRequest,
     _: Operator,
+    client: ClientIp,
     key: IdempotencyKey,
     body: ApiJson<deposits::DepositRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -49,6 +55,13 @@ pub async fn deposit(
         &raw,
         move |state, seal| async move {
             let d = deposits::book(&state, body.into_inner(), seal.hook(deposit_response)).await?;
+            if !d.existing {
+                let detail =
+                    serde_json::json!({"amount": d.amount, "bank_reference": d.bank_reference});
+                let target = d.username.clone();
+                let actor = Actor::operator(client.0);
+                audit::record_after(&state, actor, "deposit.booked", target, Some(detail)).await?;
+            }
             deposit_response(&d)
         },
     )
@@ -66,9 +79,25 @@ pub async fn verify_ledger(state: web::Data<AppState>, _: Operator) -> ApiResult
 pub async fn set_fx_rates(
     state: web::Data<AppState>,
     _: Operator,
+    client: ClientIp,
     body: ApiJson<fx::RatesUpdate>,
 ) -> ApiResult<HttpResponse> {
     let rates = fx::update(&state, body.into_inner()).await?;
+    let detail = serde_json::to_value(
+        rates
+            .iter()
+            .map(|(c, r)| (c.clone(), r.normalize().to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
+    .ok();
+    audit::record_after(
+        &state,
+        Actor::operator(client.0),
+        "fx_rates.set",
+        "EUR".into(),
+        detail,
+    )
+    .await?;
     let rates: std::collections::BTreeMap<String, String> = rates
         .into_iter()
         .map(|(c, r)| (c, r.normalize().to_string()))
@@ -92,4 +121,105 @@ fn deposit_response(d: &deposits::Deposit) -> ApiResult<(StatusCode, Value)> {
         StatusCode::CREATED
     };
     Ok((status, json(&view)?))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    starting_after: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Every payout, newest first; `status=pending` is what the bank integration executes.
+pub async fn list_payouts(
+    state: web::Data<AppState>,
+    _: Operator,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let after = cursor_text(q.starting_after)?;
+    let (data, has_more) = payouts::list(&state, q.status, after, limit(q.limit)?).await?;
+    Ok(HttpResponse::Ok().json(List { data, has_more }))
+}
+
+pub async fn execute_payout(
+    state: web::Data<AppState>,
+    _: Operator,
+    client: ClientIp,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let actor = Actor::operator(client.0);
+    Ok(HttpResponse::Ok().json(payouts::mark_executed(&state, actor, id.into_inner()).await?))
+}
+
+pub async fn list_applications(
+    state: web::Data<AppState>,
+    _: Operator,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let after = cursor_text(q.starting_after)?;
+    let (data, has_more) = upgrade::list(&state, q.status, after, limit(q.limit)?).await?;
+    Ok(HttpResponse::Ok().json(List { data, has_more }))
+}
+
+pub async fn get_application(
+    state: web::Data<AppState>,
+    _: Operator,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(upgrade::get(&state, id.into_inner()).await?))
+}
+
+pub async fn application_document(
+    state: web::Data<AppState>,
+    _: Operator,
+    client: ClientIp,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (application, document) = path.into_inner();
+    let actor = Actor::operator(client.0);
+    let file = upgrade::operator_document(&state, actor, application, document).await?;
+    Ok(super::onboarding::document_response(file))
+}
+
+pub async fn accept_application(
+    state: web::Data<AppState>,
+    _: Operator,
+    client: ClientIp,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let actor = Actor::operator(client.0);
+    Ok(HttpResponse::Ok().json(upgrade::accept(&state, actor, id.into_inner()).await?))
+}
+
+pub async fn reject_application(
+    state: web::Data<AppState>,
+    _: Operator,
+    client: ClientIp,
+    id: web::Path<String>,
+    body: ApiJson<upgrade::Rejection>,
+) -> ApiResult<HttpResponse> {
+    let actor = Actor::operator(client.0);
+    let view = upgrade::reject(&state, actor, id.into_inner(), body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    starting_after: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    _: Operator,
+    query: web::Query<AuditQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let before = super::pagination::cursor("aud_", q.starting_after.as_deref())?;
+    let (data, has_more) = audit::list(&state, before, limit(q.limit)?).await?;
+    Ok(HttpResponse::Ok().json(List { data, has_more }))
 }

@@ -2,7 +2,7 @@
 
 use super::extract::ApiJson;
 use super::pagination::{limit, List};
-use crate::auth::MerchantApi;
+use crate::auth::Merchant;
 use crate::callbacks::{log, settings};
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 pub async fn set_url(
     state: web::Data<AppState>,
-    merchant: MerchantApi,
+    merchant: Merchant,
     body: ApiJson<settings::UrlUpdate>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok()
@@ -20,7 +20,7 @@ pub async fn set_url(
 
 pub async fn rotate_secret(
     state: web::Data<AppState>,
-    merchant: MerchantApi,
+    merchant: Merchant,
 ) -> ApiResult<HttpResponse> {
     let rotated = settings::rotate(&state, merchant.account.id).await?;
     Ok(HttpResponse::Created()
@@ -37,7 +37,7 @@ pub struct LogQuery {
 
 pub async fn list(
     state: web::Data<AppState>,
-    merchant: MerchantApi,
+    merchant: Merchant,
     query: web::Query<LogQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
@@ -53,7 +53,7 @@ pub async fn list(
 
 pub async fn redeliver(
     state: web::Data<AppState>,
-    merchant: MerchantApi,
+    merchant: Merchant,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Accepted()

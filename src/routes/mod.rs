@@ -9,6 +9,7 @@ pub mod health;
 pub mod idempotent;
 pub mod ledger;
 pub mod money_requests;
+pub mod onboarding;
 pub mod pagination;
 pub mod sandbox;
 pub mod sessions;

@@ -37,3 +37,20 @@ pub fn cursor(prefix: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
         })
         .transpose()
 }
+
+/// A cursor that is an opaque public id (`po_…`, `app_…`): checked for size and alphabet.
+pub fn cursor_text(value: Option<String>) -> ApiResult<Option<String>> {
+    match value {
+        Some(v)
+            if v.is_empty()
+                || v.len() > 64
+                || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Err(
+                ApiError::bad_request("invalid_query", "starting_after must be an id")
+                    .with("field", "starting_after"),
+            )
+        }
+        other => Ok(other),
+    }
+}

@@ -1,7 +1,7 @@
 //! `/v1/sessions` (app login, refresh) and `/v1/auth/tokens` (merchant API tokens).
 
 use super::extract::{ApiJson, ClientIp};
-use crate::auth::MerchantApi;
+use crate::auth::Merchant;
 use crate::error::ApiResult;
 use crate::services::{api_tokens, sessions};
 use crate::state::AppState;
@@ -31,7 +31,7 @@ pub async fn refresh(
 pub async fn create_api_token(
     state: web::Data<AppState>,
     client: ClientIp,
-    body: ApiJson<sessions::Credentials>,
+    body: ApiJson<api_tokens::TokenRequest>,
 ) -> ApiResult<HttpResponse> {
     let token = api_tokens::create(&state, client.0, body.into_inner()).await?;
     Ok(HttpResponse::Created()
@@ -39,10 +39,29 @@ pub async fn create_api_token(
         .json(token))
 }
 
+/// Revokes every API token (by API token or by the merchant's app session, so a leaked
+/// key can be killed from the app too).
 pub async fn revoke_api_tokens(
     state: web::Data<AppState>,
-    merchant: MerchantApi,
+    merchant: Merchant,
 ) -> ApiResult<HttpResponse> {
     api_tokens::revoke_all(&state, merchant.account.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn list_api_tokens(
+    state: web::Data<AppState>,
+    merchant: Merchant,
+) -> ApiResult<HttpResponse> {
+    let data = api_tokens::list(&state, &merchant.account).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"object": "list", "data": data})))
+}
+
+pub async fn revoke_api_token(
+    state: web::Data<AppState>,
+    merchant: Merchant,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    api_tokens::revoke(&state, &merchant.account, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -165,8 +165,11 @@ pub struct TierChange {
 
 /// Operator: upgrade (after the company documents are accepted) or downgrade a merchant.
 /// A downgrade revokes every API token at once.
+/// The operator's tier change: downgrades and corrections. An upgrade to Corporate+ needs
+/// an accepted application (`upgrade::accept` is the way up). Audited with the change.
 pub async fn set_tier(
     state: &AppState,
+    actor: super::audit::Actor,
     username: String,
     change: TierChange,
 ) -> ApiResult<Account> {
@@ -189,18 +192,27 @@ pub async fn set_tier(
                     MerchantTier::Corporate => AccountKind::Corporate,
                     MerchantTier::CorporatePlus => AccountKind::CorporatePlus,
                 };
-                let generation = match kind {
-                    AccountKind::Corporate => account.api_token_generation + 1,
-                    _ => account.api_token_generation,
-                };
-                Ok(diesel::update(accounts::table.find(id))
-                    .set((
-                        accounts::kind.eq(kind.as_str()),
-                        accounts::api_token_generation.eq(generation),
-                        accounts::updated_at.eq(now),
-                    ))
-                    .returning(accounts::all_columns)
-                    .get_result(c)?)
+                let before = AccountKind::from_db(&account.kind);
+                if kind == AccountKind::CorporatePlus
+                    && before != AccountKind::CorporatePlus
+                    && !super::upgrade::has_accepted(c, id)?
+                {
+                    return Err(ApiError::conflict(
+                        "upgrade_requires_accepted_application",
+                        "An upgrade to Corporate+ needs an accepted application: accept the \
+                         merchant's submitted application (POST /v1/admin/applications/{id}/accept).",
+                    ));
+                }
+                let updated = super::upgrade::change_tier(c, &account, kind, now)?;
+                super::audit::record(
+                    c,
+                    &actor,
+                    "account.tier_set",
+                    &account.username,
+                    Some(serde_json::json!({"from": before.as_str(), "to": kind.as_str()})),
+                    now,
+                )?;
+                Ok(updated)
             })
         })
         .await

@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod api_tokens;
+pub mod audit;
+pub mod bank_account;
 pub mod deposits;
 pub mod fx;
 pub mod idempotency;
@@ -17,3 +19,4 @@ pub mod sessions;
 pub mod statements;
 pub mod throttle;
 pub mod transfers;
+pub mod upgrade;

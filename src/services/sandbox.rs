@@ -438,20 +438,19 @@ pub async fn create_merchant(state: &AppState, req: NewMerchant) -> ApiResult<Sa
         },
     )
     .await?;
-    accounts::set_tier(
+    super::upgrade::grant_for_tooling(
         state,
         account.username.clone(),
-        accounts::TierChange {
-            tier: accounts::MerchantTier::CorporatePlus,
-        },
+        super::audit::Actor("system:sandbox".into()),
     )
     .await?;
     let token = api_tokens::create(
         state,
         None,
-        crate::services::sessions::Credentials {
+        api_tokens::TokenRequest {
             username: username.clone(),
             password: password.clone(),
+            previous_valid_for: None,
         },
     )
     .await?;

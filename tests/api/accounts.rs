@@ -204,6 +204,15 @@ async fn operator_changes_tiers_and_nothing_else_may() {
     app.set_tier("shop", "gold")
         .await
         .problem(422, "invalid_body");
+    // Up only through an accepted application; down and back up (a correction) after.
+    app.set_tier("shop", "corporate_plus")
+        .await
+        .problem(409, "upgrade_requires_accepted_application");
+    app.onboard("shop").await;
+    assert_eq!(
+        app.set_tier("shop", "corporate").await.ok(200)["kind"],
+        "corporate"
+    );
     assert_eq!(
         app.set_tier("shop", "corporate_plus").await.ok(200)["kind"],
         "corporate_plus"

@@ -15,7 +15,7 @@ async fn api_tokens_need_corporate_plus_and_each_new_one_revokes_the_last() {
         .await
         .problem(403, "api_access_requires_corporate_plus");
 
-    app.set_tier("shop", "corporate_plus").await.ok(200);
+    app.onboard("shop").await;
     let first = app.create_api_token("shop").await.ok(201)["token"]
         .as_str()
         .unwrap()
@@ -134,10 +134,14 @@ async fn forged_and_misused_tokens_get_401() {
         .await
         .problem(401, "unauthenticated");
 
-    // One audience per token kind.
-    app.delete("/v1/auth/tokens", Some(&app_token))
-        .await
-        .problem(401, "unauthenticated");
+    // One audience per token kind (bulk entry is for the merchant API only).
+    app.post(
+        "/v1/money-requests/bulk",
+        Some(&app_token),
+        json!({"requests": []}),
+    )
+    .await
+    .problem(401, "unauthenticated");
     app.put(
         "/v1/me/pin",
         Some(&api_token),

@@ -245,6 +245,9 @@ impl TestApp {
             Some(RawBody::Text(content_type, text)) => {
                 req = req.header("content-type", content_type).body(text);
             }
+            Some(RawBody::Bytes(content_type, bytes)) => {
+                req = req.header("content-type", content_type).body(bytes);
+            }
             None => {}
         }
         let res = req.send().await.expect("request sent");
@@ -319,6 +322,70 @@ impl TestApp {
             .to_string()
     }
 
+    /// The code of the merchant's pending verification payout, as the bank integration
+    /// reads it from the operator's payout list (the transfer's subject).
+    pub async fn verification_code(&self, username: &str) -> String {
+        let list = self
+            .get(
+                "/v1/admin/payouts?status=pending&limit=100",
+                Some(ADMIN_TOKEN),
+            )
+            .await;
+        let payout = list.ok(200)["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["account"] == username && p["purpose"] == "verification")
+            .expect("a pending verification payout")
+            .clone();
+        let subject = payout["subject"].as_str().unwrap();
+        subject.rsplit(' ').next().unwrap().to_string()
+    }
+
+    /// Verifies the merchant's bank account with the payout's code; returns its app token.
+    pub async fn verify_bank_account(&self, username: &str) -> String {
+        let token = self.access_token(username).await;
+        self.post("/v1/me/bank-account/verification", Some(&token), json!({}))
+            .await
+            .ok(201);
+        let code = self.verification_code(username).await;
+        self.post(
+            "/v1/me/bank-account/verify",
+            Some(&token),
+            json!({"code": code}),
+        )
+        .await
+        .ok(200);
+        token
+    }
+
+    /// Takes a registered Corporate merchant through onboarding to Corporate+: bank account
+    /// verified by the payout's code, an application with one document, submitted and
+    /// accepted by the operator.
+    pub async fn onboard(&self, username: &str) {
+        let token = self.verify_bank_account(username).await;
+        let app = self.post("/v1/me/upgrade", Some(&token), json!({})).await;
+        let app_id = app.ok(201)["id"].as_str().unwrap().to_string();
+        self.request(
+            "POST",
+            "/v1/me/upgrade/documents",
+            Some(&token),
+            Some(document_form("commercial_register", "register.pdf", PDF)),
+        )
+        .await
+        .ok(201);
+        self.post("/v1/me/upgrade/submit", Some(&token), json!({}))
+            .await
+            .ok(200);
+        self.post(
+            &format!("/v1/admin/applications/{app_id}/accept"),
+            Some(ADMIN_TOKEN),
+            json!({}),
+        )
+        .await
+        .ok(200);
+    }
+
     pub async fn set_tier(&self, username: &str, tier: &str) -> Res {
         self.put(
             &format!("/v1/admin/accounts/{username}/tier"),
@@ -345,7 +412,7 @@ impl TestApp {
     /// A Corporate+ merchant: its API token and callback signing secret (shown once).
     pub async fn corporate_plus_with_secret(&self, username: &str) -> (String, String) {
         self.register_merchant(username).await.ok(201);
-        self.set_tier(username, "corporate_plus").await.ok(200);
+        self.onboard(username).await;
         let res = self.create_api_token(username).await;
         let body = res.ok(201);
         (
@@ -372,7 +439,7 @@ impl TestApp {
     pub async fn merchant_app(&self, username: &str, tier: &str) -> String {
         self.register_merchant(username).await.ok(201);
         if tier == "corporate_plus" {
-            self.set_tier(username, tier).await.ok(200);
+            self.onboard(username).await;
         }
         let token = self.access_token(username).await;
         self.put(
@@ -509,4 +576,29 @@ impl TestApp {
 pub enum RawBody {
     Json(Value),
     Text(&'static str, String),
+    Bytes(String, Vec<u8>),
+}
+
+/// A small but real PDF (what an upload test sends as a document).
+pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n\
+2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n\
+3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n\
+trailer<</Root 1 0 R>>\n%%EOF\n";
+
+/// A multipart/form-data body with the text field `kind` and the file part `file`:
+/// `(content type, body)`.
+pub fn document_form(kind: &str, filename: &str, content: &[u8]) -> RawBody {
+    let boundary = "pinpay-test-boundary-7d1f";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/pdf\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    RawBody::Bytes(format!("multipart/form-data; boundary={boundary}"), body)
 }

@@ -122,7 +122,8 @@ async fn insufficient_funds_moves_nothing() {
         .await
         .problem(422, "insufficient_funds");
     assert_eq!(app.balance(&shop).await, "10.00");
-    assert_eq!(app.ledger_report().await["transactions"], 1);
+    // The deposit and the onboarding's 0.02 EUR verification payout.
+    assert_eq!(app.ledger_report().await["transactions"], 2);
 }
 
 #[tokio::test]

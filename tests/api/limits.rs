@@ -159,6 +159,7 @@ async fn payout_limits_for_corporate() {
     let app = TestApp::spawn().await;
     app.merchant_app("corp", "corporate").await;
     app.clock.set(at("2026-06-10T08:00:00Z"));
+    app.verify_bank_account("corp").await;
     let corp = app.access_token("corp").await;
     app.deposit("corp", "1500.00").await.ok(201);
     limit(

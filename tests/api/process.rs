@@ -181,6 +181,68 @@ impl Api {
         .await
     }
 
+    /// Onboarding through the HTTP API (see `TestApp::onboard`).
+    pub async fn onboard(&self, name: &str) {
+        use crate::helpers::{document_form, RawBody, PASSWORD, PDF};
+        use serde_json::json;
+        let session = self
+            .post(
+                "/v1/sessions",
+                None,
+                json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
+        let token = session["access_token"].as_str().unwrap().to_string();
+        self.post("/v1/me/bank-account/verification", Some(&token), json!({}))
+            .await;
+        let payouts = self
+            .get("/v1/admin/payouts?status=pending&limit=100", ADMIN_TOKEN)
+            .await;
+        let subject = payouts["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["account"] == name && p["purpose"] == "verification")
+            .unwrap()["subject"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let code = subject.rsplit(' ').next().unwrap();
+        self.post(
+            "/v1/me/bank-account/verify",
+            Some(&token),
+            json!({"code": code}),
+        )
+        .await;
+        let app = self.post("/v1/me/upgrade", Some(&token), json!({})).await;
+        let RawBody::Bytes(content_type, body) =
+            document_form("commercial_register", "register.pdf", PDF)
+        else {
+            unreachable!()
+        };
+        let res = self
+            .client
+            .post(format!("{}/v1/me/upgrade/documents", self.base))
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201);
+        self.post("/v1/me/upgrade/submit", Some(&token), json!({}))
+            .await;
+        self.post(
+            &format!(
+                "/v1/admin/applications/{}/accept",
+                app["id"].as_str().unwrap()
+            ),
+            Some(ADMIN_TOKEN),
+            json!({}),
+        )
+        .await;
+    }
+
     /// A Corporate+ merchant; returns its API token.
     pub async fn corporate_plus(&self, name: &str) -> String {
         use crate::helpers::{IBAN, PASSWORD};
@@ -188,12 +250,7 @@ impl Api {
             "password": PASSWORD, "email": format!("{name}@shop.example"), "company_name": "Shop GmbH",
             "iban": IBAN, "bic": "DEUTDEFF"}))
             .await;
-        self.put(
-            &format!("/v1/admin/accounts/{name}/tier"),
-            ADMIN_TOKEN,
-            serde_json::json!({"tier": "corporate_plus"}),
-        )
-        .await;
+        self.onboard(name).await;
         let token = self
             .post(
                 "/v1/auth/tokens",

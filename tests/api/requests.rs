@@ -169,8 +169,8 @@ async fn decline_and_cancel_are_terminal() {
     assert_eq!(app.balance(&anna).await, "50.00");
     assert_eq!(
         app.ledger_report().await["transactions"],
-        1,
-        "only the deposit was booked"
+        2,
+        "only the deposit (and the onboarding's verification payout) was booked"
     );
 }
 

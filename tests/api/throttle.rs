@@ -108,7 +108,7 @@ async fn every_password_route_backs_off_across_instances_and_resets_on_success()
     let (other, _handle) = app.second_instance().await;
     app.register_private("anna").await.ok(201);
     app.register_merchant("shop").await.ok(201);
-    app.set_tier("shop", "corporate_plus").await.ok(200);
+    app.onboard("shop").await;
     app.register_private("bert").await.ok(201);
     let bert = app.access_token("bert").await;
 

@@ -1,0 +1,475 @@
+//! Merchant onboarding: the bank account verified by the 0.02 EUR payout's code, the
+//! Corporate+ application with documents (recognised by content, size-capped, private to
+//! the merchant and operators), the operator's decisions and the audit log.
+
+use crate::helpers::{document_form, TestApp, ADMIN_TOKEN, PASSWORD, PDF};
+use serde_json::{json, Value};
+
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    kind: &str,
+    name: &str,
+    content: &[u8],
+) -> crate::helpers::Res {
+    app.request(
+        "POST",
+        "/v1/me/upgrade/documents",
+        Some(token),
+        Some(document_form(kind, name, content)),
+    )
+    .await
+}
+
+fn wrong(code: &str) -> String {
+    // Another code of the same alphabet: the first character changed.
+    let first = if code.starts_with('A') { 'B' } else { 'A' };
+    format!("{first}{}", &code[1..])
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<Value> {
+    let log = app
+        .get("/v1/admin/audit?limit=100", Some(ADMIN_TOKEN))
+        .await;
+    log.ok(200)["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_merchant_goes_from_registration_to_corporate_plus_through_review() {
+    let app = TestApp::spawn().await;
+    app.register_merchant("shop").await.ok(201);
+    let shop = app.access_token("shop").await;
+    app.create_api_token("shop")
+        .await
+        .problem(403, "api_access_requires_corporate_plus");
+    let me = app.get("/v1/me", Some(&shop)).await;
+    assert_eq!(me.ok(200)["bank_account_verified"], false);
+
+    // Verification: three wrong codes void the code; a new payout brings a new one.
+    let started = app
+        .post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+        .await;
+    let v = started.ok(201)["verification"].clone();
+    assert_eq!(
+        (v["status"].as_str(), v["amount"].as_str()),
+        (Some("pending"), Some("0.02"))
+    );
+    let first_code = app.verification_code("shop").await;
+    for remaining in [2, 1] {
+        let res = app
+            .post(
+                "/v1/me/bank-account/verify",
+                Some(&shop),
+                json!({"code": wrong(&first_code)}),
+            )
+            .await;
+        assert_eq!(
+            res.problem(422, "verification_code_invalid")["attempts_remaining"],
+            remaining
+        );
+    }
+    app.post(
+        "/v1/me/bank-account/verify",
+        Some(&shop),
+        json!({"code": wrong(&first_code)}),
+    )
+    .await
+    .problem(422, "verification_code_voided");
+    // The right code no longer helps: it is void.
+    app.post(
+        "/v1/me/bank-account/verify",
+        Some(&shop),
+        json!({"code": first_code}),
+    )
+    .await
+    .problem(409, "no_pending_verification");
+    app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+        .await
+        .ok(201);
+    let code = app.verification_code("shop").await;
+    let verified = app
+        .post(
+            "/v1/me/bank-account/verify",
+            Some(&shop),
+            json!({"code": code.to_lowercase()}),
+        )
+        .await;
+    assert_eq!(verified.ok(200)["verified"], true);
+
+    // The application: documents, submission, rejection with a reason, again, acceptance.
+    let app_id = app
+        .post("/v1/me/upgrade", Some(&shop), json!({}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post("/v1/me/upgrade/submit", Some(&shop), json!({}))
+        .await
+        .problem(422, "documents_required");
+    let doc = upload(&app, &shop, "commercial_register", "register.pdf", PDF).await;
+    let doc = doc.ok(201).clone();
+    assert_eq!(doc["content_type"], "application/pdf");
+    assert_eq!(doc["size"], PDF.len());
+    let submitted = app
+        .post("/v1/me/upgrade/submit", Some(&shop), json!({}))
+        .await;
+    assert_eq!(submitted.ok(200)["status"], "submitted");
+    upload(&app, &shop, "other", "late.pdf", PDF)
+        .await
+        .problem(409, "application_under_review");
+
+    let queue = app
+        .get("/v1/admin/applications?status=submitted", Some(ADMIN_TOKEN))
+        .await;
+    let queued = queue.ok(200)["data"].as_array().unwrap().clone();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        (queued[0]["id"].as_str(), queued[0]["merchant"].as_str()),
+        (Some(app_id.as_str()), Some("shop"))
+    );
+    let doc_path = format!(
+        "/v1/admin/applications/{app_id}/documents/{}",
+        doc["id"].as_str().unwrap()
+    );
+    let download = app
+        .client
+        .get(format!("{}{doc_path}", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.headers()["content-type"], "application/pdf");
+    assert!(download.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(download.bytes().await.unwrap().as_ref(), PDF);
+
+    let rejected = app
+        .post(
+            &format!("/v1/admin/applications/{app_id}/reject"),
+            Some(ADMIN_TOKEN),
+            json!({"reason": "The commercial register extract is older than 3 months."}),
+        )
+        .await;
+    assert_eq!(rejected.ok(200)["status"], "rejected");
+    let me = app.get("/v1/me", Some(&shop)).await;
+    let status = me.ok(200)["upgrade_application"].clone();
+    assert_eq!(status["status"], "rejected");
+    assert_eq!(
+        status["rejection_reason"],
+        "The commercial register extract is older than 3 months."
+    );
+    app.post(
+        &format!("/v1/admin/applications/{app_id}/accept"),
+        Some(ADMIN_TOKEN),
+        json!({}),
+    )
+    .await
+    .problem(409, "application_not_submitted");
+
+    upload(&app, &shop, "commercial_register", "register-new.png", PNG)
+        .await
+        .ok(201);
+    app.post("/v1/me/upgrade/submit", Some(&shop), json!({}))
+        .await
+        .ok(200);
+    let accepted = app
+        .post(
+            &format!("/v1/admin/applications/{app_id}/accept"),
+            Some(ADMIN_TOKEN),
+            json!({}),
+        )
+        .await;
+    let accepted = accepted.ok(200).clone();
+    assert_eq!(accepted["status"], "accepted");
+    assert_eq!(accepted["documents"].as_array().unwrap().len(), 2);
+    let me = app.get("/v1/me", Some(&shop)).await;
+    assert_eq!(me.ok(200)["kind"], "corporate_plus");
+    assert_eq!(me.ok(200)["upgrade_application"]["status"], "accepted");
+    let token = app.create_api_token("shop").await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get("/v1/money-requests", Some(&token)).await.ok(200);
+
+    // The operator may not upgrade another merchant without an accepted application.
+    app.register_merchant("other").await.ok(201);
+    app.set_tier("other", "corporate_plus")
+        .await
+        .problem(409, "upgrade_requires_accepted_application");
+    let other = app
+        .get("/v1/admin/applications?status=accepted", Some(ADMIN_TOKEN))
+        .await;
+    assert_eq!(other.ok(200)["data"].as_array().unwrap().len(), 1);
+
+    // The payouts: both verification payouts are listed; executing one blanks its code.
+    let payouts = app
+        .get("/v1/admin/payouts?status=pending", Some(ADMIN_TOKEN))
+        .await;
+    let payouts = payouts.ok(200)["data"].as_array().unwrap().clone();
+    assert_eq!(payouts.len(), 2);
+    assert!(payouts
+        .iter()
+        .all(|p| p["amount"] == "0.02" && p["purpose"] == "verification"));
+    let pid = payouts[0]["id"].as_str().unwrap();
+    let executed = app
+        .post(
+            &format!("/v1/admin/payouts/{pid}/execute"),
+            Some(ADMIN_TOKEN),
+            json!({}),
+        )
+        .await;
+    let executed = executed.ok(200).clone();
+    assert_eq!(executed["status"], "executed");
+    assert!(!executed["subject"].as_str().unwrap().contains(&code));
+    app.post(
+        &format!("/v1/admin/payouts/{pid}/execute"),
+        Some(ADMIN_TOKEN),
+        json!({}),
+    )
+    .await
+    .problem(409, "payout_already_executed");
+
+    // Every operator action of this test, newest first.
+    let actions: Vec<(String, String)> = audit_actions(&app)
+        .await
+        .iter()
+        .map(|e| {
+            assert!(e["actor"].as_str().unwrap().starts_with("operator"), "{e}");
+            assert!(e["created_at"].is_string());
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["target"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let doc_id = doc["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        actions,
+        [
+            ("payout.executed".to_string(), pid.to_string()),
+            ("application.accepted".into(), app_id.clone()),
+            ("application.rejected".into(), app_id.clone()),
+            ("document.downloaded".into(), doc_id),
+        ]
+    );
+    assert_eq!(app.ledger_report().await["ok"], true);
+}
+
+#[tokio::test]
+async fn documents_are_checked_by_content_and_size_and_stay_private() {
+    let app = TestApp::spawn().await;
+    app.register_merchant("shop").await.ok(201);
+    app.register_merchant("rival").await.ok(201);
+    let shop = app.access_token("shop").await;
+    let rival = app.access_token("rival").await;
+    upload(&app, &shop, "other", "a.pdf", PDF)
+        .await
+        .problem(409, "no_open_application");
+    app.post("/v1/me/upgrade", Some(&shop), json!({}))
+        .await
+        .ok(201);
+    // Opening again returns the same application.
+    app.post("/v1/me/upgrade", Some(&shop), json!({}))
+        .await
+        .ok(200);
+
+    let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>";
+    upload(&app, &shop, "bank_statement", "statement.pdf", html)
+        .await
+        .problem(422, "unsupported_document_type");
+    let elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0";
+    upload(&app, &shop, "bank_statement", "statement.pdf", elf)
+        .await
+        .problem(422, "unsupported_document_type");
+    let mut big = PDF.to_vec();
+    big.resize(11 * 1024 * 1024, b' ');
+    upload(&app, &shop, "bank_statement", "big.pdf", &big)
+        .await
+        .problem(413, "document_too_large");
+    upload(&app, &shop, "passport", "id.pdf", PDF)
+        .await
+        .problem(422, "validation_failed");
+    let plain = app
+        .post(
+            "/v1/me/upgrade/documents",
+            Some(&shop),
+            json!({"kind": "other"}),
+        )
+        .await;
+    plain.problem(415, "unsupported_media_type");
+    let mine = app.get("/v1/me/upgrade", Some(&shop)).await;
+    assert_eq!(
+        mine.ok(200)["documents"],
+        json!([]),
+        "nothing refused was stored"
+    );
+
+    let doc = upload(&app, &shop, "id_document", "../../id card.pdf", PDF).await;
+    let doc = doc.ok(201).clone();
+    assert_eq!(doc["filename"], "id card.pdf");
+    let path = format!("/v1/me/upgrade/documents/{}", doc["id"].as_str().unwrap());
+    let own = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(&shop)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(own.bytes().await.unwrap().as_ref(), PDF);
+    app.get(&path, Some(&rival)).await.problem(404, "not_found");
+    app.get(&path, None).await.problem(401, "unauthenticated");
+    let anna = app.wallet_user("anna").await;
+    app.get(&path, Some(&anna))
+        .await
+        .problem(403, "merchant_only");
+    // Without a verified bank account the application cannot be submitted.
+    app.post("/v1/me/upgrade/submit", Some(&shop), json!({}))
+        .await
+        .problem(409, "bank_account_not_verified");
+}
+
+#[tokio::test]
+async fn verification_is_limited_expires_and_a_new_iban_starts_over() {
+    let app = TestApp::spawn().await;
+    app.register_merchant("shop").await.ok(201);
+    let shop = app.access_token("shop").await;
+    app.deposit("shop", "50.00").await.ok(201);
+    app.put(
+        "/v1/me/pin",
+        Some(&shop),
+        json!({"pin": crate::helpers::PIN, "password": PASSWORD}),
+    )
+    .await
+    .ok(204);
+    let payout = json!({"amount": "10.00", "pin": crate::helpers::PIN});
+    app.post("/v1/payouts", Some(&shop), payout.clone())
+        .await
+        .problem(409, "bank_account_not_verified");
+
+    for _ in 0..3 {
+        app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+            .await
+            .ok(201);
+    }
+    let limited = app
+        .post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+        .await;
+    limited.problem(429, "verification_limit_reached");
+
+    // A code is good for 14 days.
+    app.clock.advance(chrono::Duration::days(15));
+    let shop = app.access_token("shop").await;
+    let code = app.verification_code("shop").await;
+    app.post(
+        "/v1/me/bank-account/verify",
+        Some(&shop),
+        json!({"code": code}),
+    )
+    .await
+    .problem(409, "verification_code_expired");
+    app.post(
+        "/v1/me/bank-account/verify",
+        Some(&shop),
+        json!({"code": "12"}),
+    )
+    .await
+    .problem(422, "validation_failed");
+
+    app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+        .await
+        .ok(201);
+    let pending = app
+        .get(
+            "/v1/admin/payouts?status=pending&limit=100",
+            Some(ADMIN_TOKEN),
+        )
+        .await;
+    let subjects: Vec<String> = pending.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["subject"].as_str().unwrap().to_string())
+        .collect();
+    let code = subjects[0].rsplit(' ').next().unwrap().to_string();
+    app.post(
+        "/v1/me/bank-account/verify",
+        Some(&shop),
+        json!({"code": code}),
+    )
+    .await
+    .ok(200);
+    let paid = app.post("/v1/payouts", Some(&shop), payout.clone()).await;
+    paid.ok(201);
+
+    // A new IBAN needs the password and clears the verification.
+    let change =
+        json!({"iban": "GB82WEST12345698765432", "bic": "WESTGB2L", "password": "wrong password!"});
+    app.put("/v1/me/bank-account", Some(&shop), change)
+        .await
+        .problem(401, "invalid_credentials");
+    let change =
+        json!({"iban": "GB82 WEST 1234 5698 7654 32", "bic": "WESTGB2L", "password": PASSWORD});
+    let changed = app.put("/v1/me/bank-account", Some(&shop), change).await;
+    assert_eq!(
+        (
+            changed.ok(200)["iban"].as_str(),
+            changed.ok(200)["verified"].as_bool()
+        ),
+        (Some("GB82WEST12345698765432"), Some(false))
+    );
+    app.post("/v1/payouts", Some(&shop), payout)
+        .await
+        .problem(409, "bank_account_not_verified");
+    // Five payouts were booked: four verifications and one withdrawal, all pending.
+    let all = app
+        .get("/v1/admin/payouts?limit=100", Some(ADMIN_TOKEN))
+        .await;
+    let all = all.ok(200)["data"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0]["purpose"], "withdrawal");
+    assert_eq!(app.ledger_report().await["ok"], true);
+}
+
+/// A Corporate merchant's app session sets its callback URL and reads its delivery log
+/// (SPEC: "via API only" means an authenticated call); a private wallet gets a precise 403.
+#[tokio::test]
+async fn corporate_merchants_set_their_callback_url_and_hear_of_their_upgrade() {
+    let app = TestApp::spawn().await;
+    app.register_merchant("shop").await.ok(201);
+    let shop = app.access_token("shop").await;
+    let set = app
+        .put(
+            "/v1/callback-url",
+            Some(&shop),
+            json!({"url": "https://shop.example/hooks"}),
+        )
+        .await;
+    assert!(set.ok(200)["webhook_secret"].is_string());
+    app.get("/v1/callbacks", Some(&shop)).await.ok(200);
+    let anna = app.wallet_user("anna").await;
+    app.put(
+        "/v1/callback-url",
+        Some(&anna),
+        json!({"url": "https://x.example/h"}),
+    )
+    .await
+    .problem(403, "merchant_only");
+
+    app.onboard("shop").await;
+    let log = app.get("/v1/callbacks", Some(&shop)).await;
+    let events: Vec<&str> = log.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["account.tier_changed"]);
+}

@@ -1,0 +1,168 @@
+//! Rolling API keys: a new token with `previous_valid_for` keeps the earlier ones valid
+//! until the grace period ends (to the second, by the test clock and across a restart);
+//! the live tokens are listed without their values; one token can be revoked alone.
+
+use crate::helpers::{TestApp, TestDb, PASSWORD};
+use crate::process::{wait_healthy, ServerProcess};
+use serde_json::{json, Value};
+
+async fn works(app: &TestApp, token: &str) -> bool {
+    match app.get("/v1/money-requests", Some(token)).await.status {
+        200 => true,
+        401 => false,
+        other => panic!("unexpected {other}"),
+    }
+}
+
+async fn token(app: &TestApp, body: Value) -> (String, String) {
+    let res = app.post("/v1/auth/tokens", None, body).await;
+    let t = res.ok(201);
+    (
+        t["id"].as_str().unwrap().to_string(),
+        t["token"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_new_key_keeps_the_old_one_for_its_grace_period_and_one_key_can_be_revoked_alone() {
+    let app = TestApp::spawn().await;
+    app.corporate_plus("shop").await;
+    let creds = json!({"username": "shop", "password": PASSWORD});
+    let (old_id, old) = token(&app, creds.clone()).await;
+    let mut rolling = creds.clone();
+    rolling["previous_valid_for"] = json!(600);
+    let (new_id, new) = token(&app, rolling).await;
+    assert!(works(&app, &old).await && works(&app, &new).await);
+
+    let listed = app.get("/v1/auth/tokens", Some(&new)).await;
+    let data = listed.ok(200)["data"].as_array().unwrap().clone();
+    let ids: Vec<&str> = data.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [new_id.as_str(), old_id.as_str()]);
+    assert!(data[0]["revokes_at"].is_null());
+    assert!(data[1]["revokes_at"].is_string());
+    assert!(
+        data.iter().all(|t| t.get("token").is_none()),
+        "never the token's value: {data:?}"
+    );
+
+    app.clock.advance(chrono::Duration::seconds(599));
+    assert!(works(&app, &old).await, "inside the grace period");
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert!(!works(&app, &old).await, "the second the grace period ends");
+    assert!(works(&app, &new).await);
+    let listed = app.get("/v1/auth/tokens", Some(&new)).await;
+    assert_eq!(listed.ok(200)["data"].as_array().unwrap().len(), 1);
+
+    // Two live keys again; deleting one kills exactly that one.
+    let mut rolling = creds.clone();
+    rolling["previous_valid_for"] = json!(3600);
+    let (newest_id, newest) = token(&app, rolling).await;
+    assert!(works(&app, &new).await && works(&app, &newest).await);
+    app.delete(&format!("/v1/auth/tokens/{new_id}"), Some(&newest))
+        .await
+        .ok(204);
+    assert!(!works(&app, &new).await);
+    assert!(works(&app, &newest).await);
+    app.delete(&format!("/v1/auth/tokens/{new_id}"), Some(&newest))
+        .await
+        .problem(404, "not_found");
+
+    // Revoking the current key by id leaves the one in its grace period alive.
+    let mut rolling = creds.clone();
+    rolling["previous_valid_for"] = json!(3600);
+    let (_, fourth) = token(&app, rolling).await;
+    let listed = app.get("/v1/auth/tokens", Some(&fourth)).await;
+    let current = listed.ok(200)["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(&format!("/v1/auth/tokens/{current}"), Some(&newest))
+        .await
+        .ok(204);
+    assert!(!works(&app, &fourth).await);
+    assert!(works(&app, &newest).await);
+    let _ = newest_id;
+
+    // Without a grace period every earlier key dies at once (SPEC §3).
+    let (_, fifth) = token(&app, creds.clone()).await;
+    assert!(!works(&app, &newest).await);
+    assert!(works(&app, &fifth).await);
+
+    // DELETE /v1/auth/tokens revokes all, those in a grace period too.
+    let mut rolling = creds.clone();
+    rolling["previous_valid_for"] = json!(3600);
+    let (_, sixth) = token(&app, rolling).await;
+    app.delete("/v1/auth/tokens", Some(&sixth)).await.ok(204);
+    assert!(!works(&app, &fifth).await && !works(&app, &sixth).await);
+}
+
+#[tokio::test]
+async fn grace_periods_beyond_a_day_or_below_zero_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    app.corporate_plus("shop").await;
+    let (_, current) = token(&app, json!({"username": "shop", "password": PASSWORD})).await;
+    for bad in [json!(86_401), json!(-1), json!("600"), json!(1.5)] {
+        let res = app
+            .post(
+                "/v1/auth/tokens",
+                None,
+                json!({"username": "shop", "password": PASSWORD, "previous_valid_for": bad}),
+            )
+            .await;
+        assert_eq!(res.status, 422, "{bad}: {:?}", res.body);
+        assert_eq!(res.content_type, "application/problem+json");
+    }
+    assert!(
+        works(&app, &current).await,
+        "a refused call revoked nothing"
+    );
+    let listed = app.get("/v1/auth/tokens", Some(&current)).await;
+    assert_eq!(listed.ok(200)["data"].as_array().unwrap().len(), 1);
+}
+
+/// The grace period lives in the database: after a restart the old key still works
+/// inside it and fails once the (sandbox) clock passes its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grace_period_survives_a_restart() {
+    let db = TestDb::create();
+    let client = reqwest::Client::new();
+    let mut server = ServerProcess::start(&db.url(), &[("PINPAY_ENV", "sandbox")]);
+    let base = server.address();
+    wait_healthy(&client, &base).await;
+    let api = crate::process::Api::new(base.clone());
+    let old = api.corporate_plus("shop").await;
+    let rotated = api
+        .post(
+            "/v1/auth/tokens",
+            None,
+            json!({"username": "shop", "password": PASSWORD, "previous_valid_for": 600}),
+        )
+        .await;
+    let new = rotated["token"].as_str().unwrap().to_string();
+    server.kill();
+    server.spawn();
+    wait_healthy(&client, &base).await;
+    let status = |token: String| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            client
+                .get(format!("{base}/v1/money-requests"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(old.clone()).await, 200, "still in its grace period");
+    api.post(
+        "/v1/sandbox/clock",
+        Some(&new),
+        json!({"advance_seconds": 601}),
+    )
+    .await;
+    assert_eq!(status(old).await, 401, "the grace period ended");
+    assert_eq!(status(new).await, 200);
+    server.kill();
+}
