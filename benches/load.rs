@@ -624,6 +624,8 @@ async fn run(db_url: String, events: usize) {
 use futures::StreamExt;
 
 fn main() {
+    // The allocator as the `pinpay` binary sets it up.
+    pinpay::startup::bound_malloc_arenas();
     let events: usize = std::env::var("BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())

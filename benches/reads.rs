@@ -406,6 +406,8 @@ async fn status_read_throughput(api: &Api, token: &str, seeded: i64) {
 }
 
 fn main() {
+    // The allocator as the `pinpay` binary sets it up.
+    pinpay::startup::bound_malloc_arenas();
     let sizes: Vec<i64> = std::env::var("BENCH_SIZES")
         .unwrap_or_else(|_| "10000,100000,1000000".into())
         .split(',')

@@ -17,7 +17,7 @@ const USAGE: &str = "usage: pinpay [serve | migrate | ledger verify | demo [--js
 Configuration comes from the environment (PINPAY_*, DATABASE_URL) and an optional .env.";
 
 fn main() -> ExitCode {
-    bound_malloc_arenas();
+    pinpay::startup::bound_malloc_arenas();
     dotenvy::dotenv().ok();
     if let Err(e) = init_logging() {
         eprintln!("pinpay: {e}");
@@ -43,17 +43,6 @@ fn main() -> ExitCode {
             eprintln!("pinpay: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// glibc gives each thread that allocates under contention an arena of its own (up to 8
-/// per core) and seldom returns their memory; two arenas keep the resident size close to
-/// what is in use. Set before any thread starts.
-fn bound_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator settings; called before other threads exist.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

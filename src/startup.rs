@@ -349,3 +349,15 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
         }
     }
 }
+
+/// glibc gives each thread that allocates under contention an arena of its own (up to 8
+/// per core) and seldom returns their memory; two arenas keep the resident size close to
+/// what is in use. Set before any thread starts (the binary and the benchmarks, which run
+/// the server in process, call it first).
+pub fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator settings; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}

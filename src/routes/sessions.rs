@@ -53,8 +53,8 @@ pub async fn list_api_tokens(
     state: web::Data<AppState>,
     merchant: Merchant,
 ) -> ApiResult<HttpResponse> {
-    let data = api_tokens::list(&state, &merchant.account).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"object": "list", "data": data})))
+    let (data, has_more) = api_tokens::list(&state, &merchant.account).await?;
+    Ok(HttpResponse::Ok().json(super::pagination::List { data, has_more }))
 }
 
 pub async fn revoke_api_token(

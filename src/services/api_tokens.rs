@@ -169,8 +169,8 @@ pub fn earlier_still_valid(
     Ok(found == 1)
 }
 
-/// The merchant's live tokens, newest first.
-pub async fn list(state: &AppState, account: &Account) -> ApiResult<Vec<TokenInfo>> {
+/// The merchant's live tokens, newest first (the newest 100, and whether there are more).
+pub async fn list(state: &AppState, account: &Account) -> ApiResult<(Vec<TokenInfo>, bool)> {
     let (id, current, now) = (
         account.id,
         account.api_token_generation,
@@ -189,8 +189,9 @@ pub async fn list(state: &AppState, account: &Account) -> ApiResult<Vec<TokenInf
                 .filter(t::account_id.eq(id))
                 .filter(t::revoked_at.is_null())
                 .filter(t::expires_at.gt(now))
+                .filter(t::generation.eq(current).or(t::revokes_at.gt(now)))
                 .order(t::generation.desc())
-                .limit(100)
+                .limit(LIST_WINDOW)
                 .select((
                     t::public_id,
                     t::generation,
@@ -201,11 +202,10 @@ pub async fn list(state: &AppState, account: &Account) -> ApiResult<Vec<TokenInf
                 .load(c)?)
         })
         .await?;
-    Ok(rows
+    let has_more = rows.len() > 100;
+    let tokens = rows
         .into_iter()
-        .filter(|(_, generation, _, _, revokes_at)| {
-            *generation == current || revokes_at.is_some_and(|at| at > now)
-        })
+        .take(100)
         .map(|(id, _, created_at, expires_at, revokes_at)| TokenInfo {
             id,
             object: "api_token",
@@ -213,8 +213,12 @@ pub async fn list(state: &AppState, account: &Account) -> ApiResult<Vec<TokenInf
             expires_at: crate::routes::rfc3339(expires_at),
             revokes_at: revokes_at.map(crate::routes::rfc3339),
         })
-        .collect())
+        .collect();
+    Ok((tokens, has_more))
 }
+
+/// Rows read for the list: one more than a page tells whether there are more.
+const LIST_WINDOW: i64 = 101;
 
 /// Revokes one token: the current one by starting a new generation (no token is current
 /// then; those in a grace period keep it), an earlier one by marking it.

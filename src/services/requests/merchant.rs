@@ -2,8 +2,8 @@
 
 use super::view::{merchant_view, Names, RequestView};
 use super::{
-    announce, as_of, find_by_public_id, lock_pending, not_found, page, record, status_filter,
-    Settled,
+    announce, as_of, find_by_public_id, find_with_payer, lock_pending, not_found, page, record,
+    status_filter, Settled,
 };
 use crate::db::models::{Account, MoneyRequest, RequestEvent};
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
@@ -24,10 +24,11 @@ pub async fn get(
     state
         .db
         .run(move |c| {
-            let row = find_by_public_id(c, &public_id)?
-                .filter(|r| r.merchant_id == merchant.id)
+            let (row, payer) = find_with_payer(c, &public_id)?
+                .filter(|(r, _)| r.merchant_id == merchant.id)
                 .ok_or_else(not_found)?;
             let mut names = Names::knowing(&[&merchant]);
+            names.add(row.payer_id, payer);
             merchant_view(c, &mut names, &as_of(row, now), &public_url)
         })
         .await

@@ -45,6 +45,23 @@ pub fn find_by_public_id(c: &mut DbConn, public_id: &str) -> ApiResult<Option<Mo
         .optional()?)
 }
 
+/// The request and its payer's username in one query (a status read's view needs both).
+pub fn find_with_payer(
+    c: &mut DbConn,
+    public_id: &str,
+) -> ApiResult<Option<(MoneyRequest, Option<String>)>> {
+    use crate::db::schema::accounts;
+    if !crate::db::matchable(public_id) {
+        return Ok(None);
+    }
+    Ok(mr::table
+        .left_join(accounts::table.on(mr::payer_id.eq(accounts::id.nullable())))
+        .filter(mr::public_id.eq(public_id.to_string()))
+        .select((MoneyRequest::as_select(), accounts::username.nullable()))
+        .first(c)
+        .optional()?)
+}
+
 pub fn reload(c: &mut DbConn, id: i64) -> ApiResult<MoneyRequest> {
     Ok(mr::table
         .find(id)

@@ -72,6 +72,13 @@ impl Names {
         )
     }
 
+    /// A name read along with other data (a join).
+    pub fn add(&mut self, id: Option<i64>, name: Option<String>) {
+        if let (Some(id), Some(name)) = (id, name) {
+            self.0.insert(id, name);
+        }
+    }
+
     pub fn get(&mut self, c: &mut DbConn, id: Option<i64>) -> ApiResult<Option<String>> {
         let Some(id) = id else { return Ok(None) };
         if let Some(n) = self.0.get(&id) {
