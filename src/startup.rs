@@ -48,6 +48,11 @@ impl Application {
             tokio::spawn(sweeper(state.clone(), stop.clone())),
             tokio::spawn(crate::services::link_sends::run(
                 state.clone(),
+                notifier.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(crate::services::notifications::run(
+                state.clone(),
                 notifier,
                 stop.clone(),
             )),
@@ -206,6 +211,7 @@ routes! {
     "/v1/accounts" => { post => accounts::register }
     "/v1/me" => { get => accounts::me }
     "/v1/me/pin" => { put => accounts::set_pin }
+    "/v1/me/balance-alert" => { get => accounts::balance_alert, put => accounts::set_balance_alert }
     "/v1/me/bank-account" => { get => routes::onboarding::bank_account, put => routes::onboarding::change_bank_account }
     "/v1/me/bank-account/verification" => { post => routes::onboarding::request_verification }
     "/v1/me/bank-account/verify" => { post => routes::onboarding::verify }
@@ -327,6 +333,8 @@ async fn request_log(
 async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let every = std::time::Duration::from_millis(state.config.sweep_interval_ms);
     let mut tick = tokio::time::interval(every);
+    // The hourly low-balance sweep, by the app clock (which tests and the sandbox move).
+    let mut alerts_swept: Option<chrono::NaiveDateTime> = None;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Another instance moving the sandbox clock (NOTIFY) counts as a tick at once.
@@ -342,6 +350,13 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
             }
         }
         crate::services::requests::expiry::sweep_backlog(&state, || *shutdown.borrow()).await;
+        let now = state.clock.now_naive();
+        if alerts_swept.is_none_or(|at| now - at >= chrono::Duration::hours(1)) {
+            match crate::services::balance_alerts::sweep(&state).await {
+                Ok(_) => alerts_swept = Some(now),
+                Err(e) => tracing::warn!(error = %e.detail, "the low-balance sweep failed"),
+            }
+        }
         if moved {
             // Retries and link sends may have fallen due.
             state.db.outbox_wake.notify_one();

@@ -27,6 +27,10 @@ pub struct Account {
     pub debited_total: i64,
     /// When the current IBAN was verified by the 0.02 EUR payout's code.
     pub bank_verified_at: Option<NaiveDateTime>,
+    /// The low-balance alert's threshold in cents, while the alert is enabled.
+    pub alert_threshold: Option<i64>,
+    /// False from an alert until the balance is back at or above the threshold.
+    pub alert_armed: bool,
 }
 
 #[derive(Insertable, Debug)]

@@ -20,6 +20,8 @@ diesel::table! {
         updated_at -> Timestamp,
         debited_total -> BigInt,
         bank_verified_at -> Nullable<Timestamp>,
+        alert_threshold -> Nullable<BigInt>,
+        alert_armed -> Bool,
     }
 }
 
@@ -328,8 +330,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    balance_alert_settings (account_id) {
+        account_id -> BigInt,
+        threshold -> BigInt,
+        recipients -> Text,
+        enabled -> Bool,
+        last_alert_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    balance_alert_settings,
+    notifications,
     api_tokens,
     payouts,
     bank_verifications,

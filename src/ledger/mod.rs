@@ -109,7 +109,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         let debit = (-delta).max(0);
         // System accounts may go negative; wallets only as far as zero. The running debit
         // total moves in the same statement.
-        let debited_through: Option<i64> = diesel::update(
+        let moved: Option<(i64, i64, Option<i64>, bool)> = diesel::update(
             accounts::table.find(leg.account_id).filter(
                 accounts::kind
                     .eq("system")
@@ -121,12 +121,29 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             accounts::debited_total.eq(accounts::debited_total + debit),
             accounts::updated_at.eq(now),
         ))
-        .returning(accounts::debited_total)
+        .returning((
+            accounts::debited_total,
+            accounts::balance,
+            accounts::alert_threshold,
+            accounts::alert_armed,
+        ))
         .get_result(c)
         .optional()?;
-        let Some(debited_through) = debited_through else {
+        let Some((debited_through, balance, threshold, armed)) = moved else {
             return Err(insufficient_funds());
         };
+        // The low-balance alert, in this transaction: one per crossing (a no-op unless
+        // the balance crossed the account's threshold one way or the other).
+        if let Some(threshold) = threshold {
+            crate::services::balance_alerts::crossed(
+                c,
+                leg.account_id,
+                balance,
+                threshold,
+                armed,
+                now,
+            )?;
+        }
         let counterparty = (legs.len() == 2).then(|| legs[1 - i].account_id);
         diesel::insert_into(postings::table)
             .values((

@@ -5,7 +5,7 @@ use super::rfc3339;
 use crate::auth::{AnyCaller, AppUser};
 use crate::db::models::Account;
 use crate::error::ApiResult;
-use crate::services::{accounts, pins};
+use crate::services::{accounts, balance_alerts, pins};
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpResponse};
 use serde::Serialize;
@@ -76,4 +76,20 @@ pub async fn set_pin(
 ) -> ApiResult<HttpResponse> {
     pins::set_pin(&state, &user.account, client.0, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn balance_alert(
+    state: web::Data<AppState>,
+    caller: AnyCaller,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(balance_alerts::get(&state, &caller.account).await?))
+}
+
+pub async fn set_balance_alert(
+    state: web::Data<AppState>,
+    caller: AnyCaller,
+    body: ApiJson<balance_alerts::AlertSettings>,
+) -> ApiResult<HttpResponse> {
+    let view = balance_alerts::set(&state, &caller.account, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
 }

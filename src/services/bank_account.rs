@@ -159,13 +159,7 @@ pub async fn request_verification(
                     )
                     .retry_after(wait));
                 }
-                diesel::update(
-                    bv::table
-                        .filter(bv::account_id.eq(id))
-                        .filter(bv::status.eq("pending")),
-                )
-                .set((bv::status.eq("voided"), bv::resolved_at.eq(now)))
-                .execute(c)?;
+                void_pending(c, id, now)?;
                 let code = rules::new_code();
                 let amount = Money::cents(rules::VERIFICATION_AMOUNT_CENTS);
                 let (fees, clearing) = (
@@ -327,13 +321,7 @@ pub async fn change(
                     let open = pending(c, id)?;
                     return Ok(view_of(&before, open, now));
                 }
-                diesel::update(
-                    bv::table
-                        .filter(bv::account_id.eq(id))
-                        .filter(bv::status.eq("pending")),
-                )
-                .set((bv::status.eq("voided"), bv::resolved_at.eq(now)))
-                .execute(c)?;
+                void_pending(c, id, now)?;
                 let account: Account = diesel::update(accounts::table.find(id))
                     .set((
                         accounts::iban.eq(iban.as_str()),
@@ -347,6 +335,18 @@ pub async fn change(
             })
         })
         .await
+}
+
+/// Voids the account's codes still waiting (a new code, or a new IBAN, replaces them).
+fn void_pending(c: &mut DbConn, account_id: i64, now: NaiveDateTime) -> ApiResult<()> {
+    diesel::update(
+        bv::table
+            .filter(bv::account_id.eq(account_id))
+            .filter(bv::status.eq("pending")),
+    )
+    .set((bv::status.eq("voided"), bv::resolved_at.eq(now)))
+    .execute(c)?;
+    Ok(())
 }
 
 pub fn no_bank_account() -> ApiError {

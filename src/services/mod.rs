@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
+pub mod balance_alerts;
 pub mod bank_account;
 pub mod deposits;
 pub mod fx;
@@ -10,6 +11,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod link_sends;
 pub mod links;
+pub mod notifications;
 pub mod outbox;
 pub mod payouts;
 pub mod pins;

@@ -185,6 +185,35 @@ type Row = (
     Option<NaiveDateTime>,
 );
 
+/// The columns of a [`Row`], with the account's username.
+const COLUMNS: (
+    po::id,
+    po::public_id,
+    accounts::username,
+    po::purpose,
+    po::amount,
+    po::iban,
+    po::bic,
+    po::subject,
+    po::status,
+    po::transaction_id,
+    po::created_at,
+    po::executed_at,
+) = (
+    po::id,
+    po::public_id,
+    accounts::username,
+    po::purpose,
+    po::amount,
+    po::iban,
+    po::bic,
+    po::subject,
+    po::status,
+    po::transaction_id,
+    po::created_at,
+    po::executed_at,
+);
+
 fn to_record(r: Row) -> PayoutRecord {
     let (_, id, account, purpose, amount, iban, bic, subject, status, txn, created, executed) = r;
     PayoutRecord {
@@ -241,20 +270,7 @@ pub async fn list(
             }
             Ok(q.order(po::id.desc())
                 .limit(limit + 1)
-                .select((
-                    po::id,
-                    po::public_id,
-                    accounts::username,
-                    po::purpose,
-                    po::amount,
-                    po::iban,
-                    po::bic,
-                    po::subject,
-                    po::status,
-                    po::transaction_id,
-                    po::created_at,
-                    po::executed_at,
-                ))
+                .select(COLUMNS)
                 .load(c)?)
         })
         .await?;
@@ -309,20 +325,7 @@ pub async fn mark_executed(
                 let row: Row = po::table
                     .inner_join(accounts::table.on(accounts::id.eq(po::account_id)))
                     .filter(po::id.eq(id))
-                    .select((
-                        po::id,
-                        po::public_id,
-                        accounts::username,
-                        po::purpose,
-                        po::amount,
-                        po::iban,
-                        po::bic,
-                        po::subject,
-                        po::status,
-                        po::transaction_id,
-                        po::created_at,
-                        po::executed_at,
-                    ))
+                    .select(COLUMNS)
                     .first(c)?;
                 Ok(to_record(row))
             })

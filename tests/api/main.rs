@@ -6,6 +6,7 @@ mod expiry;
 mod idempotency;
 
 mod accounts;
+mod alerts;
 mod auth;
 mod browser;
 mod callbacks;
