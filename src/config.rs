@@ -3,6 +3,7 @@
 use std::fmt;
 
 const DEV_PEPPER: &str = "pinpay-development-pepper-not-for-production";
+const DEV_RELOAD_SECRET: &str = "pinpay-sandbox-reload-secret";
 const MIN_SECRET_BYTES: usize = 32;
 const MIN_PEPPER_BYTES: usize = 16;
 
@@ -118,6 +119,10 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// SMS delivery of payment links through an HTTP gateway; `None`: the log sink.
     pub sms: Option<SmsConfig>,
+    /// The built-in sandbox reload provider: its MAC secret, and how long after an order
+    /// it confirms it.
+    pub reload_sandbox_secret: Secret,
+    pub reload_sandbox_delay_ms: u64,
 }
 
 /// How the SMTP connection is secured.
@@ -188,6 +193,8 @@ impl Config {
             throttle: Default::default(),
             smtp: None,
             sms: None,
+            reload_sandbox_secret: Secret::new(DEV_RELOAD_SECRET),
+            reload_sandbox_delay_ms: 2000,
         }
     }
 
@@ -256,6 +263,14 @@ impl Config {
             None => tracing::warn!("PINPAY_PEPPER unset: using the development pepper"),
         }
         c.admin_token = get("PINPAY_ADMIN_TOKEN").map(Secret::new);
+        if let Some(s) = get("PINPAY_RELOAD_SANDBOX_SECRET") {
+            c.reload_sandbox_secret = Secret::new(s);
+        }
+        c.reload_sandbox_delay_ms = parse_or(
+            &get,
+            "PINPAY_RELOAD_SANDBOX_DELAY_MS",
+            c.reload_sandbox_delay_ms,
+        )?;
         c.tiers_file = get("PINPAY_TIERS_FILE");
         c.sweep_interval_ms =
             parse_or(&get, "PINPAY_SWEEP_INTERVAL_MS", c.sweep_interval_ms)?.max(10);

@@ -56,6 +56,7 @@ impl Application {
                 notifier,
                 stop.clone(),
             )),
+            tokio::spawn(crate::services::reloads::run(state.clone(), stop.clone())),
             tokio::spawn(worker.run(stop)),
         ];
         let data = web::Data::new(state);
@@ -212,6 +213,9 @@ routes! {
     "/v1/me" => { get => accounts::me }
     "/v1/me/pin" => { put => accounts::set_pin }
     "/v1/me/balance-alert" => { get => accounts::balance_alert, put => accounts::set_balance_alert }
+    "/v1/me/auto-reload" => { get => routes::reloads::auto_reload, put => routes::reloads::set_auto_reload }
+    "/v1/reloads" => { post => routes::reloads::order, get => routes::reloads::list }
+    "/v1/reload/confirmations/{provider}" => { post => routes::reloads::confirm }
     "/v1/me/bank-account" => { get => routes::onboarding::bank_account, put => routes::onboarding::change_bank_account }
     "/v1/me/bank-account/verification" => { post => routes::onboarding::request_verification }
     "/v1/me/bank-account/verify" => { post => routes::onboarding::verify }

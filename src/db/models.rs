@@ -31,6 +31,8 @@ pub struct Account {
     pub alert_threshold: Option<i64>,
     /// False from an alert until the balance is back at or above the threshold.
     pub alert_armed: bool,
+    /// Auto-reload's `replenish_amount` in cents, while auto-reload is on.
+    pub reload_threshold: Option<i64>,
 }
 
 #[derive(Insertable, Debug)]

@@ -22,6 +22,7 @@ diesel::table! {
         bank_verified_at -> Nullable<Timestamp>,
         alert_threshold -> Nullable<BigInt>,
         alert_armed -> Bool,
+        reload_threshold -> Nullable<BigInt>,
     }
 }
 
@@ -360,8 +361,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    auto_reload_settings (account_id) {
+        account_id -> BigInt,
+        enabled -> Bool,
+        replenish_amount -> BigInt,
+        recurring_amount -> BigInt,
+        provider -> Text,
+        consecutive_failures -> Integer,
+        disabled_reason -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reload_orders (id) {
+        id -> BigInt,
+        public_id -> Text,
+        account_id -> BigInt,
+        provider -> Text,
+        origin -> Text,
+        amount -> BigInt,
+        currency -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        transaction_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    auto_reload_settings,
+    reload_orders,
     balance_alert_settings,
     notifications,
     api_tokens,

@@ -9,6 +9,7 @@ pub mod input;
 pub mod money;
 pub mod onboarding;
 pub mod pin_attempts;
+pub mod reload;
 pub mod requests;
 pub mod throttle;
 pub mod tiers;

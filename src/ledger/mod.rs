@@ -78,6 +78,10 @@ pub fn insufficient_funds() -> ApiError {
     )
 }
 
+/// What the balance update returns: the running debit total, the new balance, the
+/// low-balance alert's threshold and whether it is armed, auto-reload's threshold.
+type Moved = (i64, i64, Option<i64>, bool, Option<i64>);
+
 /// Books `entry`; returns the transaction id. Fails with `insufficient_funds` if a
 /// wallet would go negative (the caller's transaction then rolls everything back).
 pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i64> {
@@ -109,7 +113,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         let debit = (-delta).max(0);
         // System accounts may go negative; wallets only as far as zero. The running debit
         // total moves in the same statement.
-        let moved: Option<(i64, i64, Option<i64>, bool)> = diesel::update(
+        let moved: Option<Moved> = diesel::update(
             accounts::table.find(leg.account_id).filter(
                 accounts::kind
                     .eq("system")
@@ -126,10 +130,11 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             accounts::balance,
             accounts::alert_threshold,
             accounts::alert_armed,
+            accounts::reload_threshold,
         ))
         .get_result(c)
         .optional()?;
-        let Some((debited_through, balance, threshold, armed)) = moved else {
+        let Some((debited_through, balance, threshold, armed, reload_below)) = moved else {
             return Err(insufficient_funds());
         };
         // The low-balance alert, in this transaction: one per crossing (a no-op unless
@@ -143,6 +148,11 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
                 armed,
                 now,
             )?;
+        }
+        // Auto-reload: a debit that leaves the balance below `replenish_amount` orders one
+        // reload (none while one is pending).
+        if reload_below.is_some_and(|replenish| delta < 0 && balance < replenish) {
+            crate::services::reloads::order_auto(c, leg.account_id, now)?;
         }
         let counterparty = (legs.len() == 2).then(|| legs[1 - i].account_id);
         diesel::insert_into(postings::table)

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod money_requests;
 pub mod onboarding;
 pub mod pagination;
+pub mod reloads;
 pub mod sandbox;
 pub mod sessions;
 pub mod version;

@@ -25,6 +25,7 @@ mod outage;
 mod pins;
 mod process;
 mod receiver;
+mod reloads;
 mod requests;
 mod sandbox;
 mod settings;
