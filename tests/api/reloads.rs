@@ -194,3 +194,40 @@ async fn a_reload_past_the_daily_top_up_count_is_refused_and_turns_auto_reload_o
     assert_eq!(app.balance(&corp).await, "39.75");
     assert_eq!(app.ledger_report().await["ok"], true);
 }
+
+#[tokio::test]
+async fn three_failed_reloads_in_a_row_turn_auto_reload_off() {
+    let app = app(600_000).await;
+    let shop = app.corporate_plus("shop").await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "100.00").await.ok(201);
+    auto_reload(&app, &anna, "99.50", "10.00").await;
+    for failure in 1..=3 {
+        pay(&app, &shop, &anna, "1.00").await; // below 99.50: an order
+        let list = orders(&app, &anna).await;
+        assert_eq!(list.len(), failure, "{list:?}");
+        let code = list[0]["id"].as_str().unwrap().to_string();
+        let refused = app
+            .post(
+                "/v1/reload/confirmations/sandbox",
+                None,
+                json!({"order_code": code, "amount": "10.00", "currency": "EUR", "status": "REFUSED", "mac": mac(&code, "10.00", "EUR", "REFUSED")}),
+            )
+            .await;
+        assert_eq!(refused.ok(200)["status"], "failed");
+        let settings = app.get("/v1/me/auto-reload", Some(&anna)).await;
+        let settings = settings.ok(200).clone();
+        assert_eq!(settings["enabled"], failure < 3, "{settings}");
+        assert_eq!(settings["consecutive_failures"], failure);
+    }
+    let settings = app.get("/v1/me/auto-reload", Some(&anna)).await;
+    let reason = settings.ok(200)["disabled_reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("3 reloads failed in a row"), "{reason}");
+    // Off: the next debit below the threshold orders nothing.
+    pay(&app, &shop, &anna, "1.00").await;
+    assert_eq!(orders(&app, &anna).await.len(), 3);
+    assert_eq!(app.balance(&anna).await, "96.00");
+}
