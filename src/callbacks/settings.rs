@@ -21,6 +21,11 @@ pub fn find(c: &mut DbConn, merchant_id: i64) -> QueryResult<Option<MerchantCall
         .optional()
 }
 
+/// Whether the merchant has a default callback URL (events without one are not queued).
+pub fn has_url(c: &mut DbConn, merchant_id: i64) -> QueryResult<bool> {
+    Ok(find(c, merchant_id)?.is_some_and(|cb| cb.url.is_some()))
+}
+
 /// Creates the merchant's signing secret if it has none; returns it only when created
 /// (a secret is shown once).
 pub fn ensure_secret(

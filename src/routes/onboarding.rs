@@ -125,9 +125,8 @@ async fn read_upload(mut form: Multipart) -> ApiResult<Upload> {
             }
         }
     }
-    let kind = kind.ok_or_else(|| {
-        ApiError::invalid_field("kind", "the form needs a kind field").with("field", "kind")
-    })?;
+    let kind =
+        kind.ok_or_else(|| ApiError::invalid_field("kind", "the form needs a kind field"))?;
     let (filename, content) =
         file.ok_or_else(|| ApiError::invalid_field("file", "the form needs a file part"))?;
     Ok(Upload {

@@ -199,8 +199,7 @@ fn fire(c: &mut DbConn, account_id: i64, now: NaiveDateTime) -> ApiResult<bool> 
         .set(bas::last_alert_at.eq(now))
         .execute(c)?;
     if AccountKind::from_db(&account.kind).is_merchant() {
-        let has_url =
-            crate::callbacks::settings::find(c, account_id)?.is_some_and(|cb| cb.url.is_some());
+        let has_url = crate::callbacks::settings::has_url(c, account_id)?;
         if has_url {
             let data = json!({
                 "object": "balance_alert",

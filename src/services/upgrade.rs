@@ -453,18 +453,22 @@ pub struct Rejection {
     pub reason: String,
 }
 
-fn submitted(row: &AppRow) -> ApiResult<()> {
-    if row.status == "submitted" {
-        Ok(())
-    } else {
-        Err(ApiError::conflict(
+/// The application to decide and its merchant, locked; the status is read under the
+/// merchant's lock, so of two concurrent decisions only the first finds it submitted.
+fn lock_submitted(c: &mut DbConn, application: &str) -> ApiResult<(AppRow, Account)> {
+    let found = by_public_id(c, application)?;
+    let merchant = q::lock(c, found.account_id)?.ok_or_else(ApiError::internal)?;
+    let row = reload(c, found.id)?;
+    if row.status != "submitted" {
+        return Err(ApiError::conflict(
             "application_not_submitted",
             format!(
                 "Only a submitted application can be decided; this one is {}.",
                 row.status
             ),
-        ))
+        ));
     }
+    Ok((row, merchant))
 }
 
 /// Accepts a submitted application: the merchant becomes Corporate+, the decision is
@@ -479,9 +483,7 @@ pub async fn accept(
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                let row = by_public_id(c, &application)?;
-                let merchant = q::lock(c, row.account_id)?.ok_or_else(ApiError::internal)?;
-                submitted(&row)?;
+                let (row, merchant) = lock_submitted(c, &application)?;
                 if merchant.bank_verified_at.is_none() {
                     return Err(super::bank_account::not_verified());
                 }
@@ -520,9 +522,7 @@ pub async fn reject(
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                let row = by_public_id(c, &application)?;
-                let merchant = q::lock(c, row.account_id)?.ok_or_else(ApiError::internal)?;
-                submitted(&row)?;
+                let (row, merchant) = lock_submitted(c, &application)?;
                 diesel::update(ua::table.find(row.id))
                     .set((
                         ua::status.eq("rejected"),
@@ -577,25 +577,14 @@ pub fn change_tier(
         ))
         .returning(accounts::all_columns)
         .get_result(c)?;
-    if before != kind {
-        if let Some(cb) = crate::callbacks::settings::find(c, merchant.id)? {
-            if cb.url.is_some() {
-                let data = json!({
-                    "object": "account",
-                    "username": merchant.username,
-                    "previous_tier": before.as_str(),
-                    "tier": kind.as_str(),
-                });
-                crate::services::outbox::emit(
-                    c,
-                    merchant.id,
-                    "account.tier_changed",
-                    data,
-                    None,
-                    now,
-                )?;
-            }
-        }
+    if before != kind && crate::callbacks::settings::has_url(c, merchant.id)? {
+        let data = json!({
+            "object": "account",
+            "username": merchant.username,
+            "previous_tier": before.as_str(),
+            "tier": kind.as_str(),
+        });
+        crate::services::outbox::emit(c, merchant.id, "account.tier_changed", data, None, now)?;
     }
     Ok(updated)
 }
