@@ -123,6 +123,25 @@ pub struct Config {
     /// it confirms it.
     pub reload_sandbox_secret: Secret,
     pub reload_sandbox_delay_ms: u64,
+    /// A card acquirer's hosted order flow (reload provider `acquirer`); `None`: not offered.
+    pub reload_acquirer: Option<AcquirerConfig>,
+    /// A reload order the payer has not completed after this long fails.
+    pub reload_order_ttl_secs: u64,
+}
+
+/// A card acquirer in the shape of Worldpay's hosted order flow: PinPay creates the order
+/// by an HTTP call, the payer completes it on the acquirer's page, and the acquirer
+/// confirms it with a MAC at `POST /v1/reload/confirmations/acquirer`.
+#[derive(Clone, Debug)]
+pub struct AcquirerConfig {
+    /// Orders are created by `POST` of JSON to this URL.
+    pub url: String,
+    /// PinPay's merchant code at the acquirer, sent with every order.
+    pub merchant_code: String,
+    /// HTTP Basic password for order creation (the user is the merchant code), when set.
+    pub password: Option<Secret>,
+    /// The secret the acquirer's confirmation MACs are made with.
+    pub mac_secret: Secret,
 }
 
 /// How the SMTP connection is secured.
@@ -195,6 +214,8 @@ impl Config {
             sms: None,
             reload_sandbox_secret: Secret::new(DEV_RELOAD_SECRET),
             reload_sandbox_delay_ms: 2000,
+            reload_acquirer: None,
+            reload_order_ttl_secs: 24 * 3600,
         }
     }
 
@@ -271,6 +292,26 @@ impl Config {
             "PINPAY_RELOAD_SANDBOX_DELAY_MS",
             c.reload_sandbox_delay_ms,
         )?;
+        if let Some(url) = get("PINPAY_RELOAD_ACQUIRER_URL") {
+            let mac_secret = get("PINPAY_RELOAD_ACQUIRER_MAC_SECRET").ok_or_else(|| {
+                ConfigError(
+                    "PINPAY_RELOAD_ACQUIRER_URL needs PINPAY_RELOAD_ACQUIRER_MAC_SECRET".into(),
+                )
+            })?;
+            c.reload_acquirer = Some(AcquirerConfig {
+                url,
+                merchant_code: get("PINPAY_RELOAD_ACQUIRER_MERCHANT_CODE")
+                    .unwrap_or_else(|| "PINPAY".into()),
+                password: get("PINPAY_RELOAD_ACQUIRER_PASSWORD").map(Secret::new),
+                mac_secret: Secret::new(mac_secret),
+            });
+        }
+        c.reload_order_ttl_secs = parse_or(
+            &get,
+            "PINPAY_RELOAD_ORDER_TTL_SECS",
+            c.reload_order_ttl_secs,
+        )?
+        .max(60);
         c.tiers_file = get("PINPAY_TIERS_FILE");
         c.sweep_interval_ms =
             parse_or(&get, "PINPAY_SWEEP_INTERVAL_MS", c.sweep_interval_ms)?.max(10);
@@ -378,6 +419,18 @@ impl Config {
             crate::domain::contact::sms_sender(&sms.sender).map_err(ConfigError)?;
             if url::Url::parse(&sms.url).is_err() {
                 return Err(ConfigError("PINPAY_SMS_URL is not a URL".into()));
+            }
+        }
+        if let Some(a) = &self.reload_acquirer {
+            if !matches!(url::Url::parse(&a.url), Ok(u) if matches!(u.scheme(), "http" | "https")) {
+                return Err(ConfigError(
+                    "PINPAY_RELOAD_ACQUIRER_URL is not an http(s) URL".into(),
+                ));
+            }
+            if a.mac_secret.expose().len() < 16 {
+                return Err(ConfigError(
+                    "PINPAY_RELOAD_ACQUIRER_MAC_SECRET is too weak: at least 16 bytes".into(),
+                ));
             }
         }
         if let Some(smtp) = &self.smtp {

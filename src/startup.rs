@@ -42,7 +42,7 @@ impl Application {
         let worker = crate::callbacks::worker::Worker::new(state.clone())?;
         let notifier = Arc::new(crate::notify::Notifier::from_config(
             &state.config,
-            reqwest::Client::new(),
+            state.http.clone(),
         )?);
         let tasks = vec![
             tokio::spawn(sweeper(state.clone(), stop.clone())),
@@ -182,6 +182,10 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         pin_gate: Default::default(),
         sends_wake: Default::default(),
         metrics: Default::default(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?,
     })
 }
 

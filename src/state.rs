@@ -22,4 +22,6 @@ pub struct AppState {
     /// Fired when a payment link is queued for sending (see `services::link_sends`).
     pub sends_wake: Arc<tokio::sync::Notify>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Outgoing calls to providers and gateways (redirects are not followed).
+    pub http: reqwest::Client,
 }

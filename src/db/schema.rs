@@ -388,6 +388,29 @@ diesel::table! {
         transaction_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
+        provider_reference -> Nullable<Text>,
+        payment_url -> Nullable<Text>,
+        submit_attempts -> Integer,
+        next_submit_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invoice_sequences (issuer) {
+        issuer -> Text,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        number -> BigInt,
+        account_id -> BigInt,
+        period -> Text,
+        company_name -> Text,
+        total -> BigInt,
+        issued_at -> Timestamp,
     }
 }
 
@@ -395,6 +418,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     auto_reload_settings,
     reload_orders,
+    invoice_sequences,
+    invoices,
     balance_alert_settings,
     notifications,
     api_tokens,

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod payouts;
 pub mod pins;
+pub mod reload_providers;
 pub mod reloads;
 pub mod requests;
 pub mod sandbox;

@@ -8,11 +8,19 @@
 //! to one pending order per account). Three failed reloads in a row, or a reload the top-up
 //! limits refuse, turn auto-reload off with the reason, and the account holder is told.
 //!
-//! Providers: `sandbox`, built in, confirms its orders itself after
+//! Providers (`reload_providers`): `sandbox`, built in, confirms its orders itself after
 //! `PINPAY_RELOAD_SANDBOX_DELAY_MS` through the same confirmation path, signed with
-//! `PINPAY_RELOAD_SANDBOX_SECRET`.
+//! `PINPAY_RELOAD_SANDBOX_SECRET`; `acquirer`, a card acquirer reached over HTTP.
+//!
+//! Every order is placed with its provider after the transaction that made it commits
+//! (an auto-reload is ordered inside a debit's transaction, where no HTTP call belongs):
+//! the worker claims due orders by moving `next_submit_at` ahead (so one instance places
+//! each), retries with back-off, and fails the order after `MAX_PLACE_ATTEMPTS` or when
+//! the provider refuses it. An order the payer has not completed within
+//! `PINPAY_RELOAD_ORDER_TTL_SECS` fails too, so auto-reload is never stuck behind it.
 
 use super::limits::LimitCtx;
+use super::reload_providers::{OrderToPlace, PlaceError, Provider};
 use crate::db::models::Account;
 use crate::db::schema::{accounts, auto_reload_settings as ars, reload_orders as ro};
 use crate::db::{accounts as q, write_tx, DbConn};
@@ -28,17 +36,19 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub const PROVIDERS: &[&str] = &["sandbox"];
 /// Failed reloads in a row after which auto-reload turns itself off.
 pub const MAX_FAILURES: i32 = 3;
+/// Attempts to place an order with its provider before it fails.
+pub const MAX_PLACE_ATTEMPTS: i32 = 5;
+/// How long a claimed placement is left to one worker before another may take it.
+const PLACE_LEASE_SECS: i64 = 30;
 
-fn provider(raw: &str) -> ApiResult<&'static str> {
-    PROVIDERS
-        .iter()
-        .find(|p| **p == raw)
-        .copied()
+fn provider(state: &AppState, raw: &str) -> ApiResult<&'static str> {
+    Provider::named(&state.config, raw)
+        .map(|p| p.name())
         .ok_or_else(|| {
-            ApiError::invalid_field("provider", format!("one of {}", PROVIDERS.join(", ")))
+            let offered = Provider::offered(&state.config);
+            ApiError::invalid_field("provider", format!("one of {}", offered.join(", ")))
         })
 }
 
@@ -57,6 +67,8 @@ struct OrderRow {
     transaction_id: Option<i64>,
     created_at: NaiveDateTime,
     resolved_at: Option<NaiveDateTime>,
+    payment_url: Option<String>,
+    submit_attempts: i32,
 }
 
 #[derive(Serialize, Debug)]
@@ -71,6 +83,8 @@ pub struct OrderView {
     /// Why the order was refused or failed.
     pub reason: Option<String>,
     pub transaction_id: Option<String>,
+    /// Where the payer completes the order (a card acquirer's page); none for `sandbox`.
+    pub payment_url: Option<String>,
     pub created_at: String,
     pub resolved_at: Option<String>,
 }
@@ -87,6 +101,7 @@ impl From<OrderRow> for OrderView {
             status: r.status,
             reason: r.reason,
             transaction_id: r.transaction_id.map(ledger::txn_public_id),
+            payment_url: r.payment_url,
             created_at: rfc3339(r.created_at),
             resolved_at: r.resolved_at.map(rfc3339),
         }
@@ -171,7 +186,7 @@ pub async fn set_settings(
 ) -> ApiResult<AutoReloadView> {
     let replenish = Money::parse_amount("replenish_amount", &s.replenish_amount)?;
     let recurring = Money::parse_amount("recurring_amount", &s.recurring_amount)?;
-    let provider = provider(&s.provider)?;
+    let provider = provider(state, &s.provider)?;
     let (id, now, enabled) = (account.id, state.clock.now_naive(), s.enabled);
     state
         .db
@@ -255,6 +270,7 @@ fn insert_order(
                 ro::currency.eq("EUR"),
                 ro::status.eq("pending"),
                 ro::created_at.eq(now),
+                ro::next_submit_at.eq(now),
             ))
             .on_conflict_do_nothing()
             .returning(ro::id)
@@ -290,9 +306,13 @@ pub async fn order(
     req: ReloadRequest,
 ) -> ApiResult<OrderView> {
     let amount = Money::parse_amount("amount", &req.amount)?;
-    let provider = provider(req.provider.as_deref().unwrap_or("sandbox"))?;
+    let default = Provider::offered(&state.config)
+        .first()
+        .copied()
+        .unwrap_or("sandbox");
+    let provider = provider(state, req.provider.as_deref().unwrap_or(default))?;
     let (id, now) = (account.id, state.clock.now_naive());
-    state
+    let order = state
         .db
         .run(move |c| {
             write_tx(c, |c| {
@@ -304,10 +324,14 @@ pub async fn order(
                         "A reload of this account is still pending; wait for its outcome.",
                     ));
                 };
-                Ok(load(c, order)?.into())
+                Ok(order)
             })
         })
-        .await
+        .await?;
+    // Placed at once, so the answer can carry the payment page; if the provider cannot
+    // be reached now, the worker tries again.
+    place(state, order).await;
+    Ok(state.db.run(move |c| load(c, order)).await?.into())
 }
 
 fn load(c: &mut DbConn, id: i64) -> ApiResult<OrderRow> {
@@ -348,10 +372,9 @@ pub struct Confirmation {
 }
 
 fn secret_of(state: &AppState, provider: &str) -> ApiResult<String> {
-    match provider {
-        "sandbox" => Ok(state.config.reload_sandbox_secret.expose().to_string()),
-        _ => Err(ApiError::not_found("No reload provider has this name.")),
-    }
+    Provider::named(&state.config, provider)
+        .map(|p| p.mac_secret().to_string())
+        .ok_or_else(|| ApiError::not_found("No reload provider has this name."))
 }
 
 fn bad_mac() -> ApiError {
@@ -505,8 +528,206 @@ fn failed(c: &mut DbConn, order: &OrderRow, why: &str, now: NaiveDateTime) -> Ap
     Ok(())
 }
 
-/// The sandbox provider: confirms each of its pending orders once its delay has passed,
+/// Places one order with its provider if it is due and this call claims it: on success
+/// the order keeps the provider's reference and payment page; a provider that cannot be
+/// reached is tried again with back-off, and after `MAX_PLACE_ATTEMPTS` (or a refusal) the
+/// order fails.
+async fn place(state: &AppState, order_id: i64) {
+    let now = state.clock.now_naive();
+    let claimed = state
+        .db
+        .run(move |c| {
+            let lease = now + Duration::seconds(PLACE_LEASE_SECS);
+            let n = diesel::update(
+                ro::table
+                    .find(order_id)
+                    .filter(ro::status.eq("pending"))
+                    .filter(ro::next_submit_at.le(now)),
+            )
+            .set((
+                ro::next_submit_at.eq(lease),
+                ro::submit_attempts.eq(ro::submit_attempts + 1),
+            ))
+            .execute(c)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let order = load(c, order_id)?;
+            let shopper: String = accounts::table
+                .find(order.account_id)
+                .select(accounts::username)
+                .first(c)?;
+            Ok(Some((order, shopper)))
+        })
+        .await;
+    let Ok(Some((order, shopper))) = claimed else {
+        return;
+    };
+    let attempts = order.submit_attempts;
+    let Some(provider) = Provider::named(&state.config, &order.provider) else {
+        let why = format!("the provider {} is not offered any more", order.provider);
+        give_up(state, order, why).await;
+        return;
+    };
+    let placed = provider
+        .place(
+            &state.http,
+            OrderToPlace {
+                order_code: &order.public_id,
+                amount: Money::cents(order.amount),
+                currency: &order.currency,
+                shopper: &shopper,
+            },
+        )
+        .await;
+    let outcome = match placed {
+        Ok(p) => {
+            let id = order.id;
+            state
+                .db
+                .run(move |c| {
+                    diesel::update(ro::table.find(id).filter(ro::status.eq("pending")))
+                        .set((
+                            ro::provider_reference.eq(p.reference),
+                            ro::payment_url.eq(p.payment_url),
+                            ro::next_submit_at.eq(None::<NaiveDateTime>),
+                        ))
+                        .execute(c)?;
+                    Ok(())
+                })
+                .await
+        }
+        Err(PlaceError::Retry(why)) if attempts < MAX_PLACE_ATTEMPTS => {
+            tracing::warn!(order = %order.public_id, attempts, %why, "reload order not placed; will retry");
+            let (id, at) = (order.id, now + Duration::seconds(1 << attempts.min(10)));
+            state
+                .db
+                .run(move |c| {
+                    diesel::update(ro::table.find(id).filter(ro::status.eq("pending")))
+                        .set(ro::next_submit_at.eq(at))
+                        .execute(c)?;
+                    Ok(())
+                })
+                .await
+        }
+        Err(PlaceError::Retry(why)) | Err(PlaceError::Refused(why)) => {
+            give_up(state, order, why).await;
+            Ok(())
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e.detail, "recording a reload placement failed");
+    }
+}
+
+/// Fails a pending order with `why` (counted against auto-reload).
+async fn give_up(state: &AppState, order: OrderRow, why: String) {
+    tracing::warn!(order = %order.public_id, %why, "reload order failed");
+    let now = state.clock.now_naive();
+    let done = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                q::lock(c, order.account_id)?;
+                if load(c, order.id)?.status != "pending" {
+                    return Ok(());
+                }
+                resolve(c, &order, "failed", Some(&why), None, now)?;
+                failed(c, &order, &why, now)
+            })
+        })
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e.detail, "failing a reload order failed");
+    }
+}
+
+/// One round of the reload worker: places due orders, lets the sandbox confirm its own,
+/// and fails orders left uncompleted past their time.
+async fn round(state: &AppState) -> ApiResult<()> {
+    let now = state.clock.now_naive();
+    let due: Vec<i64> = state
+        .db
+        .run(move |c| {
+            Ok(ro::table
+                .filter(ro::status.eq("pending"))
+                .filter(ro::next_submit_at.le(now))
+                .order(ro::id.asc())
+                .limit(20)
+                .select(ro::id)
+                .load(c)?)
+        })
+        .await?;
+    futures::future::join_all(due.into_iter().map(|id| place(state, id))).await;
+
+    let ttl = Duration::seconds(state.config.reload_order_ttl_secs as i64);
+    let stale: Vec<OrderRow> = state
+        .db
+        .run(move |c| {
+            Ok(ro::table
+                .filter(ro::status.eq("pending"))
+                .filter(ro::created_at.le(now - ttl))
+                .order(ro::id.asc())
+                .limit(50)
+                .select(OrderRow::as_select())
+                .load(c)?)
+        })
+        .await?;
+    for order in stale {
+        let why = format!(
+            "the order was not completed within {} hours",
+            state.config.reload_order_ttl_secs / 3600
+        );
+        give_up(state, order, why).await;
+    }
+    confirm_sandbox_orders(state).await
+}
+
+/// The sandbox provider: confirms each of its placed orders once its delay has passed,
 /// through the same MAC-checked path as any provider's confirmation.
+async fn confirm_sandbox_orders(state: &AppState) -> ApiResult<()> {
+    let delay = Duration::milliseconds(state.config.reload_sandbox_delay_ms as i64);
+    let placed_by = state.clock.now_naive() - delay;
+    let due: Vec<(String, i64, String)> = state
+        .db
+        .run(move |c| {
+            Ok(ro::table
+                .filter(ro::provider.eq("sandbox"))
+                .filter(ro::status.eq("pending"))
+                .filter(ro::next_submit_at.is_null())
+                .filter(ro::created_at.le(placed_by))
+                .order(ro::id.asc())
+                .limit(50)
+                .select((ro::public_id, ro::amount, ro::currency))
+                .load(c)?)
+        })
+        .await?;
+    let Some(sandbox) = Provider::named(&state.config, "sandbox") else {
+        return Ok(());
+    };
+    let secret = sandbox.mac_secret().to_string();
+    for (code, amount, currency) in due {
+        let amount = Money::cents(amount).to_string();
+        let status = ProviderStatus::Authorised.as_str();
+        let conf = Confirmation {
+            mac: rules::mac(&secret, &code, &amount, &currency, status),
+            order_code: code.clone(),
+            amount,
+            currency,
+            status: status.to_string(),
+        };
+        match confirm(state, "sandbox".into(), conf).await {
+            Ok(_) => tracing::info!(order = %code, "sandbox reload confirmed"),
+            Err(e) if e.status.is_client_error() => {
+                tracing::info!(order = %code, code = e.code, "sandbox reload refused")
+            }
+            Err(e) => tracing::warn!(order = %code, error = %e.detail, "sandbox reload failed"),
+        }
+    }
+    Ok(())
+}
+
+/// The reload worker (every instance runs one; claims keep each placement to one).
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -519,40 +740,8 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             break;
         }
-        let delay = Duration::milliseconds(state.config.reload_sandbox_delay_ms as i64);
-        let placed_by = state.clock.now_naive() - delay;
-        let due: ApiResult<Vec<(String, i64, String)>> = state
-            .db
-            .run(move |c| {
-                Ok(ro::table
-                    .filter(ro::provider.eq("sandbox"))
-                    .filter(ro::status.eq("pending"))
-                    .filter(ro::created_at.le(placed_by))
-                    .order(ro::id.asc())
-                    .limit(50)
-                    .select((ro::public_id, ro::amount, ro::currency))
-                    .load(c)?)
-            })
-            .await;
-        let Ok(due) = due else { continue };
-        let secret = state.config.reload_sandbox_secret.expose().to_string();
-        for (code, amount, currency) in due {
-            let amount = Money::cents(amount).to_string();
-            let status = ProviderStatus::Authorised.as_str();
-            let conf = Confirmation {
-                mac: rules::mac(&secret, &code, &amount, &currency, status),
-                order_code: code.clone(),
-                amount,
-                currency,
-                status: status.to_string(),
-            };
-            match confirm(&state, "sandbox".into(), conf).await {
-                Ok(_) => tracing::info!(order = %code, "sandbox reload confirmed"),
-                Err(e) if e.status.is_client_error() => {
-                    tracing::info!(order = %code, code = e.code, "sandbox reload refused")
-                }
-                Err(e) => tracing::warn!(order = %code, error = %e.detail, "sandbox reload failed"),
-            }
+        if let Err(e) = round(&state).await {
+            tracing::debug!(error = %e.detail, "reload round failed");
         }
     }
 }

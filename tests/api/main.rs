@@ -6,6 +6,7 @@ mod expiry;
 mod idempotency;
 
 mod accounts;
+mod acquirer;
 mod alerts;
 mod auth;
 mod browser;
