@@ -235,6 +235,10 @@ routes! {
     "/v1/balance" => { get => ledger::balance }
     "/v1/transactions" => { get => ledger::transactions }
     "/v1/transactions.csv" => { get => ledger::transactions_csv }
+    "/v1/transactions.xlsx" => { get => ledger::transactions_xlsx }
+    "/v1/statements/{month}" => { get => routes::statements::statement }
+    "/v1/invoices" => { get => routes::statements::invoices }
+    "/v1/invoices/{month}" => { get => routes::statements::invoice }
     "/v1/transfers" => { post => ledger::transfer }
     "/v1/payouts" => { post => ledger::payout }
     "/v1/money-requests" => { post => mr::create, get => mr::list }

@@ -371,6 +371,28 @@ where
     }
 }
 
+/// Runs `f` in one read-only snapshot, so several statements see the same data: a
+/// repeatable-read transaction on PostgreSQL, a deferred one on SQLite (WAL keeps its
+/// snapshot from the first read).
+pub fn read_snapshot<T, F>(conn: &mut DbConn, f: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut DbConn) -> ApiResult<T>,
+{
+    match conn {
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?,
+    }
+    let result = f(conn);
+    if let Err(e) = <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
+        tracing::error!(error = %e, "ending a read snapshot failed");
+        let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+    }
+    result
+}
+
 /// Begins the write transaction; on SQLite first takes this process's turn (see
 /// `writer`), held until the returned guard drops.
 fn begin_write(conn: &mut DbConn) -> ApiResult<Option<writer::WriterGuard>> {

@@ -70,3 +70,63 @@ pub fn list(
         })
         .collect())
 }
+
+/// Every posting of the account in `[period.start, period.end)`, oldest first, up to
+/// `limit`.
+pub fn in_period(
+    c: &mut DbConn,
+    account_id: i64,
+    period: crate::domain::calendar::Period,
+    limit: i64,
+) -> QueryResult<Vec<Item>> {
+    let rows: Vec<Row> = postings::table
+        .inner_join(lt::table)
+        .left_join(accounts::table.on(accounts::id.nullable().eq(postings::counterparty_id)))
+        .filter(postings::account_id.eq(account_id))
+        .filter(postings::created_at.ge(period.start))
+        .filter(postings::created_at.lt(period.end))
+        .select((
+            Posting::as_select(),
+            lt::description,
+            lt::related_id,
+            accounts::username.nullable(),
+        ))
+        .order((postings::created_at.asc(), postings::id.asc()))
+        .limit(limit)
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(posting, description, related_id, counterparty)| Item {
+            posting,
+            description,
+            related_id,
+            counterparty,
+        })
+        .collect())
+}
+
+/// The sum of the account's postings booked at or after `since` (cents): the balance
+/// then was the balance now minus this.
+pub fn moved_since(c: &mut DbConn, account_id: i64, since: NaiveDateTime) -> QueryResult<i64> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    postings::table
+        .filter(postings::account_id.eq(account_id))
+        .filter(postings::created_at.ge(since))
+        .select(sql::<BigInt>("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"))
+        .get_result(c)
+}
+
+/// The kind of each of these transactions (fees name the movement they were charged on).
+pub fn kinds_of(c: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        out.extend(
+            lt::table
+                .filter(lt::id.eq_any(chunk))
+                .select((lt::id, lt::kind))
+                .load::<(i64, String)>(c)?,
+        );
+    }
+    Ok(out)
+}

@@ -1,4 +1,4 @@
-//! `/v1/balance`, `/v1/transactions`, `/v1/transactions.csv`, `/v1/fees`,
+//! `/v1/balance`, `/v1/transactions`, `/v1/transactions.csv` and `.xlsx`, `/v1/fees`,
 //! `/v1/transfers`, `/v1/payouts`.
 
 use super::extract::{ApiJson, IdempotencyKey};
@@ -6,6 +6,7 @@ use super::idempotent::{account_scope, idempotent, json};
 use super::pagination::{cursor, limit, List};
 use super::rfc3339;
 use crate::auth::{AnyCaller, AppUser};
+use crate::documents::table::{self, Cell};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::tiers::TierRules;
@@ -127,57 +128,74 @@ pub async fn transactions_csv(
     caller: AnyCaller,
     query: web::Query<HistoryQuery>,
 ) -> ApiResult<HttpResponse> {
-    if query.limit.is_some() || query.starting_after.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "the CSV export takes kind, from and to only",
-        ));
-    }
-    let items = statements::history_all(&state, caller.account.id, query.filter()?).await?;
-    let mut csv = String::from(
-        "id,transaction_id,created_at,kind,amount,currency,counterparty,description\n",
-    );
-    for item in items {
-        let v = PostingView::from(item);
-        let row = [
-            v.id,
-            v.transaction_id,
-            v.created_at,
-            v.kind,
-            v.amount.to_string(),
-            v.currency.to_string(),
-            v.counterparty.unwrap_or_default(),
-            v.description.unwrap_or_default(),
-        ];
-        csv.push_str(
-            &row.iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        csv.push('\n');
-    }
+    let (header_row, rows) = activity(&state, &caller, &query).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
             "attachment; filename=\"transactions.csv\"",
         ))
-        .body(csv))
+        .body(table::csv(&header_row, &rows)))
 }
 
-/// RFC 4180 quoting; a leading formula character is neutralised for spreadsheets.
-fn csv_field(f: &str) -> String {
-    let f = if f.starts_with(['=', '+', '@']) {
-        format!("'{f}")
-    } else {
-        f.to_string()
-    };
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f
+/// The activity export as a spreadsheet (seed 000's "Account-Aktivität").
+pub async fn transactions_xlsx(
+    state: web::Data<AppState>,
+    caller: AnyCaller,
+    query: web::Query<HistoryQuery>,
+) -> ApiResult<HttpResponse> {
+    let (header_row, rows) = activity(&state, &caller, &query).await?;
+    let book = table::xlsx("Activity", &[], &header_row, &rows)
+        .map_err(|e| ApiError::internal_from("writing the workbook failed", e))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"transactions.xlsx\"",
+        ))
+        .body(book))
+}
+
+/// The export's table: every posting the filter selects, newest first.
+async fn activity(
+    state: &AppState,
+    caller: &AnyCaller,
+    query: &HistoryQuery,
+) -> ApiResult<([&'static str; 8], Vec<Vec<Cell>>)> {
+    if query.limit.is_some() || query.starting_after.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "the export takes kind, from and to only",
+        ));
     }
+    let items = statements::history_all(state, caller.account.id, query.filter()?).await?;
+    let rows = items
+        .into_iter()
+        .map(|item| {
+            let v = PostingView::from(item);
+            vec![
+                v.id.into(),
+                v.transaction_id.into(),
+                v.created_at.into(),
+                v.kind.into(),
+                v.amount.into(),
+                v.currency.into(),
+                v.counterparty.into(),
+                v.description.into(),
+            ]
+        })
+        .collect();
+    let header_row = [
+        "id",
+        "transaction_id",
+        "created_at",
+        "kind",
+        "amount",
+        "currency",
+        "counterparty",
+        "description",
+    ];
+    Ok((header_row, rows))
 }
 
 #[derive(Serialize)]

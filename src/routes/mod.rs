@@ -14,6 +14,7 @@ pub mod pagination;
 pub mod reloads;
 pub mod sandbox;
 pub mod sessions;
+pub mod statements;
 pub mod version;
 pub mod wallet;
 

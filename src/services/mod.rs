@@ -8,6 +8,7 @@ pub mod bank_account;
 pub mod deposits;
 pub mod fx;
 pub mod idempotency;
+pub mod invoices;
 pub mod limits;
 pub mod link_sends;
 pub mod links;

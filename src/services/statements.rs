@@ -1,9 +1,12 @@
 //! Read views of an account's money: the balance with the current period's credited
-//! ("amount") and debited ("usage") totals, and the posting history.
+//! ("amount") and debited ("usage") totals, the posting history, and the monthly
+//! statement (opening balance, every posting with its running balance, closing balance,
+//! in the account's calendar).
 
-use crate::domain::calendar::Period;
+use crate::db::read_snapshot;
+use crate::domain::calendar::{Month, Period};
 use crate::domain::money::Money;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::ledger::history::{self, Filter, Item};
 use crate::ledger::usage;
 use crate::state::AppState;
@@ -66,5 +69,127 @@ pub async fn history_all(
     state
         .db
         .run(move |c| Ok(history::list(c, account_id, &filter, None, MAX_ROWS)?))
+        .await
+}
+
+/// Postings one statement lists at most; a busier month is exported by date range.
+pub const MAX_STATEMENT_LINES: i64 = 50_000;
+
+#[derive(Debug)]
+pub struct Statement {
+    pub username: String,
+    pub company_name: Option<String>,
+    pub month: Month,
+    pub period: Period,
+    /// Whether the month has ended (otherwise the statement runs to now).
+    pub complete: bool,
+    pub opening: Money,
+    pub credits: Money,
+    pub debits: Money,
+    /// The part of `debits` that is fees.
+    pub fees: Money,
+    pub closing: Money,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug)]
+pub struct Line {
+    pub posting_id: i64,
+    pub transaction_id: i64,
+    pub booked_at: chrono::NaiveDateTime,
+    pub kind: String,
+    /// Signed: credits positive, debits negative.
+    pub amount: Money,
+    pub counterparty: Option<String>,
+    pub description: Option<String>,
+    /// The transaction a fee was charged on, a refund refunds.
+    pub related_id: Option<i64>,
+    pub balance: Money,
+}
+
+/// The account's statement of `month` (422 for a month that has not begun). Read in one
+/// snapshot; opening + credits − debits = closing is checked against the balances the
+/// ledger gives for the month's two ends.
+pub async fn statement(
+    state: &AppState,
+    account: &crate::db::models::Account,
+    month: Month,
+) -> ApiResult<Statement> {
+    let period = state.calendar.month_period(month);
+    let now = state.clock.now_naive();
+    if period.start > now {
+        return Err(ApiError::invalid_field(
+            "month",
+            format!("{month} has not begun"),
+        ));
+    }
+    let (id, username, company_name) = (
+        account.id,
+        account.username.clone(),
+        account.company_name.clone(),
+    );
+    state
+        .db
+        .run(move |c| {
+            read_snapshot(c, |c| {
+                let balance = crate::db::accounts::find(c, id)?.map_or(0, |a| a.balance);
+                let opening = balance - history::moved_since(c, id, period.start)?;
+                let closing = balance - history::moved_since(c, id, period.end)?;
+                let items = history::in_period(c, id, period, MAX_STATEMENT_LINES + 1)?;
+                if items.len() as i64 > MAX_STATEMENT_LINES {
+                    return Err(ApiError::unprocessable(
+                        "statement_too_large",
+                        format!(
+                            "{month} has more than {MAX_STATEMENT_LINES} postings; export it by \
+                             date range from /v1/transactions.csv instead."
+                        ),
+                    ));
+                }
+                let (mut running, mut credits, mut debits, mut fees) = (opening, 0, 0, 0);
+                let lines = items
+                    .into_iter()
+                    .map(|i| {
+                        let amount = i.posting.amount;
+                        running += amount;
+                        if amount >= 0 {
+                            credits += amount;
+                        } else {
+                            debits -= amount;
+                        }
+                        if i.posting.kind == "fee" {
+                            fees -= amount;
+                        }
+                        Line {
+                            posting_id: i.posting.id,
+                            transaction_id: i.posting.transaction_id,
+                            booked_at: i.posting.created_at,
+                            kind: i.posting.kind,
+                            amount: Money::cents(amount),
+                            counterparty: i.counterparty,
+                            description: i.description,
+                            related_id: i.related_id,
+                            balance: Money::cents(running),
+                        }
+                    })
+                    .collect();
+                if running != closing {
+                    tracing::error!(account = id, %month, opening, running, closing, "statement does not add up");
+                    return Err(ApiError::internal());
+                }
+                Ok(Statement {
+                    username,
+                    company_name,
+                    month,
+                    period,
+                    complete: period.end <= now,
+                    opening: Money::cents(opening),
+                    credits: Money::cents(credits),
+                    debits: Money::cents(debits),
+                    fees: Money::cents(fees),
+                    closing: Money::cents(closing),
+                    lines,
+                })
+            })
+        })
         .await
 }

@@ -32,5 +32,6 @@ mod sandbox;
 mod settings;
 mod shutdown;
 mod smtp;
+mod statements;
 mod throttle;
 mod tokens;
