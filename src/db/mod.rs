@@ -84,6 +84,30 @@ impl Manager {
     }
 }
 
+/// The SQLite checkpointer: copies the WAL into the database file every half second
+/// (`PASSIVE`: it waits for nobody and blocks nobody) on a connection of its own, until
+/// the `Db` is gone. The pool's connections never checkpoint themselves, so no commit
+/// waits on a checkpoint's writes and fsyncs.
+fn checkpoints(path: String, alive: std::sync::Weak<()>) {
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let mut conn: Option<SqliteConnection> = None;
+            while alive.upgrade().is_some() {
+                std::thread::sleep(Duration::from_millis(500));
+                if conn.is_none() {
+                    conn = SqliteConnection::establish(&path).ok();
+                }
+                let Some(c) = conn.as_mut() else { continue };
+                if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                    crate::error::log_bounded("sqlite checkpoint failed", &e);
+                    conn = None;
+                }
+            }
+        })
+        .expect("a thread starts");
+}
+
 /// How long after a connection last answered it is handed out without a check.
 const TRUSTED_FOR: Duration = Duration::from_secs(1);
 
@@ -131,9 +155,12 @@ impl Manager {
                 let mut c = SqliteConnection::establish(self.sqlite_path())
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; FULL makes commits durable.
+                // Checkpoints run on their own thread (`checkpoints`), never inside a
+                // commit, whose latency would otherwise carry their fsyncs.
                 c.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 0;",
                     self.busy_timeout.as_millis()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
@@ -194,6 +221,8 @@ pub struct Db {
     /// Committed changes of money requests, for the live streams (see `changes`).
     pub changes: changes::Feed,
     url: String,
+    /// Alive while any clone of this `Db` is: the SQLite checkpointer stops after it.
+    _alive: Arc<()>,
 }
 
 /// How the pool waits: for a free connection, and (SQLite) for another process's lock.
@@ -222,6 +251,10 @@ impl Db {
     pub fn open(url: &str, options: DbOptions) -> Result<Self, String> {
         let manager = Manager::with_busy_timeout(url, options.busy_timeout)?;
         let backend = manager.backend;
+        let alive = Arc::new(());
+        if backend == Backend::Sqlite {
+            checkpoints(manager.sqlite_path().to_string(), Arc::downgrade(&alive));
+        }
         let breaker = Breaker::new(manager.clone());
         let pool = Pool::builder()
             .max_size(options.max_size)
@@ -240,6 +273,7 @@ impl Db {
             clock_wake: Arc::new(tokio::sync::Notify::new()),
             changes: changes::Feed::default(),
             url: url.to_string(),
+            _alive: alive,
         })
     }
 
