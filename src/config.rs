@@ -113,6 +113,9 @@ pub struct Config {
     pub body_timeout_ms: u64,
     /// Open connections per HTTP worker (more wait in the listen queue).
     pub max_connections: usize,
+    /// Connections the kernel queues before the server accepts them (capped by
+    /// `net.core.somaxconn`); a burst of new connections beyond it waits for SYN retries.
+    pub listen_backlog: u32,
     /// Password guesses allowed before back-off, per account and per client address.
     pub throttle: crate::domain::throttle::Limits,
     /// E-mail delivery of payment links; `None`: the log sink.
@@ -209,6 +212,7 @@ impl Config {
             header_timeout_ms: 5000,
             body_timeout_ms: 10_000,
             max_connections: 1024,
+            listen_backlog: 4096,
             throttle: Default::default(),
             smtp: None,
             sms: None,
@@ -339,6 +343,8 @@ impl Config {
         c.header_timeout_ms = parse_or(&get, "PINPAY_HEADER_TIMEOUT_MS", c.header_timeout_ms)?;
         c.body_timeout_ms = parse_or(&get, "PINPAY_BODY_TIMEOUT_MS", c.body_timeout_ms)?.max(100);
         c.max_connections = parse_or(&get, "PINPAY_MAX_CONNECTIONS", c.max_connections)?.max(1);
+        c.listen_backlog =
+            parse_or(&get, "PINPAY_LISTEN_BACKLOG", c.listen_backlog)?.clamp(1, 65535);
         c.throttle.account_free = parse_or(
             &get,
             "PINPAY_LOGIN_FREE_FAILURES_PER_ACCOUNT",

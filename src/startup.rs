@@ -28,11 +28,27 @@ pub struct Application {
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
+/// The listening socket, with `backlog` queued connections (std's `bind` gives 128, which a
+/// burst of new connections overflows: the kernel then drops SYNs and the clients wait
+/// for their retry, a second or more).
+fn listen(bind: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::ToSocketAddrs;
+    let addr = bind.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+    })?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog as i32)?;
+    Ok(socket.into())
+}
+
 impl Application {
     pub async fn build(config: Config, clock: Clock) -> Result<Self, String> {
         config.validate().map_err(|e| e.to_string())?;
         let state = build_state(config, clock).await?;
-        let listener = TcpListener::bind(&state.config.bind)
+        let listener = listen(&state.config.bind, state.config.listen_backlog)
             .map_err(|e| format!("cannot bind {}: {e}", state.config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = state.config.workers.max(1);

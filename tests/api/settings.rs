@@ -34,6 +34,7 @@ async fn settings_from_the_environment_take_effect() {
             ("PINPAY_APP_TOKEN_TTL_SECS", "120"),
             ("PINPAY_LOGIN_FREE_FAILURES_PER_ACCOUNT", "1"),
             ("PINPAY_BODY_TIMEOUT_MS", "300"),
+            ("PINPAY_LISTEN_BACKLOG", "777"),
         ],
     );
     let api = Api::new(server.address());
@@ -74,6 +75,17 @@ async fn settings_from_the_environment_take_effect() {
     let answer = cut_off(&api.base, head).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(3));
+
+    // The listening socket queues 777 connections (`ss` shows a listener's backlog as
+    // its Send-Q; iproute2).
+    let port = api.base.rsplit(':').next().unwrap();
+    let ss = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .expect("ss runs (install iproute2)");
+    let line = String::from_utf8(ss.stdout).unwrap();
+    let send_q: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(send_q.get(2), Some(&"777"), "{line}");
 }
 
 /// The fee table, the calendar's time zone, the SMS gateway, the SMTP server, the request
