@@ -213,6 +213,9 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
         ("wallet inbox status=approved", format!("SELECT * FROM money_requests WHERE payer_id = {anna} AND status = 'approved' ORDER BY id DESC LIMIT 21")),
         ("transactions", format!("SELECT * FROM postings WHERE account_id = {anna} ORDER BY id DESC LIMIT 21")),
         ("transactions kind=payment", format!("SELECT * FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
+        ("statement: postings of a month", format!("SELECT * FROM postings WHERE account_id = {anna} AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY created_at, id LIMIT 50001")),
+        ("statement: moved since a month began", format!("SELECT SUM(amount) FROM postings WHERE account_id = {anna} AND created_at >= '2026-11-01 00:00:00'")),
+        ("invoice: fees of a month", format!("SELECT * FROM postings WHERE account_id = {shop} AND kind = 'fee' AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY id DESC")),
         ("balance: debits before a date", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '{now}' ORDER BY created_at DESC, id DESC LIMIT 1")),
     ];
     for (name, q) in queries {

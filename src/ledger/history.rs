@@ -59,16 +59,7 @@ pub fn list(
     if let Some(before) = before {
         q = q.filter(postings::id.lt(before));
     }
-    let rows: Vec<Row> = q.load(c)?;
-    Ok(rows
-        .into_iter()
-        .map(|(posting, description, related_id, counterparty)| Item {
-            posting,
-            description,
-            related_id,
-            counterparty,
-        })
-        .collect())
+    Ok(items(q.load(c)?))
 }
 
 /// Every posting of the account in `[period.start, period.end)`, oldest first, up to
@@ -94,15 +85,18 @@ pub fn in_period(
         .order((postings::created_at.asc(), postings::id.asc()))
         .limit(limit)
         .load(c)?;
-    Ok(rows
-        .into_iter()
+    Ok(items(rows))
+}
+
+fn items(rows: Vec<Row>) -> Vec<Item> {
+    rows.into_iter()
         .map(|(posting, description, related_id, counterparty)| Item {
             posting,
             description,
             related_id,
             counterparty,
         })
-        .collect())
+        .collect()
 }
 
 /// The sum of the account's postings booked at or after `since` (cents): the balance

@@ -9,7 +9,7 @@ use crate::db::{accounts as q, write_tx};
 use crate::domain::calendar::{Month, Period};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::history;
+use crate::ledger::{history, TxKind};
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -65,10 +65,12 @@ fn fee_lines(
     account_id: i64,
     period: Period,
 ) -> ApiResult<Vec<InvoiceLine>> {
-    let fees: Vec<_> = history::in_period(c, account_id, period, i64::MAX)?
-        .into_iter()
-        .filter(|i| i.posting.kind == "fee")
-        .collect();
+    let only_fees = history::Filter {
+        kind: Some(TxKind::Fee),
+        from: Some(period.start),
+        to: Some(period.end),
+    };
+    let fees = history::list(c, account_id, &only_fees, None, i64::MAX)?;
     let related: Vec<i64> = fees.iter().filter_map(|i| i.related_id).collect();
     let kinds: HashMap<i64, String> = history::kinds_of(c, &related)?.into_iter().collect();
     let mut lines: Vec<InvoiceLine> = Vec::new();

@@ -58,13 +58,16 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
+/// A fresh API token of the merchant.
+async fn api_token(app: &TestApp, merchant: &str) -> String {
+    let res = app.create_api_token(merchant).await;
+    res.ok(201)["token"].as_str().unwrap().to_string()
+}
+
 /// Moves the clock and signs in again (app tokens last 15 minutes).
 async fn at_time(app: &TestApp, when: &str) -> (String, String) {
     app.clock.set(at(when));
-    let shop = app.create_api_token("shop").await.ok(201)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let shop = api_token(app, "shop").await;
     (shop, app.access_token("anna").await)
 }
 
@@ -274,10 +277,7 @@ async fn statements_refuse_bad_months_and_formats_and_list_long_months_on_many_p
 
     // A month of 90 postings needs more than one page; every posting is on one of them.
     app.deposit("anna", "500.00").await.ok(201);
-    let shop = app.create_api_token("shop").await.ok(201)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let shop = api_token(&app, "shop").await;
     for _ in 0..89 {
         app.transfer(&anna, "shop", "0.20").await.ok(201);
     }
@@ -338,14 +338,8 @@ async fn fee_invoices_are_issued_once_a_month_has_ended_with_sequential_numbers(
     app.corporate_plus("other").await;
     let anna = app.wallet_user("anna").await;
     app.deposit("anna", "100.00").await.ok(201);
-    let shop = app.create_api_token("shop").await.ok(201)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let other = app.create_api_token("other").await.ok(201)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let shop = api_token(&app, "shop").await;
+    let other = api_token(&app, "other").await;
     pay(&app, &shop, &anna, "10.00").await; // fee 0.25
     pay(&app, &shop, &anna, "20.00").await; // fee 0.35
     pay(&app, &other, &anna, "20.00").await; // fee 0.35
@@ -364,14 +358,8 @@ async fn fee_invoices_are_issued_once_a_month_has_ended_with_sequential_numbers(
         .problem(409, "invoice_period_open");
 
     app.clock.set(at("2027-02-02T09:00:00Z"));
-    let shop = app.create_api_token("shop").await.ok(201)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let other = app.create_api_token("other").await.ok(201)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let shop = api_token(&app, "shop").await;
+    let other = api_token(&app, "other").await;
     let first = app
         .get("/v1/invoices/2027-01?format=json", Some(&other))
         .await;
