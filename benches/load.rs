@@ -23,7 +23,6 @@ mod common;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use common::{config, load, ADMIN};
 use pinpay::clock::Clock;
-use pinpay::config::Secret;
 use pinpay::startup::Application;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -399,6 +398,7 @@ async fn run(db_url: String, events: usize) {
         .await
         .expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let hasher = app.hasher();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::new();
     let mut bench = Bench {
@@ -486,12 +486,6 @@ async fn run(db_url: String, events: usize) {
 
     // The argon2 bound: PIN verifies per second on this machine with the server's
     // hasher settings (one PIN check per approval), measured now, in the same run.
-    let hasher = pinpay::auth::hashing::Hasher::new(
-        &Secret::new("bench-pepper-0123456789"),
-        pinpay::config::Argon2Params::default(),
-        std::thread::available_parallelism().map_or(2, |n| n.get()),
-    )
-    .unwrap();
     let phc = hasher.hash(PIN.to_string()).await.unwrap();
     let started = Instant::now();
     let verifies = 200;
@@ -521,6 +515,9 @@ async fn run(db_url: String, events: usize) {
     );
 
     operations(&bench, floor).await;
+
+    // One instance's peak so far; the second instance below has its own hasher and pools.
+    print_peak_rss("peak RSS of the process, one instance");
 
     // Before the burst: it moves the clock an hour on, past the payers' app tokens.
     if db_url.starts_with("postgres") {
@@ -623,6 +620,15 @@ async fn run(db_url: String, events: usize) {
 
 use futures::StreamExt;
 
+/// The process's peak resident size so far (server, generator and receiver share it; the
+/// generator's and receiver's part is small).
+fn print_peak_rss(what: &str) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
+        println!("{what}: {}", peak.trim_start_matches("VmHWM:").trim());
+    }
+}
+
 fn main() {
     // The allocator as the `pinpay` binary sets it up.
     pinpay::startup::bound_malloc_arenas();
@@ -636,14 +642,7 @@ fn main() {
         .unwrap();
     let (url, cleanup) = common::fresh_database("pinpay_bench");
     rt.block_on(run(url, events));
-    // Server and load generator share this process; the generator's part is small.
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
-        println!(
-            "peak RSS of the process: {}",
-            peak.trim_start_matches("VmHWM:").trim()
-        );
-    }
+    print_peak_rss("peak RSS of the process, at the end");
     cleanup();
     std::process::exit(0);
 }

@@ -26,6 +26,7 @@ pub struct Application {
     /// Background work that lives as long as the server: expiry sweeper, callback worker.
     tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    hasher: crate::auth::hashing::Hasher,
 }
 
 /// The listening socket, with `backlog` queued connections (std's `bind` gives 128, which a
@@ -75,6 +76,7 @@ impl Application {
             tokio::spawn(crate::services::reloads::run(state.clone(), stop.clone())),
             tokio::spawn(worker.run(stop)),
         ];
+        let hasher = state.hasher.clone();
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -101,11 +103,18 @@ impl Application {
             server,
             tasks,
             shutdown,
+            hasher,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's password and PIN hasher (the load benchmark measures its verify
+    /// floor on the same threads and working memory the server uses).
+    pub fn hasher(&self) -> crate::auth::hashing::Hasher {
+        self.hasher.clone()
     }
 
     pub fn handle(&self) -> ServerHandle {

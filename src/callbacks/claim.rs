@@ -85,6 +85,17 @@ pub fn claim(
     (room, sending): (usize, &HashSet<i64>),
     timeout: Duration,
 ) -> ApiResult<Vec<Vec<Delivery>>> {
+    // Most wake-ups after a delivery find nothing due: one read, without the claim lock
+    // or a write transaction, says so.
+    let any_due: Option<i64> = ob::table
+        .filter(ob::status.eq("pending"))
+        .filter(ob::next_attempt_at.le(now))
+        .select(ob::id)
+        .first(c)
+        .optional()?;
+    if any_due.is_none() {
+        return Ok(Vec::new());
+    }
     let chains: Vec<Vec<i64>> = write_tx(c, |c| {
         if let DbConn::Pg(_) = c {
             diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})")).execute(c)?;
@@ -212,19 +223,21 @@ pub struct Attempted {
     pub duration_ms: i32,
 }
 
-/// Stores the attempt and the event's next state, if this worker still holds the lease.
-pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
-    let d = &a.delivery;
-    let held: Option<String> = ob::table
-        .find(d.event.id)
-        .select(ob::lease_owner)
-        .first(c)?;
-    if held.as_deref() != Some(owner) {
-        return Err(ApiError::internal_from(
+/// Fails (so the caller's transaction rolls back) unless one leased row was written.
+fn held(written: usize) -> ApiResult<()> {
+    match written {
+        1 => Ok(()),
+        _ => Err(ApiError::internal_from(
             "callback lease",
             "lease lost before recording",
-        ));
+        )),
     }
+}
+
+/// Stores the attempt and the event's next state, if this worker still holds the lease
+/// (the event's update is filtered by it; a lost lease rolls the recording back).
+pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
+    let d = &a.delivery;
     let attempt = d.event.attempts + 1;
     let delivered = a.outcome.delivered();
     let (http_status, error, class, retry_after) = match &a.outcome {
@@ -241,15 +254,19 @@ pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
             *retry_after,
         ),
         Outcome::Failed(_, why) if d.target.is_none() => {
-            diesel::update(ob::table.find(d.event.id))
-                .set((
-                    ob::status.eq("failed"),
-                    ob::last_error.eq(why),
-                    ob::lease_owner.eq(None::<String>),
-                    ob::lease_until.eq(None::<NaiveDateTime>),
-                ))
-                .execute(c)?;
-            return Ok(());
+            let written = diesel::update(
+                ob::table
+                    .filter(ob::id.eq(d.event.id))
+                    .filter(ob::lease_owner.eq(owner)),
+            )
+            .set((
+                ob::status.eq("failed"),
+                ob::last_error.eq(why),
+                ob::lease_owner.eq(None::<String>),
+                ob::lease_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(c)?;
+            return held(written);
         }
         Outcome::Failed(class, why) => (None, Some(why.clone()), Some(*class), None),
     };
@@ -258,6 +275,27 @@ pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
         .then(|| RETRY_SCHEDULE_SECS.get(attempt as usize - 1))
         .flatten()
         .map(|wait| now + Duration::seconds((*wait).max(retry_after.unwrap_or(0))));
+    let status = match (delivered, next) {
+        (true, _) => "delivered",
+        (false, Some(_)) => "pending",
+        (false, None) => "failed",
+    };
+    let written = diesel::update(
+        ob::table
+            .filter(ob::id.eq(d.event.id))
+            .filter(ob::lease_owner.eq(owner)),
+    )
+    .set((
+        ob::status.eq(status),
+        ob::attempts.eq(attempt),
+        ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
+        ob::last_error.eq(&error),
+        ob::delivered_at.eq(delivered.then_some(now)),
+        ob::lease_owner.eq(None::<String>),
+        ob::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(c)?;
+    held(written)?;
     diesel::insert_into(ca::table)
         .values((
             ca::event_id.eq(d.event.id),
@@ -269,22 +307,6 @@ pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
             ca::next_attempt_at.eq(next),
             ca::duration_ms.eq(a.duration_ms),
             ca::error_class.eq(class.map(ErrorClass::as_str)),
-        ))
-        .execute(c)?;
-    let status = match (delivered, next) {
-        (true, _) => "delivered",
-        (false, Some(_)) => "pending",
-        (false, None) => "failed",
-    };
-    diesel::update(ob::table.find(d.event.id))
-        .set((
-            ob::status.eq(status),
-            ob::attempts.eq(attempt),
-            ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
-            ob::last_error.eq(&error),
-            ob::delivered_at.eq(delivered.then_some(now)),
-            ob::lease_owner.eq(None::<String>),
-            ob::lease_until.eq(None::<NaiveDateTime>),
         ))
         .execute(c)?;
     Ok(())

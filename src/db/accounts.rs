@@ -41,7 +41,27 @@ pub fn lock(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
 /// Locks two accounts in id order, so opposite movements cannot deadlock; returns them
 /// in the order asked.
 pub fn lock_pair(conn: &mut DbConn, a: i64, b: i64) -> QueryResult<(Account, Account)> {
-    let x = lock(conn, a.min(b))?.ok_or(diesel::result::Error::NotFound)?;
-    let y = lock(conn, a.max(b))?.ok_or(diesel::result::Error::NotFound)?;
+    let (x, y) = match conn {
+        // One statement: the rows are locked as the primary key's index returns them,
+        // in id order.
+        DbConn::Pg(c) if a != b => {
+            let mut rows = accounts::table
+                .filter(accounts::id.eq_any([a.min(b), a.max(b)]))
+                .order(accounts::id.asc())
+                .select(Account::as_select())
+                .for_update()
+                .load(c)?
+                .into_iter();
+            match (rows.next(), rows.next()) {
+                (Some(x), Some(y)) => (x, y),
+                _ => return Err(diesel::result::Error::NotFound),
+            }
+        }
+        _ => {
+            let x = lock(conn, a.min(b))?.ok_or(diesel::result::Error::NotFound)?;
+            let y = lock(conn, a.max(b))?.ok_or(diesel::result::Error::NotFound)?;
+            (x, y)
+        }
+    };
     Ok(if x.id == a { (x, y) } else { (y, x) })
 }

@@ -108,6 +108,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
                 ApiError::conflict(DUPLICATE_REF, "This external reference was already booked.")
             })
         })?;
+    let mut rows = Vec::with_capacity(legs.len());
     for (i, leg) in legs.iter().enumerate() {
         let delta = leg.amount.as_cents();
         let debit = (-delta).max(0);
@@ -155,18 +156,22 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             crate::services::reloads::order_auto(c, leg.account_id, now)?;
         }
         let counterparty = (legs.len() == 2).then(|| legs[1 - i].account_id);
-        diesel::insert_into(postings::table)
-            .values((
-                postings::transaction_id.eq(txn_id),
-                postings::account_id.eq(leg.account_id),
-                postings::kind.eq(entry.kind.as_str()),
-                postings::amount.eq(delta),
-                postings::counterparty_id.eq(counterparty),
-                postings::created_at.eq(now),
-                postings::debited_through.eq(debited_through),
-            ))
-            .execute(c)?;
+        rows.push((
+            postings::transaction_id.eq(txn_id),
+            postings::account_id.eq(leg.account_id),
+            postings::kind.eq(entry.kind.as_str()),
+            postings::amount.eq(delta),
+            postings::counterparty_id.eq(counterparty),
+            postings::created_at.eq(now),
+            postings::debited_through.eq(debited_through),
+        ));
     }
+    // Every leg's posting in one statement (a batch insert is per backend in diesel).
+    let insert = diesel::insert_into(postings::table).values(&rows);
+    match c {
+        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Sqlite(c) => insert.execute(c)?,
+    };
     Ok(txn_id)
 }
 

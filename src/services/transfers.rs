@@ -70,7 +70,7 @@ pub async fn send(
                     })?;
                 let (sender, recipient) = q::lock_pair(c, sender_id, recipient.id)?;
                 // After the pair's lock, which orders the locks of concurrent transfers.
-                pin.release(c, now.naive_utc())?;
+                pin.release_locked(c, &sender, now.naive_utc())?;
                 released = true;
                 let limits = LimitCtx {
                     tiers: &tiers,

@@ -7,8 +7,8 @@
 
 use super::view::{payer_view, Names, RequestView};
 use super::{
-    announce, as_of, find_by_public_id, lock_pending, not_found, page, record, status_filter,
-    Settled,
+    announce, announce_row, as_of, find_by_public_id, lock_pending, not_found, page, record,
+    status_filter, Settled,
 };
 use crate::db::models::{Account, MoneyRequest};
 use crate::db::schema::money_requests as mr;
@@ -192,7 +192,7 @@ pub async fn settle_approval(
                 };
                 let (payer, merchant) = q::lock_pair(c, payer_id, row.merchant_id)?;
                 if let Some(pin) = &pin {
-                    pin.release(c, now)?;
+                    pin.release_locked(c, &payer, now)?;
                     released = true;
                 }
                 let limits = LimitCtx {
@@ -200,11 +200,11 @@ pub async fn settle_approval(
                     calendar,
                     now: now.and_utc(),
                 };
-                pay(c, &limits, &row, &payer, &merchant, now)?;
+                let paid = pay(c, &limits, row, &payer, &merchant, now)?;
                 let mut names = Names::knowing(&[&payer, &merchant]);
-                let (_, view) = announce(
+                let (_, view) = announce_row(
                     c,
-                    row.id,
+                    paid,
                     "money_request.approved",
                     now,
                     &public_url,
@@ -225,15 +225,16 @@ pub async fn settle_approval(
     Ok(view)
 }
 
-/// Limits, funds, ledger postings and the status change of an approval.
+/// Limits, funds, ledger postings and the status change of an approval; returns the row
+/// as written.
 fn pay(
     c: &mut DbConn,
     limits: &LimitCtx,
-    row: &MoneyRequest,
+    mut row: MoneyRequest,
     payer: &Account,
     merchant: &Account,
     now: NaiveDateTime,
-) -> ApiResult<()> {
+) -> ApiResult<MoneyRequest> {
     let amount = Money::cents(row.amount);
     let purchases = limits.rules(payer).limits.purchases_per_day;
     if purchases.is_some() {
@@ -277,14 +278,20 @@ fn pay(
         now,
     )?;
     ledger::charge_fee(c, merchant.id, fee, txn, now)?;
+    row.status = "approved".into();
+    row.fee = fee.as_cents();
+    row.paid_by = Some(payer.id);
+    row.payment_transaction_id = Some(txn);
+    row.resolved_at = Some(now);
+    row.updated_at = now;
     diesel::update(mr::table.find(row.id))
         .set((
-            mr::status.eq("approved"),
-            mr::fee.eq(fee.as_cents()),
-            mr::paid_by.eq(payer.id),
-            mr::payment_transaction_id.eq(txn),
-            mr::resolved_at.eq(now),
-            mr::updated_at.eq(now),
+            mr::status.eq(&row.status),
+            mr::fee.eq(row.fee),
+            mr::paid_by.eq(row.paid_by),
+            mr::payment_transaction_id.eq(row.payment_transaction_id),
+            mr::resolved_at.eq(row.resolved_at),
+            mr::updated_at.eq(row.updated_at),
         ))
         .execute(c)?;
     record(
@@ -294,7 +301,8 @@ fn pay(
         &format!("payer:{}", payer.username),
         None,
         now,
-    )
+    )?;
+    Ok(row)
 }
 
 #[derive(Deserialize, Default)]

@@ -122,6 +122,19 @@ pub fn announce(
     names: &mut view::Names,
 ) -> ApiResult<(MoneyRequest, view::RequestView)> {
     let row = reload(c, request_id)?;
+    announce_row(c, row, event, now, public_url, names)
+}
+
+/// [`announce`] for a caller that holds the row as it has just written it (one read
+/// less).
+pub fn announce_row(
+    c: &mut DbConn,
+    row: MoneyRequest,
+    event: &str,
+    now: NaiveDateTime,
+    public_url: &str,
+    names: &mut view::Names,
+) -> ApiResult<(MoneyRequest, view::RequestView)> {
     crate::db::changes::note(c, &row.public_id, row.payer_id.or(row.paid_by))?;
     let view = view::merchant_view(c, names, &row, public_url)?;
     let data =
