@@ -1,6 +1,8 @@
 //! The reads benchmark: how the merchant's and the payer's reads grow with the data. One
-//! merchant and one payer; requests are seeded by SQL in steps to 10k, 100k and 1M (80 %
-//! approved with real payment postings, the ledger kept whole), and after each step every
+//! merchant and one payer are measured; their requests are seeded by SQL in steps to 10k,
+//! 100k and 1M (80 % approved with real payment postings, the ledger kept whole), and as
+//! many declined ones between 20 other merchants and 20 other payers (so the database holds
+//! twice as many, from many accounts, as in production); after each step every
 //! read is timed over the HTTP API of the release server: p50 and p99 of `SAMPLES` calls
 //! one after the other. At the end the query plans of the list queries are printed, and
 //! status reads are driven from 8 clients for 5 s, then at 70 % of that rate open loop.
@@ -94,10 +96,23 @@ fn stamp(pg: bool, base: &str, n: &str) -> String {
     }
 }
 
+/// The other merchants and payers: the database holds as many of their requests as of the
+/// measured pair's, so the planner sees many accounts (as in production) and a list must
+/// find the measured merchant's rows among others'.
+const OTHERS: i64 = 20;
+
 /// Seeds requests `lo..=hi`: a deposit that covers them, then per request the request and,
 /// for 4 in 5, its payment (1.00 EUR, no fee) with both postings; balances and running
-/// debit totals are recomputed from the postings, so the ledger verifies.
-fn seed(c: &mut DbConn, pg: bool, (lo, hi, total): (i64, i64, i64), (shop, anna): (i64, i64)) {
+/// debit totals are recomputed from the postings, so the ledger verifies. As many declined
+/// requests (no postings) go from the other merchants to the other payers
+/// (`others`: the first ids of each, `OTHERS` consecutive ids).
+fn seed(
+    c: &mut DbConn,
+    pg: bool,
+    (lo, hi, total): (i64, i64, i64),
+    (shop, anna): (i64, i64),
+    others: (i64, i64),
+) {
     let now = chrono::Utc::now().naive_utc();
     let base = (now - chrono::Duration::seconds(total * STEP_SECS + 60))
         .format("%Y-%m-%d %H:%M:%S")
@@ -123,6 +138,11 @@ fn seed(c: &mut DbConn, pg: bool, (lo, hi, total): (i64, i64, i64), (shop, anna)
            SELECT 'mr_seed' || n, {shop}, {anna}, CASE WHEN n % 5 = 0 THEN 'declined' ELSE 'approved' END,
              100, 0, 'Seeded', {ts}, CASE WHEN n % 5 = 0 THEN NULL ELSE {anna} END, 0, {ts}, {ts}, {ts}, 'addressed'
            FROM ({nums}) AS s;
+         INSERT INTO money_requests (public_id, merchant_id, payer_id, status, amount, fee, description,
+             expires_at, refunded_amount, resolved_at, created_at, updated_at, kind)
+           SELECT 'mr_other' || n, {om} + n % {OTHERS}, {op} + n % {OTHERS}, 'declined',
+             100, 0, 'Seeded', {ts}, 0, {ts}, {ts}, {ts}, 'addressed'
+           FROM ({nums}) AS s;
          INSERT INTO ledger_transactions (kind, external_ref, description, created_at)
            SELECT 'payment', 'seed-' || n, 'Seeded payment', {ts} FROM ({nums}) AS s WHERE n % 5 <> 0;
          INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
@@ -136,6 +156,8 @@ fn seed(c: &mut DbConn, pg: bool, (lo, hi, total): (i64, i64, i64), (shop, anna)
            WHERE id > {max_mr} AND status = 'approved';",
         first = stamp(pg, &base, &lo.to_string()),
         cents = approved * 100,
+        om = others.0,
+        op = others.1,
     );
     c.batch_execute(&sql).expect("seed");
     // Running debit totals (where the schema has them) and balances of the three
@@ -165,6 +187,13 @@ fn seed(c: &mut DbConn, pg: bool, (lo, hi, total): (i64, i64, i64), (shop, anna)
     ))
     .expect("balances");
     c.batch_execute("ANALYZE").expect("analyze");
+    // The seed's write-ahead log copied into the database file now: a bulk write of a
+    // million rows at once (never the shape of production's writes) would otherwise be
+    // checkpointed in the background while the reads are timed.
+    if !pg {
+        c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            .expect("checkpoint");
+    }
 }
 
 #[derive(diesel::QueryableByName)]
@@ -251,7 +280,7 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     .await
     .expect("server builds");
     let api = Api {
-        client: reqwest::Client::new(),
+        client: common::client(),
         base: format!("http://127.0.0.1:{}", app.port()),
     };
     tokio::spawn(app.run_until_stopped());
@@ -298,9 +327,34 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     )
     .await;
 
+    for i in 0..OTHERS {
+        anon("/v1/accounts", json!({"kind": "corporate", "username": format!("merchant{i}"),
+            "password": PASSWORD, "email": format!("m{i}@shop.example"), "company_name": format!("Merchant {i}"), "iban": "DE89370400440532013000"})).await;
+    }
+    for i in 0..OTHERS {
+        anon(
+            "/v1/accounts",
+            json!({"kind": "private", "username": format!("payer{i}"),
+            "password": PASSWORD, "email": format!("p{i}@example.com")}),
+        )
+        .await;
+    }
+
     let db = Db::connect(&db_url, 1).expect("bench connection");
     let mut c = db.get().expect("connection");
     let ids = (account_id(&mut c, "shop"), account_id(&mut c, "anna"));
+    let others = (
+        account_id(&mut c, "merchant0"),
+        account_id(&mut c, "payer0"),
+    );
+    assert_eq!(
+        (
+            account_id(&mut c, &format!("merchant{}", OTHERS - 1)),
+            account_id(&mut c, &format!("payer{}", OTHERS - 1))
+        ),
+        (others.0 + OTHERS - 1, others.1 + OTHERS - 1),
+        "the other accounts' ids are consecutive"
+    );
     let total = *sizes.last().unwrap();
     let mut seeded = 0;
     let reads: [(&str, &str, bool); 11] = [
@@ -346,7 +400,7 @@ async fn run(db_url: String, sizes: Vec<i64>) {
         .collect();
     for &size in &sizes {
         let started = Instant::now();
-        seed(&mut c, pg, (seeded + 1, size, total), ids);
+        seed(&mut c, pg, (seeded + 1, size, total), ids, others);
         println!(
             "seeded {size} requests in {:.1} s",
             started.elapsed().as_secs_f64()
