@@ -223,6 +223,16 @@ pub struct Attempted {
     pub duration_ms: i32,
 }
 
+type ById = diesel::dsl::Filter<ob::table, diesel::dsl::Eq<ob::id, i64>>;
+type Leased<'a> = diesel::dsl::Filter<ById, diesel::dsl::Eq<ob::lease_owner, &'a str>>;
+
+/// The event's row while `owner` holds its lease.
+fn leased(id: i64, owner: &str) -> Leased<'_> {
+    ob::table
+        .filter(ob::id.eq(id))
+        .filter(ob::lease_owner.eq(owner))
+}
+
 /// Fails (so the caller's transaction rolls back) unless one leased row was written.
 fn held(written: usize) -> ApiResult<()> {
     match written {
@@ -254,18 +264,14 @@ pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
             *retry_after,
         ),
         Outcome::Failed(_, why) if d.target.is_none() => {
-            let written = diesel::update(
-                ob::table
-                    .filter(ob::id.eq(d.event.id))
-                    .filter(ob::lease_owner.eq(owner)),
-            )
-            .set((
-                ob::status.eq("failed"),
-                ob::last_error.eq(why),
-                ob::lease_owner.eq(None::<String>),
-                ob::lease_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(c)?;
+            let written = diesel::update(leased(d.event.id, owner))
+                .set((
+                    ob::status.eq("failed"),
+                    ob::last_error.eq(why),
+                    ob::lease_owner.eq(None::<String>),
+                    ob::lease_until.eq(None::<NaiveDateTime>),
+                ))
+                .execute(c)?;
             return held(written);
         }
         Outcome::Failed(class, why) => (None, Some(why.clone()), Some(*class), None),
@@ -280,21 +286,17 @@ pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
         (false, Some(_)) => "pending",
         (false, None) => "failed",
     };
-    let written = diesel::update(
-        ob::table
-            .filter(ob::id.eq(d.event.id))
-            .filter(ob::lease_owner.eq(owner)),
-    )
-    .set((
-        ob::status.eq(status),
-        ob::attempts.eq(attempt),
-        ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
-        ob::last_error.eq(&error),
-        ob::delivered_at.eq(delivered.then_some(now)),
-        ob::lease_owner.eq(None::<String>),
-        ob::lease_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(c)?;
+    let written = diesel::update(leased(d.event.id, owner))
+        .set((
+            ob::status.eq(status),
+            ob::attempts.eq(attempt),
+            ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
+            ob::last_error.eq(&error),
+            ob::delivered_at.eq(delivered.then_some(now)),
+            ob::lease_owner.eq(None::<String>),
+            ob::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c)?;
     held(written)?;
     diesel::insert_into(ca::table)
         .values((
