@@ -11,7 +11,8 @@
 //! Phases: approvals at 30/s; the approval maximum (16 concurrent payers) and the argon2
 //! verify floor; approvals at 80 % of it; per operation (create, approve with 1 wallet and
 //! with 9 wallets, status read, wallet inbox, transfer) the closed-loop maximum and then
-//! 70 % of it offered open loop (see `common/load.rs`); on PostgreSQL approvals through a
+//! 70 % of it offered open loop (see `common/load.rs`), and for creates a burst at 130 %
+//! of the maximum for 2 s (how the backlog drains); on PostgreSQL approvals through a
 //! second instance; a burst of events that all fall due at once after their first attempt
 //! was answered 503 with `Retry-After` (delivery throughput). Callback latency is measured
 //! from the moment the approval's response arrives to the callback's arrival (0 if the
@@ -170,7 +171,7 @@ const RUN: Duration = Duration::from_secs(5);
 /// The closed-loop maximum of `op` from `clients` clients, then 70 % of it offered open
 /// loop. With a `floor` (approvals), the argon2 floor is measured right before and right
 /// after the closed loop and the maximum's share of their mean is printed.
-async fn measure<F, Fut>(what: &str, clients: usize, op: F, floor: Option<&Floor>)
+async fn measure<F, Fut>(what: &str, clients: usize, op: F, floor: Option<&Floor>) -> f64
 where
     F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send + 'static,
@@ -195,6 +196,20 @@ where
     }
     let rate = (max.rate * 0.7).max(1.0);
     load::open(rate, RUN, op).await.print(what, "open at 70 %");
+    max.rate
+}
+
+/// A burst: 130 % of the closed-loop maximum offered for two seconds. The backlog is
+/// 0.6 s of work at that maximum, so the slowest call waits about that long if the server
+/// keeps its pace under the backlog, and longer if the backlog slows it down.
+async fn burst<F, Fut>(what: &str, max: f64, op: F)
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    load::open(max * 1.3, Duration::from_secs(2), op)
+        .await
+        .print(what, "2 s at 130 %");
 }
 
 /// Pending requests addressed to each of `wallets`, `per_wallet` each, one queue per
@@ -225,27 +240,23 @@ async fn queues(bench: &Bench, wallets: usize, per_wallet: usize) -> Arc<Vec<Mut
 /// Each hot operation: create, approve (1 wallet, 9 wallets), status read, inbox, transfer.
 async fn operations(bench: &Arc<Bench>, floor: &Floor) {
     let b = bench.clone();
-    measure(
-        "create",
-        8,
-        move |seq| {
-            let b = b.clone();
-            async move {
-                let body = json!({"payer": format!("payer{}", seq % PAYERS), "amount": "1.00"});
-                let (status, _) = b
-                    .call(
-                        reqwest::Method::POST,
-                        "/v1/money-requests",
-                        Some(&b.shop),
-                        body,
-                    )
-                    .await;
-                status == 201
-            }
-        },
-        None,
-    )
-    .await;
+    let create = move |seq: usize| {
+        let b = b.clone();
+        async move {
+            let body = json!({"payer": format!("payer{}", seq % PAYERS), "amount": "1.00"});
+            let (status, _) = b
+                .call(
+                    reqwest::Method::POST,
+                    "/v1/money-requests",
+                    Some(&b.shop),
+                    body,
+                )
+                .await;
+            status == 201
+        }
+    };
+    let max = measure("create", 8, create.clone(), None).await;
+    burst("create", max, create).await;
 
     for (wallets, clients, per_wallet) in [(1, 8, 900), (9, 9, 160)] {
         let queues = queues(bench, wallets, per_wallet).await;
