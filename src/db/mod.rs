@@ -293,13 +293,14 @@ impl Db {
         F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _slot = self.slot().await?;
+        let deadline = Instant::now() + self.checkout_timeout;
+        let _slot = self.slot(deadline).await?;
         let db = self.clone();
         actix_web::web::block(move || {
             writer::with_current(&db.writer, || {
                 OUTBOX_WRITTEN.with(|w| w.set(false));
                 changes::clear();
-                let mut conn = db.checkout()?;
+                let mut conn = db.checkout(deadline)?;
                 let done = f(&mut conn);
                 conn.settle(&done);
                 if OUTBOX_WRITTEN.with(|w| w.replace(false)) && done.is_ok() {
@@ -319,16 +320,16 @@ impl Db {
     /// A turn to run work on a pooled connection. Work beyond the pool's size waits here,
     /// on the executor and in arrival order, instead of on a blocking thread of its own:
     /// in a burst, hundreds of threads parked on the pool and the SQLite writer queue
-    /// halved the rate at which the backlog drained. 503 once the checkout timeout has
-    /// passed, or at once while the circuit is open.
-    async fn slot(&self) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+    /// halved the rate at which the backlog drained. 503 at the `deadline` (the turn and
+    /// the checkout share one checkout timeout), or at once while the circuit is open.
+    async fn slot(&self, deadline: Instant) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
         if self.breaker.is_open() {
             return Err(ApiError::unavailable());
         }
         if let Ok(permit) = self.slots.try_acquire() {
             return Ok(permit);
         }
-        match tokio::time::timeout(self.checkout_timeout, self.slots.acquire()).await {
+        match tokio::time::timeout_at(deadline.into(), self.slots.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 crate::error::log_bounded("no database connection in time", &"all in use");
@@ -339,8 +340,7 @@ impl Db {
 
     /// A connection, or 503 at once while the circuit is open: the wait for a free
     /// connection is cut into short slices so an outage found meanwhile ends it.
-    fn checkout(&self) -> ApiResult<PooledConn> {
-        let deadline = Instant::now() + self.checkout_timeout;
+    fn checkout(&self, deadline: Instant) -> ApiResult<PooledConn> {
         loop {
             if self.breaker.is_open() {
                 return Err(ApiError::unavailable());
@@ -393,7 +393,7 @@ impl Db {
     }
 
     pub fn get(&self) -> ApiResult<PooledConn> {
-        self.checkout()
+        self.checkout(Instant::now() + self.checkout_timeout)
     }
 }
 
