@@ -13,7 +13,7 @@
 use super::settings;
 use crate::db::models::OutboxEvent;
 use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
-use crate::db::{write_tx, DbConn};
+use crate::db::{lazy_tx_locked, DbConn};
 use crate::error::{ApiError, ApiResult};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -96,10 +96,8 @@ pub fn claim(
     if any_due.is_none() {
         return Ok(Vec::new());
     }
-    let chains: Vec<Vec<i64>> = write_tx(c, |c| {
-        if let DbConn::Pg(_) = c {
-            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})")).execute(c)?;
-        }
+    // The leases return the events they took: chains in order, each in written order.
+    let chains: Vec<Vec<OutboxEvent>> = lazy_tx_locked(c, CLAIM_LOCK, |c| {
         let due: Vec<Candidate> = ob::table
             .filter(ob::status.eq("pending"))
             .filter(ob::next_attempt_at.le(now))
@@ -107,34 +105,28 @@ pub fn claim(
             .limit(SCAN)
             .select((ob::id, ob::merchant_id, ob::lease_until))
             .load(c)?;
-        let chains = plan(&due, now, room, sending);
-        for chain in &chains {
-            let until = now + timeout * chain.len() as i32 + Duration::seconds(LEASE_SLACK_SECS);
-            diesel::update(ob::table.filter(ob::id.eq_any(chain)))
-                .set((ob::lease_owner.eq(owner), ob::lease_until.eq(until)))
-                .execute(c)?;
-        }
-        Ok(chains)
+        plan(&due, now, room, sending)
+            .into_iter()
+            .map(|chain| {
+                let until =
+                    now + timeout * chain.len() as i32 + Duration::seconds(LEASE_SLACK_SECS);
+                let mut events: Vec<OutboxEvent> =
+                    diesel::update(ob::table.filter(ob::id.eq_any(&chain)))
+                        .set((ob::lease_owner.eq(owner), ob::lease_until.eq(until)))
+                        .returning(ob::all_columns)
+                        .get_results(c)?;
+                events.sort_by_key(|e| e.id);
+                Ok(events)
+            })
+            .collect()
     })?;
-    if chains.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<i64> = chains.iter().flatten().copied().collect();
-    let mut events: HashMap<i64, OutboxEvent> = ob::table
-        .filter(ob::id.eq_any(&ids))
-        .select(OutboxEvent::as_select())
-        .load(c)?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
     let mut configs = HashMap::new();
     chains
         .into_iter()
         .map(|chain| {
             chain
                 .into_iter()
-                .map(|id| {
-                    let event = events.remove(&id).ok_or_else(ApiError::internal)?;
+                .map(|event| {
                     let config = match configs.get(&event.merchant_id) {
                         Some(found) => found,
                         None => {

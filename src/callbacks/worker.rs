@@ -7,7 +7,7 @@
 
 use super::claim::{self, Attempted, Delivery, ErrorClass, Outcome};
 use super::{guard, signing};
-use crate::db::{write_tx, Backend};
+use crate::db::{lazy_tx, Backend};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use chrono::Duration;
@@ -173,7 +173,7 @@ impl Worker {
                 .state
                 .db
                 .run(move |c| {
-                    write_tx(c, |c| {
+                    lazy_tx(c, |c| {
                         for a in attempted.iter() {
                             claim::record(c, &owner, a)?;
                         }

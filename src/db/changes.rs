@@ -8,8 +8,6 @@
 
 use super::DbConn;
 use crate::error::ApiResult;
-use diesel::prelude::*;
-use diesel::sql_types::Text;
 use std::cell::RefCell;
 use tokio::sync::broadcast;
 
@@ -74,12 +72,7 @@ pub fn note(c: &mut DbConn, request: &str, payer: Option<i64>) -> ApiResult<()> 
         payer,
     };
     match c {
-        DbConn::Pg(_) => {
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(CHANNEL)
-                .bind::<Text, _>(change.encode())
-                .execute(c)?;
-        }
+        DbConn::Pg(_) => super::notify(c, CHANNEL, change.encode()),
         DbConn::Sqlite(_) => NOTED.with(|n| n.borrow_mut().push(change)),
     }
     Ok(())

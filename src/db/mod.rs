@@ -300,8 +300,14 @@ impl Db {
             writer::with_current(&db.writer, || {
                 OUTBOX_WRITTEN.with(|w| w.set(false));
                 changes::clear();
+                forget_notifications();
                 let mut conn = db.checkout(deadline)?;
                 let done = f(&mut conn);
+                if let (Ok(_), DbConn::Pg(c)) = (&done, &mut **conn) {
+                    if let Err(e) = send_notifications(c) {
+                        tracing::warn!(error = %e, "notifications after the work were not sent");
+                    }
+                }
                 conn.settle(&done);
                 if OUTBOX_WRITTEN.with(|w| w.replace(false)) && done.is_ok() {
                     db.outbox_wake.notify_one();
@@ -407,27 +413,120 @@ pub fn outbox_written() -> bool {
     !OUTBOX_WRITTEN.with(|w| w.replace(true))
 }
 
+thread_local! {
+    /// PostgreSQL notifications of the work on this thread, not sent yet.
+    static NOTIFY: std::cell::RefCell<Vec<(&'static str, String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `NOTIFY channel, payload` with the caller's transaction (PostgreSQL delivers it when
+/// the transaction commits, and drops it if it rolls back). The notifications of one
+/// write transaction go out in one statement just before its `COMMIT`; any noted outside
+/// `write_tx` are sent once the work has succeeded. No-op on SQLite.
+pub fn notify(c: &DbConn, channel: &'static str, payload: String) {
+    if let DbConn::Pg(_) = c {
+        NOTIFY.with(|n| n.borrow_mut().push((channel, payload)));
+    }
+}
+
+/// Sends the notifications noted so far on this thread, in one statement.
+fn send_notifications(c: &mut PgConnection) -> QueryResult<()> {
+    let (channels, payloads): (Vec<&str>, Vec<String>) =
+        NOTIFY.with(|n| std::mem::take(&mut *n.borrow_mut()).into_iter().unzip());
+    if channels.is_empty() {
+        return Ok(());
+    }
+    use diesel::sql_types::{Array, Text};
+    diesel::sql_query(
+        "SELECT pg_notify(n.channel, n.payload) \
+         FROM unnest($1::text[], $2::text[]) AS n(channel, payload)",
+    )
+    .bind::<Array<Text>, _>(channels)
+    .bind::<Array<Text>, _>(payloads)
+    .execute(c)?;
+    Ok(())
+}
+
+/// Forgets the notifications noted on this thread (its transaction rolled back, or new
+/// work starts).
+fn forget_notifications() {
+    NOTIFY.with(|n| n.borrow_mut().clear());
+}
+
 /// Runs `f` in one write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock
 /// up front, so concurrent writers queue instead of failing on lock upgrade), a plain
-/// `BEGIN` on PostgreSQL. Any error rolls everything back.
+/// `BEGIN` on PostgreSQL. Any error rolls everything back. Its commit is on disk before
+/// it returns.
 pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> ApiResult<T>
 where
     F: FnOnce(&mut DbConn) -> ApiResult<T>,
 {
-    let _writer = begin_write(conn)?;
-    match f(conn) {
-        Ok(value) => {
-            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
-            Ok(value)
-        }
+    in_write_tx(conn, Durability::Synced, f)
+}
+
+/// `write_tx` for bookkeeping whose loss in a power failure or a database crash does no
+/// harm: leases, PIN checks in flight, delivery records (delivery is at least once). Its
+/// commit does not wait for the disk (PostgreSQL `synchronous_commit = off`, SQLite
+/// `synchronous = NORMAL`). The log keeps commit order, and the next synced commit
+/// flushes everything before it, so a crash can only lose the tail of such commits after
+/// the last synced one. Money never moves in one.
+pub fn lazy_tx<T, F>(conn: &mut DbConn, f: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut DbConn) -> ApiResult<T>,
+{
+    in_write_tx(conn, Durability::Lazy(None), f)
+}
+
+/// `lazy_tx` serialised with every other one under the same `key`, across instances: on
+/// PostgreSQL the transaction takes the advisory lock `key` as it begins (in the same
+/// round trip), on SQLite the write lock already serialises it.
+pub fn lazy_tx_locked<T, F>(conn: &mut DbConn, key: i64, f: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut DbConn) -> ApiResult<T>,
+{
+    in_write_tx(conn, Durability::Lazy(Some(key)), f)
+}
+
+/// Whether a write transaction's commit waits for the disk (and, if lazy, the advisory
+/// lock it takes first on PostgreSQL).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Synced,
+    Lazy(Option<i64>),
+}
+
+fn in_write_tx<T, F>(conn: &mut DbConn, durability: Durability, f: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut DbConn) -> ApiResult<T>,
+{
+    let _writer = begin_write(conn, durability)?;
+    let done = f(conn).and_then(|value| match conn {
+        DbConn::Pg(c) => send_notifications(c)
+            .map(|()| value)
+            .map_err(ApiError::from),
+        DbConn::Sqlite(_) => Ok(value),
+    });
+    let result = match done {
+        Ok(value) => <DbConn as Connection>::TransactionManager::commit_transaction(conn)
+            .map(|()| value)
+            .map_err(ApiError::from),
         Err(e) => {
+            forget_notifications();
             if let Err(rb) = <DbConn as Connection>::TransactionManager::rollback_transaction(conn)
             {
                 tracing::error!(error = %rb, "rollback failed");
             }
             Err(e)
         }
+    };
+    // A SQLite connection's setting outlives the transaction: back to synced, so that
+    // nothing written next on this connection outside `write_tx` is lazy by accident.
+    if let (Durability::Lazy(_), DbConn::Sqlite(c)) = (durability, &mut *conn) {
+        if let Err(e) = c.batch_execute("PRAGMA synchronous = FULL") {
+            tracing::error!(error = %e, "restoring synchronous = FULL failed");
+        }
     }
+    result
 }
 
 /// Runs `f` in one read-only snapshot, so several statements see the same data: a
@@ -452,30 +551,52 @@ where
     result
 }
 
-/// Begins the write transaction; on SQLite first takes this process's turn (see
-/// `writer`), held until the returned guard drops.
-fn begin_write(conn: &mut DbConn) -> ApiResult<Option<writer::WriterGuard>> {
+/// Begins the write transaction with its durability; on SQLite first takes this process's
+/// turn (see `writer`), held until the returned guard drops. A synced one sets SQLite's
+/// `synchronous = FULL` itself, whatever the connection did before.
+fn begin_write(
+    conn: &mut DbConn,
+    durability: Durability,
+) -> ApiResult<Option<writer::WriterGuard>> {
     let c = match conn {
         DbConn::Pg(c) => {
-            AnsiTransactionManager::begin_transaction(c)?;
+            match durability {
+                Durability::Synced => AnsiTransactionManager::begin_transaction(c)?,
+                Durability::Lazy(lock) => {
+                    let mut sql = "BEGIN; SET LOCAL synchronous_commit TO OFF".to_string();
+                    if let Some(key) = lock {
+                        sql.push_str(&format!("; SELECT pg_advisory_xact_lock({key})"));
+                    }
+                    if let Err(e) = AnsiTransactionManager::begin_transaction_sql(c, &sql) {
+                        // The BEGIN may have run without the rest: leave no open transaction.
+                        let _ = c.batch_execute("ROLLBACK");
+                        return Err(e.into());
+                    }
+                }
+            }
             return Ok(None);
         }
         DbConn::Sqlite(c) => c,
     };
+    let synchronous = match durability {
+        Durability::Synced => "FULL",
+        Durability::Lazy(_) => "NORMAL",
+    };
     let Some(lock) = writer::current() else {
+        c.batch_execute(&format!("PRAGMA synchronous = {synchronous}"))?;
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
         return Ok(None);
     };
     let (guard, left) = lock.acquire().ok_or_else(ApiError::unavailable)?;
-    let busy = |c: &mut SqliteConnection, wait: Duration| {
-        c.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}",
-            wait.as_millis().max(1)
-        ))
-    };
-    busy(c, left)?;
+    c.batch_execute(&format!(
+        "PRAGMA busy_timeout = {}; PRAGMA synchronous = {synchronous}",
+        left.as_millis().max(1)
+    ))?;
     let begun = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE");
-    busy(c, lock.budget)?;
+    c.batch_execute(&format!(
+        "PRAGMA busy_timeout = {}",
+        lock.budget.as_millis().max(1)
+    ))?;
     begun?;
     Ok(Some(guard))
 }
@@ -523,6 +644,77 @@ pub fn matchable(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+
+    #[derive(QueryableByName)]
+    struct SynchronousCommit {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        synchronous_commit: String,
+    }
+
+    /// How the connection's next commit reaches the disk: SQLite's `synchronous` (2 is
+    /// FULL, 1 NORMAL), PostgreSQL's `synchronous_commit`.
+    fn durability(c: &mut DbConn) -> String {
+        match c {
+            DbConn::Sqlite(c) => diesel::sql_query("PRAGMA synchronous")
+                .get_result::<Synchronous>(c)
+                .unwrap()
+                .synchronous
+                .to_string(),
+            DbConn::Pg(c) => {
+                diesel::sql_query("SHOW synchronous_commit")
+                    .get_result::<SynchronousCommit>(c)
+                    .unwrap()
+                    .synchronous_commit
+            }
+        }
+    }
+
+    /// A lazy commit does not wait for the disk, and leaves nothing lazy behind it: the
+    /// next write on the connection (a transaction, or a statement on its own) is synced
+    /// again, after a commit and after a rollback alike. On PostgreSQL too when
+    /// `PINPAY_TEST_DATABASE_URL` is set.
+    #[tokio::test]
+    async fn a_lazy_transaction_skips_the_disk_wait_and_leaves_the_connection_synced() {
+        let path = std::env::temp_dir().join(format!("pinpay-lazy-{}.db", std::process::id()));
+        let mut urls = vec![(format!("sqlite://{}", path.display()), "1", "2")];
+        if let Some(pg) = std::env::var("PINPAY_TEST_DATABASE_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
+            urls.push((pg, "off", "on"));
+        }
+        for (url, lazy, synced) in urls {
+            let options = DbOptions {
+                max_size: 1,
+                checkout_timeout: Duration::from_secs(5),
+                busy_timeout: Duration::from_secs(5),
+            };
+            let db = Db::open(&url, options).unwrap();
+            let seen = db
+                .run(move |c| {
+                    let mut seen = vec![durability(c)];
+                    seen.push(lazy_tx(c, |c| Ok(durability(c)))?);
+                    seen.push(durability(c));
+                    let failed: ApiResult<()> = lazy_tx(c, |_| Err(ApiError::internal()));
+                    assert!(failed.is_err());
+                    seen.push(durability(c));
+                    seen.push(write_tx(c, |c| Ok(durability(c)))?);
+                    Ok(seen)
+                })
+                .await
+                .unwrap();
+            assert_eq!(seen, [synced, lazy, synced, synced, synced], "{url}");
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 
     #[tokio::test]
     async fn work_beyond_the_pool_waits_for_a_turn_and_gives_up_after_the_checkout_timeout() {

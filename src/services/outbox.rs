@@ -51,8 +51,8 @@ pub const CHANNEL: &str = "pinpay_outbox";
 pub fn written(c: &mut DbConn) -> ApiResult<()> {
     // One NOTIFY per unit of work, however many events it writes (a sweep expires 200).
     let first = crate::db::outbox_written();
-    if let (true, DbConn::Pg(_)) = (first, &*c) {
-        diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(c)?;
+    if first {
+        crate::db::notify(c, CHANNEL, String::new());
     }
     Ok(())
 }

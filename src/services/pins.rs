@@ -4,7 +4,7 @@
 use super::accounts::authenticate;
 use crate::db::models::Account;
 use crate::db::schema::{accounts, pin_checks};
-use crate::db::{accounts as q, write_tx, DbConn};
+use crate::db::{accounts as q, lazy_tx, write_tx, DbConn};
 use crate::domain::account::Pin;
 use crate::domain::pin_attempts::{Admission, PinCounter, CHECK_LEASE_SECS};
 use crate::error::{ApiError, ApiResult};
@@ -164,14 +164,16 @@ pub async fn check_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResul
     }
 }
 
-/// Registers a check in flight, waiting (up to ~10 s) while every try is taken.
+/// Registers a check in flight, waiting (up to ~10 s) while every try is taken. The
+/// registration commits lazily (`lazy_tx`): one lost in a crash only gives its try back,
+/// and a wrong PIN's count is written synced (`resolve`).
 async fn admit(state: &AppState, account_id: i64) -> ApiResult<(String, i64)> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let now = state.clock.now_naive();
         let admitted = state
             .db
-            .run(move |c| write_tx(c, |c| try_admit(c, account_id, now)))
+            .run(move |c| lazy_tx(c, |c| try_admit(c, account_id, now)))
             .await?;
         if let Some(started) = admitted {
             return Ok(started);
