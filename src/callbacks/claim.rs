@@ -85,11 +85,13 @@ pub fn claim(
     (room, sending): (usize, &HashSet<i64>),
     timeout: Duration,
 ) -> ApiResult<Vec<Vec<Delivery>>> {
-    // Most wake-ups after a delivery find nothing due: one read, without the claim lock
-    // or a write transaction, says so.
+    // Most wake-ups find nothing due that is not already being sent (a commit wakes the
+    // worker twice on PostgreSQL: in process and through its own NOTIFY): one read,
+    // without the claim lock or a write transaction, says so.
     let any_due: Option<i64> = ob::table
         .filter(ob::status.eq("pending"))
         .filter(ob::next_attempt_at.le(now))
+        .filter(ob::lease_until.is_null().or(ob::lease_until.lt(now)))
         .select(ob::id)
         .first(c)
         .optional()?;
