@@ -1,6 +1,7 @@
 //! The merchant's delivery log (events with their attempts) and manual redelivery.
 
 use crate::db::models::{CallbackAttempt, OutboxEvent};
+use crate::db::read_snapshot;
 use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::rfc3339;
@@ -69,38 +70,42 @@ pub async fn list(
 ) -> ApiResult<(Vec<EventView>, bool)> {
     state
         .db
+        // One snapshot: an attempt recorded between the two reads would otherwise show
+        // beside its event's state from before it.
         .run(move |c| {
-            let mut q = ob::table
-                .filter(ob::merchant_id.eq(merchant_id))
-                .into_boxed();
-            if let Some(after) = starting_after {
-                let cursor =
-                    find_event(c, merchant_id, &after)?.ok_or_else(ApiError::unknown_cursor)?;
-                q = q.filter(ob::id.lt(cursor.id));
-            }
-            let mut events: Vec<OutboxEvent> = q
-                .order(ob::id.desc())
-                .limit(limit + 1)
-                .select(OutboxEvent::as_select())
-                .load(c)?;
-            let has_more = events.len() as i64 > limit;
-            events.truncate(limit as usize);
-            let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-            let mut attempts: Vec<CallbackAttempt> = ca::table
-                .filter(ca::event_id.eq_any(&ids))
-                .order(ca::id.asc())
-                .select(CallbackAttempt::as_select())
-                .load(c)?;
-            let views = events
-                .into_iter()
-                .map(|e| {
-                    let (mine, rest): (Vec<_>, Vec<_>) =
-                        attempts.drain(..).partition(|a| a.event_id == e.id);
-                    attempts = rest;
-                    view(e, mine)
-                })
-                .collect();
-            Ok((views, has_more))
+            read_snapshot(c, |c| {
+                let mut q = ob::table
+                    .filter(ob::merchant_id.eq(merchant_id))
+                    .into_boxed();
+                if let Some(after) = starting_after {
+                    let cursor =
+                        find_event(c, merchant_id, &after)?.ok_or_else(ApiError::unknown_cursor)?;
+                    q = q.filter(ob::id.lt(cursor.id));
+                }
+                let mut events: Vec<OutboxEvent> = q
+                    .order(ob::id.desc())
+                    .limit(limit + 1)
+                    .select(OutboxEvent::as_select())
+                    .load(c)?;
+                let has_more = events.len() as i64 > limit;
+                events.truncate(limit as usize);
+                let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+                let mut attempts: Vec<CallbackAttempt> = ca::table
+                    .filter(ca::event_id.eq_any(&ids))
+                    .order(ca::id.asc())
+                    .select(CallbackAttempt::as_select())
+                    .load(c)?;
+                let views = events
+                    .into_iter()
+                    .map(|e| {
+                        let (mine, rest): (Vec<_>, Vec<_>) =
+                            attempts.drain(..).partition(|a| a.event_id == e.id);
+                        attempts = rest;
+                        view(e, mine)
+                    })
+                    .collect();
+                Ok((views, has_more))
+            })
         })
         .await
 }
