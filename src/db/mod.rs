@@ -675,6 +675,67 @@ mod tests {
         }
     }
 
+    /// PostgreSQL: the notifications of a write transaction reach a listener once it
+    /// commits (all of them, however many the work noted), none of a transaction that
+    /// rolled back, and one noted outside a transaction once the work has succeeded.
+    /// Skipped without `PINPAY_TEST_DATABASE_URL`.
+    #[tokio::test]
+    async fn notifications_go_out_with_the_commit_and_never_after_a_rollback() {
+        let Some(url) = std::env::var("PINPAY_TEST_DATABASE_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+        else {
+            return;
+        };
+        let channel = "pinpay_test_notify";
+        let options = DbOptions {
+            max_size: 1,
+            checkout_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+        };
+        let db = Db::open(&url, options).unwrap();
+        let mut listener = db.listener().unwrap();
+        listener
+            .batch_execute(&format!("LISTEN {channel}"))
+            .unwrap();
+        let tag = format!("{}", std::process::id());
+        let note = |what: &str| format!("{tag}:{what}");
+        let (a, b, rolled, outside) = (note("a"), note("b"), note("rolled"), note("outside"));
+        db.run(move |c| {
+            write_tx(c, |c| {
+                notify(c, channel, a);
+                notify(c, channel, b);
+                Ok(())
+            })?;
+            let failed: ApiResult<()> = write_tx(c, |c| {
+                notify(c, channel, rolled);
+                Err(ApiError::internal())
+            });
+            assert!(failed.is_err());
+            notify(c, channel, outside);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let mut seen = Vec::new();
+        let until = Instant::now() + Duration::from_secs(5);
+        while seen.len() < 3 && Instant::now() < until {
+            for n in listener.notifications_iter() {
+                let n = n.unwrap();
+                if n.payload.starts_with(&tag) {
+                    seen.push(n.payload);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Whatever might still come for the rolled-back one has had time to arrive.
+        std::thread::sleep(Duration::from_millis(200));
+        for n in listener.notifications_iter() {
+            seen.push(n.unwrap().payload);
+        }
+        assert_eq!(seen, [note("a"), note("b"), note("outside")]);
+    }
+
     /// A lazy commit does not wait for the disk, and leaves nothing lazy behind it: the
     /// next write on the connection (a transaction, or a statement on its own) is synced
     /// again, after a commit and after a rollback alike. On PostgreSQL too when
