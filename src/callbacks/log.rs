@@ -1,8 +1,8 @@
 //! The merchant's delivery log (events with their attempts) and manual redelivery.
 
 use crate::db::models::{CallbackAttempt, OutboxEvent};
-use crate::db::read_snapshot;
 use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
+use crate::db::{read_snapshot, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::rfc3339;
 use crate::state::AppState;
@@ -72,42 +72,47 @@ pub async fn list(
         .db
         // One snapshot: an attempt recorded between the two reads would otherwise show
         // beside its event's state from before it.
-        .run(move |c| {
-            read_snapshot(c, |c| {
-                let mut q = ob::table
-                    .filter(ob::merchant_id.eq(merchant_id))
-                    .into_boxed();
-                if let Some(after) = starting_after {
-                    let cursor =
-                        find_event(c, merchant_id, &after)?.ok_or_else(ApiError::unknown_cursor)?;
-                    q = q.filter(ob::id.lt(cursor.id));
-                }
-                let mut events: Vec<OutboxEvent> = q
-                    .order(ob::id.desc())
-                    .limit(limit + 1)
-                    .select(OutboxEvent::as_select())
-                    .load(c)?;
-                let has_more = events.len() as i64 > limit;
-                events.truncate(limit as usize);
-                let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-                let mut attempts: Vec<CallbackAttempt> = ca::table
-                    .filter(ca::event_id.eq_any(&ids))
-                    .order(ca::id.asc())
-                    .select(CallbackAttempt::as_select())
-                    .load(c)?;
-                let views = events
-                    .into_iter()
-                    .map(|e| {
-                        let (mine, rest): (Vec<_>, Vec<_>) =
-                            attempts.drain(..).partition(|a| a.event_id == e.id);
-                        attempts = rest;
-                        view(e, mine)
-                    })
-                    .collect();
-                Ok((views, has_more))
-            })
-        })
+        .run(move |c| read_snapshot(c, |c| page(c, merchant_id, starting_after, limit)))
         .await
+}
+
+/// `list`'s page: the events, then their attempts.
+fn page(
+    c: &mut DbConn,
+    merchant_id: i64,
+    starting_after: Option<String>,
+    limit: i64,
+) -> ApiResult<(Vec<EventView>, bool)> {
+    let mut q = ob::table
+        .filter(ob::merchant_id.eq(merchant_id))
+        .into_boxed();
+    if let Some(after) = starting_after {
+        let cursor = find_event(c, merchant_id, &after)?.ok_or_else(ApiError::unknown_cursor)?;
+        q = q.filter(ob::id.lt(cursor.id));
+    }
+    let mut events: Vec<OutboxEvent> = q
+        .order(ob::id.desc())
+        .limit(limit + 1)
+        .select(OutboxEvent::as_select())
+        .load(c)?;
+    let has_more = events.len() as i64 > limit;
+    events.truncate(limit as usize);
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let mut attempts: Vec<CallbackAttempt> = ca::table
+        .filter(ca::event_id.eq_any(&ids))
+        .order(ca::id.asc())
+        .select(CallbackAttempt::as_select())
+        .load(c)?;
+    let views = events
+        .into_iter()
+        .map(|e| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                attempts.drain(..).partition(|a| a.event_id == e.id);
+            attempts = rest;
+            view(e, mine)
+        })
+        .collect();
+    Ok((views, has_more))
 }
 
 /// Queues a delivered or failed event again, with a fresh retry schedule.
@@ -155,7 +160,7 @@ pub async fn redeliver(
 
 /// The merchant's event with this public id.
 fn find_event(
-    c: &mut crate::db::DbConn,
+    c: &mut DbConn,
     merchant_id: i64,
     public_id: &str,
 ) -> QueryResult<Option<OutboxEvent>> {
