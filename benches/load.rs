@@ -149,8 +149,10 @@ impl Floor {
         Self { hasher, phc }
     }
 
-    /// Verifies per second, 200 of them from 16 concurrent callers.
-    async fn measure(&self) -> f64 {
+    /// Verifies per second, 200 of them from 16 concurrent callers, and the argon2
+    /// threads' CPU time per verify (ms).
+    async fn measure(&self) -> FloorRun {
+        let cpu = CpuUse::now();
         let started = Instant::now();
         let verifies = 200;
         futures::stream::iter(0..verifies)
@@ -161,7 +163,87 @@ impl Floor {
                 }
             })
             .await;
-        verifies as f64 / started.elapsed().as_secs_f64()
+        let rate = verifies as f64 / started.elapsed().as_secs_f64();
+        FloorRun {
+            rate,
+            argon2_per_verify: CpuUse::now().since(&cpu).argon2 / verifies as f64,
+        }
+    }
+}
+
+struct FloorRun {
+    rate: f64,
+    argon2_per_verify: f64,
+}
+
+/// CPU time used so far, in ms: by the server's argon2 threads, by this whole process
+/// (server, load generator and receiver), and by the machine (every process, all cores);
+/// and the machine's idle time. From `/proc`, where the kernel counts time in ticks of
+/// 1/100 s (`USER_HZ`), and per thread in ns.
+struct CpuUse {
+    argon2: f64,
+    process: f64,
+    machine: f64,
+    idle: f64,
+}
+
+impl CpuUse {
+    fn now() -> Self {
+        let ticks = |text: &str, fields: &[usize]| -> f64 {
+            let f: Vec<f64> = text
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0.0))
+                .collect();
+            fields
+                .iter()
+                .map(|i| f.get(*i).copied().unwrap_or(0.0))
+                .sum::<f64>()
+                * 10.0
+        };
+        let mut argon2 = 0.0;
+        for task in std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.starts_with("argon2-") {
+                let sched =
+                    std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+                argon2 += sched
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+                    / 1e6;
+            }
+        }
+        // /proc/self/stat: the fields after the command's closing parenthesis; utime and
+        // stime are the 12th and 13th of them.
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        // /proc/stat's first line: user nice system idle iowait irq softirq steal.
+        let all = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let cpu = all.lines().next().unwrap_or("").trim_start_matches("cpu");
+        Self {
+            argon2,
+            process: ticks(after, &[11, 12]),
+            machine: ticks(cpu, &[0, 1, 2, 5, 6]),
+            idle: ticks(cpu, &[3, 4]),
+        }
+    }
+
+    fn since(&self, start: &Self) -> Self {
+        Self {
+            argon2: self.argon2 - start.argon2,
+            process: self.process - start.process,
+            machine: self.machine - start.machine,
+            idle: self.idle - start.idle,
+        }
+    }
+
+    fn idle_share(&self) -> f64 {
+        100.0 * self.idle / (self.idle + self.machine).max(1.0)
     }
 }
 
@@ -180,18 +262,32 @@ where
         Some(f) => Some(f.measure().await),
         None => None,
     };
+    let cpu = CpuUse::now();
     let max = load::closed(clients, RUN, op.clone()).await;
+    let cpu = CpuUse::now().since(&cpu);
     let after = match floor {
         Some(f) => Some(f.measure().await),
         None => None,
     };
     max.print(what, &format!("closed, {clients} clients"));
     if let (Some(before), Some(after)) = (before, after) {
-        let bound = (before + after) / 2.0;
+        let bound = (before.rate + after.rate) / 2.0;
         println!(
-            "{:<34} approvals reach {:.0} % of the argon2 floor ({bound:.0}/s: {before:.0}/s before the run, {after:.0}/s after)",
+            "{:<34} approvals reach {:.0} % of the argon2 floor ({bound:.0}/s: {:.0}/s before the run, {:.0}/s after)",
             "",
-            100.0 * max.rate / bound
+            100.0 * max.rate / bound,
+            before.rate,
+            after.rate
+        );
+        let n = (max.calls + max.failed).max(1) as f64;
+        println!(
+            "{:<34} CPU per approval: argon2 {:.1} ms (alone {:.1} ms a verify), the rest of this process {:.1} ms, other processes (the database) {:.1} ms; {:.0} % of the cores idle",
+            "",
+            cpu.argon2 / n,
+            (before.argon2_per_verify + after.argon2_per_verify) / 2.0,
+            (cpu.process - cpu.argon2) / n,
+            (cpu.machine - cpu.process).max(0.0) / n,
+            cpu.idle_share()
         );
     }
     let rate = (max.rate * 0.7).max(1.0);
@@ -556,7 +652,7 @@ async fn run(db_url: String, events: usize) {
     );
 
     let bound = Floor::new(hasher).await;
-    let floor = bound.measure().await;
+    let floor = bound.measure().await.rate;
     println!(
         "{:<34} {:>12}  approvals reach {:.0} % of it",
         "argon2 verify floor",
