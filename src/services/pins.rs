@@ -183,7 +183,8 @@ async fn admit(state: &AppState, account_id: i64) -> ApiResult<(String, i64)> {
                 actix_web::http::StatusCode::TOO_MANY_REQUESTS,
                 "pin_check_busy",
                 "Too many PIN checks are running for this wallet; retry shortly.",
-            ));
+            )
+            .retry_after(1));
         }
         // Only checks on other instances hold the tries now: back off, with jitter.
         let jitter = rand::random::<u64>() % 100;

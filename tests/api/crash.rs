@@ -1,6 +1,8 @@
 //! Crashes: the real `pinpay` binary is killed with SIGKILL while keyed transfers,
 //! approvals, refunds and bulk calls run; after each restart every operation is retried
-//! with its key until it answers something other than 409 (or a transport error). Then
+//! with its key until it answers something other than 409, 429 or 5xx (or a transport
+//! error): checks registered by the killed process hold the wallet's PIN tries until
+//! their lease ends, and the server says so with 429 `pin_check_busy`. Then
 //! each took effect exactly once, each retry got the real outcome, and the ledger
 //! verifies (the harness checks it when the database is dropped).
 
@@ -41,7 +43,9 @@ async fn send(client: &reqwest::Client, address: &str, op: &Op) -> Option<(u16, 
         .ok()?;
     let status = res.status().as_u16();
     let body: Value = res.json().await.ok()?;
-    (status != 409 && status < 500).then_some((status, body))
+    // 409: the key is in flight; 429: retry shortly (e.g. PIN tries held by checks of the
+    // killed process until their lease ends); 5xx: the server is restarting.
+    (status != 409 && status != 429 && status < 500).then_some((status, body))
 }
 
 /// Sends until a final answer; every final answer an op ever gets is kept.

@@ -195,3 +195,55 @@ async fn pin_hashing_does_not_block_the_server() {
         "health answered only after all 8 PIN changes finished"
     );
 }
+
+/// Checks left in flight by a process that died hold the wallet's tries until their
+/// 30 s lease ends: meanwhile a check waits its 10 s and is refused with 429
+/// `pin_check_busy` and `Retry-After`, changing nothing; once the leases end it passes.
+#[tokio::test]
+async fn checks_left_by_a_dead_process_hold_the_tries_until_their_lease_ends() {
+    use diesel::prelude::*;
+    use pinpay::db::schema::{accounts, pin_checks};
+    let app = TestApp::spawn().await;
+    let token = app.wallet_user("olga").await;
+    let db = pinpay::db::Db::connect(&app.database_url(), 1).unwrap();
+    {
+        let mut c = db.get().unwrap();
+        let id: i64 = accounts::table
+            .filter(accounts::username.eq("olga"))
+            .select(accounts::id)
+            .first(&mut **c)
+            .unwrap();
+        for _ in 0..5 {
+            diesel::insert_into(pin_checks::table)
+                .values((
+                    pin_checks::account_id.eq(id),
+                    pin_checks::started_at.eq(app.clock.now_naive()),
+                ))
+                .execute(&mut **c)
+                .unwrap();
+        }
+    }
+    let res = app
+        .client
+        .put(format!("{}/v1/me/pin", app.address))
+        .bearer_auth(&token)
+        .json(&json!({"pin": NEW_PIN, "old_pin": PIN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 429);
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "pin_check_busy", "{body}");
+
+    app.clock.advance(Duration::seconds(31));
+    // The PIN is the old one, and no try was counted against it.
+    let res = app.change_pin(&token, WRONG, NEW_PIN).await;
+    assert_eq!(res.problem(403, "pin_invalid")["attempts_remaining"], 4);
+    app.change_pin(&token, PIN, NEW_PIN).await.ok(204);
+}
