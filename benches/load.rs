@@ -171,6 +171,33 @@ impl Floor {
     }
 }
 
+/// p50, p99 and the slowest of 200 flushes of a 4 KiB write (`fdatasync`) in the
+/// temporary directory, where the SQLite bench database lives.
+async fn flush_time() -> String {
+    tokio::task::spawn_blocking(|| {
+        use std::io::{Seek, SeekFrom, Write};
+        let path = std::env::temp_dir().join(format!("pinpay-flush-{}", std::process::id()));
+        let mut file = std::fs::File::create(&path).expect("flush probe file");
+        let mut ms: Vec<f64> = (0..200)
+            .map(|i| {
+                file.seek(SeekFrom::Start((i % 64) * 4096)).unwrap();
+                file.write_all(&[1u8; 4096]).unwrap();
+                let started = Instant::now();
+                file.sync_data().unwrap();
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        let _ = std::fs::remove_file(&path);
+        ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms[99], ms[197], ms[199]
+        )
+    })
+    .await
+    .unwrap()
+}
+
 struct FloorRun {
     rate: f64,
     argon2_per_verify: f64,
@@ -351,7 +378,15 @@ async fn operations(bench: &Arc<Bench>, floor: &Floor) {
             status == 201
         }
     };
+    // Creates wait for the one commit's flush to disk (on SQLite, in turn): the disk's
+    // flush time right before and after the run says how much of their time that is.
+    let before = flush_time().await;
     let max = measure("create", 8, create.clone(), None).await;
+    let after = flush_time().await;
+    println!(
+        "{:<34} the disk's flush (fdatasync of 4 KiB, 200 in a row): {before} before these runs, {after} after",
+        ""
+    );
     burst("create", max, create).await;
 
     for (wallets, clients, per_wallet) in [(1, 8, 900), (9, 9, 160)] {
