@@ -178,7 +178,7 @@ async fn flush_time() -> String {
         use std::io::{Seek, SeekFrom, Write};
         let path = std::env::temp_dir().join(format!("pinpay-flush-{}", std::process::id()));
         let mut file = std::fs::File::create(&path).expect("flush probe file");
-        let mut ms: Vec<f64> = (0..200)
+        let ms: Vec<f64> = (0..200)
             .map(|i| {
                 file.seek(SeekFrom::Start((i % 64) * 4096)).unwrap();
                 file.write_all(&[1u8; 4096]).unwrap();
@@ -188,10 +188,10 @@ async fn flush_time() -> String {
             })
             .collect();
         let _ = std::fs::remove_file(&path);
-        ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let s = load::Stats::of(ms, 0, 1.0);
         format!(
             "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            ms[99], ms[197], ms[199]
+            s.p50, s.p99, s.max
         )
     })
     .await

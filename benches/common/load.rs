@@ -24,7 +24,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn of(mut ms: Vec<f64>, failed: usize, secs: f64) -> Self {
+    pub fn of(mut ms: Vec<f64>, failed: usize, secs: f64) -> Self {
         ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let pct = |p: f64| {
             ms.get(((ms.len() as f64 * p).ceil() as usize).saturating_sub(1))
