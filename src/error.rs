@@ -104,6 +104,15 @@ impl ApiError {
         .retry_after(retry_after)
     }
 
+    /// Whether the refusal asks the client to send the same request again (a server error,
+    /// 429, a concurrent update): nothing was done, and a retry may well succeed. An
+    /// `Idempotency-Key` is released after such a refusal, never bound to it.
+    pub fn asks_retry(&self) -> bool {
+        self.status.is_server_error()
+            || self.status == StatusCode::TOO_MANY_REQUESTS
+            || matches!(self.code, "concurrent_update" | "idempotency_key_in_flight")
+    }
+
     /// Logs an unexpected failure and returns the opaque 500.
     pub fn internal_from(context: &str, cause: impl fmt::Display) -> Self {
         tracing::error!(%cause, "{context}");

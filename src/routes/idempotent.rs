@@ -2,7 +2,7 @@
 
 use super::extract::IdempotencyKey;
 use crate::error::{ApiError, ApiResult, PROBLEM_JSON};
-use crate::services::idempotency::{self, Begin, Claim, Seal};
+use crate::services::idempotency::{self, Begin, Claim, Outcome, Seal};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -40,15 +40,16 @@ where
     let task_state = state.clone();
     let task = actix_web::rt::spawn(async move {
         let outcome = work.await;
-        let (status, stored) = match &outcome {
-            Ok((status, body)) => (*status, body.clone()),
-            Err(e) => (e.status, e.body()),
+        let for_key = match &outcome {
+            Ok((status, body)) => Outcome::Answer(*status, body.clone()),
+            Err(e) if e.asks_retry() => Outcome::Retry,
+            Err(e) => Outcome::Answer(e.status, e.body()),
         };
-        match idempotency::finish(&task_state, lease.clone(), status, stored.clone()).await {
+        match idempotency::finish(&task_state, lease.clone(), for_key.clone()).await {
             Ok(()) => Ok(outcome),
             Err(e) => {
                 if e.status.is_server_error() {
-                    idempotency::finish_later(task_state.get_ref().clone(), lease, status, stored);
+                    idempotency::finish_later(task_state.get_ref().clone(), lease, for_key);
                 }
                 Err(e)
             }

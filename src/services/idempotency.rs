@@ -1,6 +1,7 @@
 //! Idempotency keys (IETF `Idempotency-Key` draft): per caller, the first request's
 //! outcome is stored and replayed for the same key and body; a different body is 422,
-//! a repeat while the first still runs is 409. Keys live 24 hours.
+//! a repeat while the first still runs is 409. A refusal that asks for a retry (5xx, 429,
+//! a concurrent update) is not stored: the key is released. Keys live 24 hours.
 //!
 //! The attempt that runs holds the key by a lease (a random token and a deadline). It
 //! stores its outcome in the same database transaction as its effect ([`Seal`]), so a
@@ -210,25 +211,33 @@ pub fn unsealed<T>() -> OnCommit<T> {
     Box::new(|_, _| Ok(()))
 }
 
+/// How an attempt ended, for its key.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// A final answer: replayed for every retry with the key.
+    Answer(StatusCode, Value),
+    /// A refusal that asks the client to retry (a server error, 429, a concurrent update):
+    /// nothing was done, so the key is released and the retry runs the operation.
+    Retry,
+}
+
 /// After the attempt: stores a refusal for replay (nothing committed with it, so storing it
-/// on its own is safe), or releases the key after a server error so the client can retry.
+/// on its own is safe), or releases the key after a refusal that asks for a retry.
 /// A key already sealed by the operation's own transaction is left as it is.
-pub async fn finish(
-    state: &AppState,
-    lease: Lease,
-    status: StatusCode,
-    body: Value,
-) -> ApiResult<()> {
+pub async fn finish(state: &AppState, lease: Lease, outcome: Outcome) -> ApiResult<()> {
     state
         .db
         .run(move |c| {
-            if status.is_server_error() {
-                diesel::delete(ik::table.find(lease.id))
-                    .filter(ik::status.eq("in_flight"))
-                    .filter(ik::lease_token.eq(&lease.token))
-                    .execute(c)?;
-            } else {
-                store(c, &lease, status, &body)?;
+            match &outcome {
+                Outcome::Retry => {
+                    diesel::delete(ik::table.find(lease.id))
+                        .filter(ik::status.eq("in_flight"))
+                        .filter(ik::lease_token.eq(&lease.token))
+                        .execute(c)?;
+                }
+                Outcome::Answer(status, body) => {
+                    store(c, &lease, *status, body)?;
+                }
             }
             Ok(())
         })
@@ -237,13 +246,13 @@ pub async fn finish(
 
 /// `finish` tried again in the background while the database is out, until the lease
 /// would have lapsed anyway: a retry after an outage is not kept waiting for the lease.
-pub fn finish_later(state: AppState, lease: Lease, status: StatusCode, body: Value) {
+pub fn finish_later(state: AppState, lease: Lease, outcome: Outcome) {
     let give_up = std::time::Instant::now()
         + std::time::Duration::from_secs(state.config.idempotency_lease_secs.max(1) as u64);
     actix_web::rt::spawn(async move {
         while std::time::Instant::now() < give_up {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            match finish(&state, lease.clone(), status, body.clone()).await {
+            match finish(&state, lease.clone(), outcome.clone()).await {
                 Err(e) if e.status.is_server_error() => continue,
                 _ => return,
             }

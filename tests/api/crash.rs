@@ -29,9 +29,9 @@ struct Op {
     body: Value,
 }
 
-/// Sends `op` once: `Some((status, body))` for a final answer, `None` to retry (the
-/// server is down, restarting, or the key is still held).
-async fn send(client: &reqwest::Client, address: &str, op: &Op) -> Option<(u16, Value)> {
+/// Sends `op` once: `Ok((status, body))` for a final answer, `Err(what it got)` to retry
+/// (the server is down, restarting, or the key is still held).
+async fn send(client: &reqwest::Client, address: &str, op: &Op) -> Result<(u16, Value), String> {
     let res = client
         .post(format!("{address}{}", op.path))
         .bearer_auth(&op.token)
@@ -40,12 +40,18 @@ async fn send(client: &reqwest::Client, address: &str, op: &Op) -> Option<(u16, 
         .timeout(Duration::from_secs(10))
         .send()
         .await
-        .ok()?;
+        .map_err(|e| format!("transport: {e}"))?;
     let status = res.status().as_u16();
-    let body: Value = res.json().await.ok()?;
+    let body: Value = res
+        .json()
+        .await
+        .map_err(|e| format!("{status}, body: {e}"))?;
     // 409: the key is in flight; 429: retry shortly (e.g. PIN tries held by checks of the
     // killed process until their lease ends); 5xx: the server is restarting.
-    (status != 409 && status != 429 && status < 500).then_some((status, body))
+    match status != 409 && status != 429 && status < 500 {
+        true => Ok((status, body)),
+        false => Err(format!("{status} {body}")),
+    }
 }
 
 /// Sends until a final answer; every final answer an op ever gets is kept.
@@ -56,18 +62,27 @@ async fn drive(
     answers: &Mutex<HashMap<String, Vec<(u16, Value)>>>,
     until: Instant,
 ) {
+    let (mut tries, mut last) = (0, String::new());
     while Instant::now() < until {
-        if let Some(answer) = send(client, address, op).await {
-            answers
-                .lock()
-                .unwrap()
-                .entry(op.key.clone())
-                .or_default()
-                .push(answer);
-            return;
+        tries += 1;
+        match send(client, address, op).await {
+            Ok(answer) => {
+                answers
+                    .lock()
+                    .unwrap()
+                    .entry(op.key.clone())
+                    .or_default()
+                    .push(answer);
+                return;
+            }
+            Err(got) => last = got,
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    eprintln!(
+        "{} gave up after {tries} tries, the last got {last}",
+        op.key
+    );
 }
 
 async fn post(
@@ -248,6 +263,20 @@ async fn killed_mid_operation_every_keyed_operation_takes_effect_exactly_once() 
     }
 
     let answers = answers.lock().unwrap().clone();
+    let unfinished: Vec<&str> = ops
+        .iter()
+        .filter(|op| answers.get(&op.key).map_or(0, Vec::len) < 2)
+        .map(|op| op.key.as_str())
+        .collect();
+    if !unfinished.is_empty() {
+        let log = server.log_text();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "never got a final answer: {unfinished:?}; the server's log ends:\n{}",
+            tail.join("\n")
+        );
+    }
     let mut done: HashMap<&str, usize> = HashMap::new();
     for op in &ops {
         let got = answers.get(&op.key).map(Vec::as_slice).unwrap_or_default();
