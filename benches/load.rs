@@ -23,13 +23,16 @@ mod common;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use common::{config, load, ADMIN};
+use pinpay::auth::hashing::Hasher;
 use pinpay::clock::Clock;
+use pinpay::config::Config;
 use pinpay::startup::Application;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
 
 const PASSWORD: &str = "correct horse battery";
 const PIN: &str = "482915";
@@ -59,9 +62,16 @@ async fn receive(
     HttpResponse::Ok().finish()
 }
 
+/// Threads of the load generator and the receiver are named with this prefix, so their
+/// CPU time can be told from the server's.
+const HARNESS: &str = "bench-";
+
 async fn start_receiver(arrivals: Arrivals, port: u16) -> u16 {
     let data = web::Data::new(arrivals);
     let server = HttpServer::new(move || {
+        // Runs on each of the receiver's worker threads as it starts: they are actix
+        // workers like the server's, so they are renamed as the harness's.
+        let _ = std::fs::write("/proc/thread-self/comm", format!("{HARNESS}receiver"));
         App::new()
             .app_data(data.clone())
             .default_service(web::to(receive))
@@ -203,12 +213,13 @@ struct FloorRun {
     argon2_per_verify: f64,
 }
 
-/// CPU time used so far, in ms: by the server's argon2 threads, by this whole process
-/// (server, load generator and receiver), and by the machine (every process, all cores);
-/// and the machine's idle time. From `/proc`, where the kernel counts time in ticks of
-/// 1/100 s (`USER_HZ`), and per thread in ns.
+/// CPU time used so far, in ms: by the server's argon2 threads, by the load generator's
+/// and receiver's threads (the harness), by this whole process (server and harness), and
+/// by the machine (every process, all cores); and the machine's idle time. From `/proc`,
+/// where the kernel counts time in ticks of 1/100 s (`USER_HZ`), and per thread in ns.
 struct CpuUse {
     argon2: f64,
+    harness: f64,
     process: f64,
     machine: f64,
     idle: f64,
@@ -227,23 +238,25 @@ impl CpuUse {
                 .sum::<f64>()
                 * 10.0
         };
-        let mut argon2 = 0.0;
+        let (mut argon2, mut harness) = (0.0, 0.0);
         for task in std::fs::read_dir("/proc/self/task")
             .into_iter()
             .flatten()
             .flatten()
         {
             let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            if comm.starts_with("argon2-") {
-                let sched =
-                    std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-                argon2 += sched
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(0.0)
-                    / 1e6;
-            }
+            let sum = match comm {
+                c if c.starts_with("argon2-") => &mut argon2,
+                c if c.starts_with(HARNESS) => &mut harness,
+                _ => continue,
+            };
+            let sched = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            *sum += sched
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1e6;
         }
         // /proc/self/stat: the fields after the command's closing parenthesis; utime and
         // stime are the 12th and 13th of them.
@@ -254,6 +267,7 @@ impl CpuUse {
         let cpu = all.lines().next().unwrap_or("").trim_start_matches("cpu");
         Self {
             argon2,
+            harness,
             process: ticks(after, &[11, 12]),
             machine: ticks(cpu, &[0, 1, 2, 5, 6]),
             idle: ticks(cpu, &[3, 4]),
@@ -263,6 +277,7 @@ impl CpuUse {
     fn since(&self, start: &Self) -> Self {
         Self {
             argon2: self.argon2 - start.argon2,
+            harness: self.harness - start.harness,
             process: self.process - start.process,
             machine: self.machine - start.machine,
             idle: self.idle - start.idle,
@@ -308,11 +323,12 @@ where
         );
         let n = (max.calls + max.failed).max(1) as f64;
         println!(
-            "{:<34} CPU per approval: argon2 {:.1} ms (alone {:.1} ms a verify), the rest of this process {:.1} ms, other processes (the database) {:.1} ms; {:.0} % of the cores idle",
+            "{:<34} CPU per approval: argon2 {:.1} ms (alone {:.1} ms a verify), the rest of the server {:.1} ms, the load generator and receiver {:.1} ms, other processes (the database) {:.1} ms; {:.0} % of the cores idle",
             "",
             cpu.argon2 / n,
             (before.argon2_per_verify + after.argon2_per_verify) / 2.0,
-            (cpu.process - cpu.argon2) / n,
+            (cpu.process - cpu.argon2 - cpu.harness) / n,
+            cpu.harness / n,
             (cpu.machine - cpu.process).max(0.0) / n,
             cpu.idle_share()
         );
@@ -594,14 +610,26 @@ fn bench_config(db_url: &str) -> pinpay::config::Config {
     c
 }
 
-async fn run(db_url: String, events: usize) {
-    let clock = Clock::system();
-    let app = Application::build(bench_config(&db_url), clock.clone())
+/// Builds and starts a server instance on the server's own runtime (as in the `pinpay`
+/// binary), apart from the harness's threads; its port and hasher.
+async fn serve(server: &Handle, config: Config, clock: Clock) -> (u16, Hasher) {
+    server
+        .spawn(async move {
+            let app = Application::build(config, clock)
+                .await
+                .expect("server builds");
+            let started = (app.port(), app.hasher());
+            tokio::spawn(app.run_until_stopped());
+            started
+        })
         .await
-        .expect("server builds");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let hasher = app.hasher();
-    tokio::spawn(app.run_until_stopped());
+        .expect("server starts")
+}
+
+async fn run(db_url: String, events: usize, server: Handle) {
+    let clock = Clock::system();
+    let (port, hasher) = serve(&server, bench_config(&db_url), clock.clone()).await;
+    let base = format!("http://127.0.0.1:{port}");
     let client = common::client();
     let mut bench = Bench {
         client,
@@ -711,11 +739,8 @@ async fn run(db_url: String, events: usize) {
 
     // Before the burst: it moves the clock an hour on, past the payers' app tokens.
     if db_url.starts_with("postgres") {
-        let second = Application::build(bench_config(&db_url), clock.clone())
-            .await
-            .expect("second instance");
-        let other = format!("http://127.0.0.1:{}", second.port());
-        tokio::spawn(second.run_until_stopped());
+        let (second, _) = serve(&server, bench_config(&db_url), clock.clone()).await;
+        let other = format!("http://127.0.0.1:{second}");
         let reqs = bench.requests(300).await;
         let answered = approve_all(&bench, &other, reqs, Some(30.0)).await;
         report(
@@ -833,12 +858,18 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // The server's runtime, and the harness's (load generator, receiver) apart from it.
+    let server = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(format!("{HARNESS}load"))
+        .build()
+        .unwrap();
     let (url, cleanup) = common::fresh_database("pinpay_bench");
-    rt.block_on(run(url, events));
+    rt.block_on(run(url, events, server.handle().clone()));
     print_peak_rss("peak RSS of the process, at the end");
     cleanup();
     std::process::exit(0);
