@@ -105,8 +105,9 @@ impl ApiError {
     }
 
     /// Whether the refusal asks the client to send the same request again (a server error,
-    /// 429, a concurrent update): nothing was done, and a retry may well succeed. An
-    /// `Idempotency-Key` is released after such a refusal, never bound to it.
+    /// 429, a concurrent update): a retry may well succeed. An `Idempotency-Key` is released
+    /// after such a refusal, never bound to it (a key whose effect committed stays bound:
+    /// the effect and its stored answer commit together).
     pub fn asks_retry(&self) -> bool {
         self.status.is_server_error()
             || self.status == StatusCode::TOO_MANY_REQUESTS
