@@ -284,6 +284,23 @@ impl CpuUse {
         }
     }
 
+    /// Per call: the server (its argon2 threads apart, where they worked), the harness,
+    /// the other processes, and the share of the cores left idle.
+    fn per_call(&self, calls: usize) -> String {
+        let n = calls.max(1) as f64;
+        let argon2 = match self.argon2 / n {
+            a if a >= 0.005 => format!(", argon2 {a:.2} ms"),
+            _ => String::new(),
+        };
+        format!(
+            "the server {:.2} ms{argon2}, the load generator and receiver {:.2} ms, other processes (the database) {:.2} ms; {:.0} % of the cores idle",
+            (self.process - self.argon2 - self.harness) / n,
+            self.harness / n,
+            (self.machine - self.process).max(0.0) / n,
+            self.idle_share()
+        )
+    }
+
     fn idle_share(&self) -> f64 {
         100.0 * self.idle / (self.idle + self.machine).max(1.0)
     }
@@ -312,6 +329,10 @@ where
         None => None,
     };
     max.print(what, &format!("closed, {clients} clients"));
+    if floor.is_none() {
+        let calls = max.calls + max.failed;
+        println!("{:<34} CPU per call: {}", "", cpu.per_call(calls));
+    }
     if let (Some(before), Some(after)) = (before, after) {
         let bound = (before.rate + after.rate) / 2.0;
         println!(
@@ -334,7 +355,12 @@ where
         );
     }
     let rate = (max.rate * 0.7).max(1.0);
-    load::open(rate, RUN, op).await.print(what, "open at 70 %");
+    let cpu = CpuUse::now();
+    let open = load::open(rate, RUN, op).await;
+    let cpu = CpuUse::now().since(&cpu);
+    open.print(what, "open at 70 %");
+    let calls = open.calls + open.failed;
+    println!("{:<34} CPU per call: {}", "", cpu.per_call(calls));
     max.rate
 }
 
