@@ -284,19 +284,27 @@ impl CpuUse {
         }
     }
 
+    /// Per call, in ms: argon2, the rest of the server, the harness, the other processes.
+    fn split(&self, calls: usize) -> [f64; 4] {
+        let n = calls.max(1) as f64;
+        [
+            self.argon2 / n,
+            (self.process - self.argon2 - self.harness) / n,
+            self.harness / n,
+            (self.machine - self.process).max(0.0) / n,
+        ]
+    }
+
     /// Per call: the server (its argon2 threads apart, where they worked), the harness,
     /// the other processes, and the share of the cores left idle.
     fn per_call(&self, calls: usize) -> String {
-        let n = calls.max(1) as f64;
-        let argon2 = match self.argon2 / n {
+        let [argon2, server, harness, other] = self.split(calls);
+        let argon2 = match argon2 {
             a if a >= 0.005 => format!(", argon2 {a:.2} ms"),
             _ => String::new(),
         };
         format!(
-            "the server {:.2} ms{argon2}, the load generator and receiver {:.2} ms, other processes (the database) {:.2} ms; {:.0} % of the cores idle",
-            (self.process - self.argon2 - self.harness) / n,
-            self.harness / n,
-            (self.machine - self.process).max(0.0) / n,
+            "the server {server:.2} ms{argon2}, the load generator and receiver {harness:.2} ms, other processes (the database) {other:.2} ms; {:.0} % of the cores idle",
             self.idle_share()
         )
     }
@@ -329,8 +337,8 @@ where
         None => None,
     };
     max.print(what, &format!("closed, {clients} clients"));
+    let calls = max.calls + max.failed;
     if floor.is_none() {
-        let calls = max.calls + max.failed;
         println!("{:<34} CPU per call: {}", "", cpu.per_call(calls));
     }
     if let (Some(before), Some(after)) = (before, after) {
@@ -342,15 +350,11 @@ where
             before.rate,
             after.rate
         );
-        let n = (max.calls + max.failed).max(1) as f64;
+        let [argon2, server, harness, other] = cpu.split(calls);
         println!(
-            "{:<34} CPU per approval: argon2 {:.1} ms (alone {:.1} ms a verify), the rest of the server {:.1} ms, the load generator and receiver {:.1} ms, other processes (the database) {:.1} ms; {:.0} % of the cores idle",
+            "{:<34} CPU per approval: argon2 {argon2:.1} ms (alone {:.1} ms a verify), the rest of the server {server:.1} ms, the load generator and receiver {harness:.1} ms, other processes (the database) {other:.1} ms; {:.0} % of the cores idle",
             "",
-            cpu.argon2 / n,
             (before.argon2_per_verify + after.argon2_per_verify) / 2.0,
-            (cpu.process - cpu.argon2 - cpu.harness) / n,
-            cpu.harness / n,
-            (cpu.machine - cpu.process).max(0.0) / n,
             cpu.idle_share()
         );
     }

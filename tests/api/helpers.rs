@@ -563,6 +563,29 @@ impl TestApp {
         self._db.url()
     }
 
+    /// Registers five PIN checks in flight for `username`, as a process that died mid-check
+    /// leaves them: they hold all of the wallet's tries until their 30 s lease ends.
+    pub fn hold_pin_tries(&self, username: &str) {
+        use diesel::prelude::*;
+        use pinpay::db::schema::{accounts, pin_checks};
+        let db = pinpay::db::Db::connect(&self.database_url(), 1).unwrap();
+        let mut c = db.get().unwrap();
+        let id: i64 = accounts::table
+            .filter(accounts::username.eq(username))
+            .select(accounts::id)
+            .first(&mut **c)
+            .unwrap();
+        for _ in 0..5 {
+            diesel::insert_into(pin_checks::table)
+                .values((
+                    pin_checks::account_id.eq(id),
+                    pin_checks::started_at.eq(self.clock.now_naive()),
+                ))
+                .execute(&mut **c)
+                .unwrap();
+        }
+    }
+
     pub async fn change_pin(&self, token: &str, old_pin: &str, new_pin: &str) -> Res {
         self.put(
             "/v1/me/pin",

@@ -140,31 +140,12 @@ async fn money_movements_replay_too_errors_included() {
 
 #[tokio::test]
 async fn a_refusal_that_asks_for_a_retry_releases_the_key() {
-    use diesel::prelude::*;
-    use pinpay::db::schema::{accounts, pin_checks};
     let app = TestApp::spawn().await;
     let anna = app.wallet_user("anna").await;
     app.wallet_user("ben").await;
     app.deposit("anna", "20.00").await.ok(201);
     // Five PIN checks left in flight by a dead process hold all of anna's tries.
-    let db = pinpay::db::Db::connect(&app.database_url(), 1).unwrap();
-    {
-        let mut c = db.get().unwrap();
-        let id: i64 = accounts::table
-            .filter(accounts::username.eq("anna"))
-            .select(accounts::id)
-            .first(&mut **c)
-            .unwrap();
-        for _ in 0..5 {
-            diesel::insert_into(pin_checks::table)
-                .values((
-                    pin_checks::account_id.eq(id),
-                    pin_checks::started_at.eq(app.clock.now_naive()),
-                ))
-                .execute(&mut **c)
-                .unwrap();
-        }
-    }
+    app.hold_pin_tries("anna");
     let transfer = json!({"to": "ben", "amount": "5.00", "pin": PIN});
     let (busy, replayed) = app
         .post_with_key("/v1/transfers", &anna, "t-busy", transfer.clone())

@@ -201,28 +201,9 @@ async fn pin_hashing_does_not_block_the_server() {
 /// `pin_check_busy` and `Retry-After`, changing nothing; once the leases end it passes.
 #[tokio::test]
 async fn checks_left_by_a_dead_process_hold_the_tries_until_their_lease_ends() {
-    use diesel::prelude::*;
-    use pinpay::db::schema::{accounts, pin_checks};
     let app = TestApp::spawn().await;
     let token = app.wallet_user("olga").await;
-    let db = pinpay::db::Db::connect(&app.database_url(), 1).unwrap();
-    {
-        let mut c = db.get().unwrap();
-        let id: i64 = accounts::table
-            .filter(accounts::username.eq("olga"))
-            .select(accounts::id)
-            .first(&mut **c)
-            .unwrap();
-        for _ in 0..5 {
-            diesel::insert_into(pin_checks::table)
-                .values((
-                    pin_checks::account_id.eq(id),
-                    pin_checks::started_at.eq(app.clock.now_naive()),
-                ))
-                .execute(&mut **c)
-                .unwrap();
-        }
-    }
+    app.hold_pin_tries("olga");
     let res = app
         .client
         .put(format!("{}/v1/me/pin", app.address))
