@@ -69,6 +69,23 @@ fn init_logging() -> Result<(), String> {
 
 fn serve() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
+    match pinpay::startup::raise_open_files_limit() {
+        Ok((before, after)) => {
+            let connections = config.workers.max(1) * config.max_connections;
+            tracing::info!(before, after, connections, "open files limit");
+            // Besides connections: the database pool, the listener, the log, a few files.
+            let needed = connections + config.db_pool_size as usize + 32;
+            if (after as usize) < needed {
+                tracing::warn!(
+                    limit = after,
+                    connections,
+                    "the open files limit is below the connections the server accepts \
+                     (PINPAY_WORKERS x PINPAY_MAX_CONNECTIONS): raise it or lower them"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open files limit"),
+    }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config, Clock::system()).await?;
         app.run_until_stopped().await.map_err(|e| e.to_string())

@@ -402,6 +402,32 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit, as servers do
+/// (systemd starts services with a soft limit of 1024, fewer than the connections
+/// `PINPAY_WORKERS` × `PINPAY_MAX_CONNECTIONS` allow by default); returns the soft limit
+/// before and after. Beyond the limit the server could not accept a connection or open
+/// a file, with its connection limit not yet reached.
+pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let before = limit.rlim_cur;
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok((before, limit.rlim_cur))
+    }
+}
+
 /// glibc gives each thread that allocates under contention an arena of its own (up to 8
 /// per core) and seldom returns their memory; two arenas keep the resident size close to
 /// what is in use. Set before any thread starts (the binary and the benchmarks, which run

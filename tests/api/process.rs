@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 /// The server as a child process on a fixed port, so a restart keeps its address.
 pub struct ServerProcess {
     extra: Vec<(String, String)>,
+    /// A soft limit on open files for the child (the hard limit stays this process's).
+    open_files: Option<u64>,
     child: Option<Child>,
     port: u16,
     url: String,
@@ -17,6 +19,15 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary on `db_url` with the test settings plus `extra` variables.
     pub fn start(db_url: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_with_open_files(db_url, extra, None)
+    }
+
+    /// The same, started with `open_files` as its soft limit on open files.
+    pub fn start_with_open_files(
+        db_url: &str,
+        extra: &[(&str, &str)],
+        open_files: Option<u64>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -28,6 +39,7 @@ impl ServerProcess {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            open_files,
             child: None,
             port,
             url: db_url.to_string(),
@@ -44,7 +56,26 @@ impl ServerProcess {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_pinpay"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pinpay"));
+        if let Some(soft) = self.open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only getrlimit and setrlimit run in the child before exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let mut limit = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+                    limit.rlim_cur = soft;
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", &self.url)
@@ -72,6 +103,11 @@ impl ServerProcess {
     /// What the server wrote to stderr so far (its log).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The running child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     pub fn address(&self) -> String {

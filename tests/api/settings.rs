@@ -27,7 +27,14 @@ async fn cut_off(base: &str, head: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn settings_from_the_environment_take_effect() {
     let db = TestDb::create();
-    let server = ServerProcess::start(
+    // Started as systemd starts services: a soft limit on open files below the
+    // connections the server accepts (2 workers x 1024).
+    let hard = open_files_limits(std::process::id()).1;
+    assert!(
+        hard > 1024,
+        "this machine's hard limit on open files is {hard}"
+    );
+    let server = ServerProcess::start_with_open_files(
         &db.url(),
         &[
             ("PINPAY_PUBLIC_URL", "https://pay.example.test/"),
@@ -36,6 +43,7 @@ async fn settings_from_the_environment_take_effect() {
             ("PINPAY_BODY_TIMEOUT_MS", "300"),
             ("PINPAY_LISTEN_BACKLOG", "777"),
         ],
+        Some(1024),
     );
     let api = Api::new(server.address());
     wait_healthy(&api.client, &api.base).await;
@@ -86,6 +94,23 @@ async fn settings_from_the_environment_take_effect() {
     let line = String::from_utf8(ss.stdout).unwrap();
     let send_q: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(send_q.get(2), Some(&"777"), "{line}");
+
+    // The server raised its soft limit on open files to the hard limit.
+    assert_eq!(open_files_limits(server.pid()), (hard, hard));
+}
+
+/// A process's soft and hard limits on open files, from `/proc/<pid>/limits`.
+fn open_files_limits(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a line for open files");
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
 }
 
 /// The fee table, the calendar's time zone, the SMS gateway, the SMTP server, the request
