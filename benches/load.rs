@@ -381,7 +381,7 @@ where
         None => None,
     };
     let cpu = CpuUse::now();
-    let max = Peaks::watch("closed-loop runs", load::closed(clients, RUN, op.clone())).await;
+    let max = load::closed(clients, RUN, op.clone()).await;
     let cpu = CpuUse::now().since(&cpu);
     let after = match floor {
         Some(f) => Some(f.measure().await),
@@ -411,7 +411,7 @@ where
     }
     let rate = (max.rate * 0.7).max(1.0);
     let (cpu, tcp) = (CpuUse::now(), Tcp::now());
-    let open = Peaks::watch("open-loop runs", load::open(rate, RUN, op)).await;
+    let open = load::open(rate, RUN, op).await;
     let (cpu, tcp) = (CpuUse::now().since(&cpu), Tcp::now().since(&tcp));
     open.print(what, "open at 70 %");
     let calls = open.calls + open.failed;
@@ -429,11 +429,7 @@ where
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
     let (cpu, tcp) = (CpuUse::now(), Tcp::now());
-    let stats = Peaks::watch(
-        "the burst",
-        load::open(max * 1.3, Duration::from_secs(2), op),
-    )
-    .await;
+    let stats = load::open(max * 1.3, Duration::from_secs(2), op).await;
     let (cpu, tcp) = (CpuUse::now().since(&cpu), Tcp::now().since(&tcp));
     stats.print(what, "2 s at 130 %");
     println!(
@@ -828,7 +824,7 @@ async fn run(db_url: String, events: usize, server: Handle) {
     operations(&bench, &bound).await;
 
     // One instance's peak so far; the second instance below has its own hasher and pools.
-    Peaks::print("peak RSS of the process, one instance");
+    print_peak_rss("peak RSS of the process, one instance");
 
     // Before the burst: it moves the clock an hour on, past the payers' app tokens.
     if db_url.starts_with("postgres") {
@@ -935,51 +931,12 @@ async fn run(db_url: String, events: usize, server: Handle) {
 
 use futures::StreamExt;
 
-/// The process's peak resident size (server, generator and receiver share it), apart by
-/// kind of run: the open-loop runs and the burst hold a connection (and its buffers, on
-/// both ends) for every call waiting, which the closed loop's 8 or 9 clients never do.
-/// The kernel's peak (`VmHWM`) is reset through `/proc/self/clear_refs` before each
-/// watched run and read after it; the time between watched runs counts as "the rest".
-struct Peaks;
-
-static PEAKS: Mutex<Vec<(&str, u64)>> = Mutex::new(Vec::new());
-
-impl Peaks {
-    fn kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn note(kind: &'static str, kib: u64) {
-        let mut peaks = PEAKS.lock().unwrap();
-        match peaks.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, peak)) => *peak = (*peak).max(kib),
-            None => peaks.push((kind, kib)),
-        }
-    }
-
-    async fn watch<T>(kind: &'static str, run: impl std::future::Future<Output = T>) -> T {
-        Self::note("the rest", Self::kib());
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let out = run.await;
-        Self::note(kind, Self::kib());
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        out
-    }
-
-    fn print(what: &str) {
-        Self::note("the rest", Self::kib());
-        let peaks = PEAKS.lock().unwrap();
-        let all = peaks.iter().map(|(_, p)| *p).max().unwrap_or(0);
-        let parts: Vec<String> = peaks
-            .iter()
-            .map(|(k, p)| format!("{k} {} MiB", p / 1024))
-            .collect();
-        println!("{what}: {} MiB ({})", all / 1024, parts.join(", "));
+/// The process's peak resident size so far (server, generator and receiver share it; the
+/// generator's part is small: its open loop holds at most `load::OPEN_CONNECTIONS` connections).
+fn print_peak_rss(what: &str) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
+        println!("{what}: {}", peak.trim_start_matches("VmHWM:").trim());
     }
 }
 
@@ -1002,7 +959,7 @@ fn main() {
         .unwrap();
     let (url, cleanup) = common::fresh_database("pinpay_bench");
     rt.block_on(run(url, events, server.handle().clone()));
-    Peaks::print("peak RSS of the process, at the end");
+    print_peak_rss("peak RSS of the process, at the end");
     cleanup();
     std::process::exit(0);
 }
