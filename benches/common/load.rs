@@ -128,19 +128,25 @@ where
     let wire = Arc::new(tokio::sync::Semaphore::new(OPEN_CONNECTIONS));
     let started = Instant::now();
     let calls = (rate * length.as_secs_f64()).round() as usize;
-    let mut tasks = Vec::with_capacity(calls);
+    // Finished calls are reaped as the run goes: a finished task's memory (its future, a
+    // few KiB with the HTTP call's state) is kept until its handle is joined, and holding
+    // every handle to the end grew the process by about 80 MiB in a 40 000-call run.
+    let mut tasks = tokio::task::JoinSet::new();
     for seq in 0..calls {
         let due = started + Duration::from_secs_f64(seq as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
         let (call, tally, wire) = (op(seq), tally.clone(), wire.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             let _turn = wire.acquire_owned().await.expect("never closed");
             let ok = call.await;
             tally.record(ok, due);
-        }));
+        });
+        while let Some(done) = tasks.try_join_next() {
+            done.unwrap();
+        }
     }
-    for t in tasks {
-        t.await.unwrap();
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
     }
     tally.stats(length.as_secs_f64())
 }
