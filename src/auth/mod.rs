@@ -5,4 +5,6 @@ pub mod hashing;
 pub mod jwt;
 pub mod opaque;
 
-pub use extractors::{AnyCaller, AppUser, Merchant, MerchantApi, Operator};
+pub use extractors::{
+    note_caller, AnyCaller, AppUser, Merchant, MerchantApi, MerchantToken, Operator,
+};

@@ -4,7 +4,7 @@ use super::extract::{ApiJson, IdempotencyKey};
 use super::idempotent::{account_scope, idempotent, json};
 use super::pagination::{limit, List};
 use super::rfc3339;
-use crate::auth::{Merchant, MerchantApi};
+use crate::auth::{note_caller, Merchant, MerchantApi, MerchantToken};
 use crate::domain::requests::{Kind, Status};
 use crate::error::ApiResult;
 use crate::services::requests::{create, merchant, refunds};
@@ -101,10 +101,13 @@ pub async fn list(
 
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Merchant,
+    req: HttpRequest,
+    token: MerchantToken,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(merchant::get(&state, &caller.account, id.into_inner()).await?))
+    let (caller, view) = merchant::get_by_token(&state, token, id.into_inner()).await?;
+    note_caller(&req, caller);
+    Ok(HttpResponse::Ok().json(view?))
 }
 
 pub async fn cancel(

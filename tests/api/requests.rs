@@ -449,6 +449,16 @@ async fn merchants_and_payers_see_only_their_own() {
     app.get(&format!("/v1/money-requests/{id}"), Some(&rival))
         .await
         .problem(404, "not_found");
+    // The status read admits its caller in its own database turn, by the same rules.
+    app.get(&format!("/v1/money-requests/{id}"), Some(&anna))
+        .await
+        .problem(403, "merchant_only");
+    app.get(&format!("/v1/money-requests/{id}"), None)
+        .await
+        .problem(401, "unauthenticated");
+    app.get(&format!("/v1/money-requests/{id}"), Some("not-a-token"))
+        .await
+        .problem(401, "unauthenticated");
     app.post(
         &format!("/v1/money-requests/{id}/cancel"),
         Some(&rival),

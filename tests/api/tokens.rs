@@ -6,12 +6,22 @@ use crate::helpers::{TestApp, TestDb, PASSWORD};
 use crate::process::{wait_healthy, ServerProcess};
 use serde_json::{json, Value};
 
-async fn works(app: &TestApp, token: &str) -> bool {
-    match app.get("/v1/money-requests", Some(token)).await.status {
+/// Whether `token` is accepted by the list and, given a payment `link` of the shop's, by a
+/// status read of it (which loads its caller in its own database turn): both must agree.
+async fn works(app: &TestApp, token: &str, link: Option<&str>) -> bool {
+    let accepted = |status: u16| match status {
         200 => true,
         401 => false,
         other => panic!("unexpected {other}"),
+    };
+    let list = accepted(app.get("/v1/money-requests", Some(token)).await.status);
+    if let Some(link) = link {
+        let read = app
+            .get(&format!("/v1/money-requests/{link}"), Some(token))
+            .await;
+        assert_eq!(list, accepted(read.status), "{}", read.body);
     }
+    list
 }
 
 async fn token(app: &TestApp, body: Value) -> (String, String) {
@@ -32,7 +42,16 @@ async fn a_new_key_keeps_the_old_one_for_its_grace_period_and_one_key_can_be_rev
     let mut rolling = creds.clone();
     rolling["previous_valid_for"] = json!(600);
     let (new_id, new) = token(&app, rolling).await;
-    assert!(works(&app, &old).await && works(&app, &new).await);
+    // A payment link for `works` to read.
+    let link = app
+        .post("/v1/money-requests", Some(&new), json!({"amount": "1.00"}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = Some(link.as_str());
+    assert!(works(&app, &old, link).await && works(&app, &new, link).await);
 
     let listed = app.get("/v1/auth/tokens", Some(&new)).await;
     let data = listed.ok(200)["data"].as_array().unwrap().clone();
@@ -46,10 +65,13 @@ async fn a_new_key_keeps_the_old_one_for_its_grace_period_and_one_key_can_be_rev
     );
 
     app.clock.advance(chrono::Duration::seconds(599));
-    assert!(works(&app, &old).await, "inside the grace period");
+    assert!(works(&app, &old, link).await, "inside the grace period");
     app.clock.advance(chrono::Duration::seconds(1));
-    assert!(!works(&app, &old).await, "the second the grace period ends");
-    assert!(works(&app, &new).await);
+    assert!(
+        !works(&app, &old, link).await,
+        "the second the grace period ends"
+    );
+    assert!(works(&app, &new, link).await);
     let listed = app.get("/v1/auth/tokens", Some(&new)).await;
     assert_eq!(listed.ok(200)["data"].as_array().unwrap().len(), 1);
 
@@ -57,12 +79,12 @@ async fn a_new_key_keeps_the_old_one_for_its_grace_period_and_one_key_can_be_rev
     let mut rolling = creds.clone();
     rolling["previous_valid_for"] = json!(3600);
     let (newest_id, newest) = token(&app, rolling).await;
-    assert!(works(&app, &new).await && works(&app, &newest).await);
+    assert!(works(&app, &new, link).await && works(&app, &newest, link).await);
     app.delete(&format!("/v1/auth/tokens/{new_id}"), Some(&newest))
         .await
         .ok(204);
-    assert!(!works(&app, &new).await);
-    assert!(works(&app, &newest).await);
+    assert!(!works(&app, &new, link).await);
+    assert!(works(&app, &newest, link).await);
     app.delete(&format!("/v1/auth/tokens/{new_id}"), Some(&newest))
         .await
         .problem(404, "not_found");
@@ -79,21 +101,21 @@ async fn a_new_key_keeps_the_old_one_for_its_grace_period_and_one_key_can_be_rev
     app.delete(&format!("/v1/auth/tokens/{current}"), Some(&newest))
         .await
         .ok(204);
-    assert!(!works(&app, &fourth).await);
-    assert!(works(&app, &newest).await);
+    assert!(!works(&app, &fourth, link).await);
+    assert!(works(&app, &newest, link).await);
     let _ = newest_id;
 
     // Without a grace period every earlier key dies at once (SPEC §3).
     let (_, fifth) = token(&app, creds.clone()).await;
-    assert!(!works(&app, &newest).await);
-    assert!(works(&app, &fifth).await);
+    assert!(!works(&app, &newest, link).await);
+    assert!(works(&app, &fifth, link).await);
 
     // DELETE /v1/auth/tokens revokes all, those in a grace period too.
     let mut rolling = creds.clone();
     rolling["previous_valid_for"] = json!(3600);
     let (_, sixth) = token(&app, rolling).await;
     app.delete("/v1/auth/tokens", Some(&sixth)).await.ok(204);
-    assert!(!works(&app, &fifth).await && !works(&app, &sixth).await);
+    assert!(!works(&app, &fifth, link).await && !works(&app, &sixth, link).await);
 }
 
 #[tokio::test]
@@ -113,7 +135,7 @@ async fn grace_periods_beyond_a_day_or_below_zero_are_refused_and_change_nothing
         assert_eq!(res.content_type, "application/problem+json");
     }
     assert!(
-        works(&app, &current).await,
+        works(&app, &current, None).await,
         "a refused call revoked nothing"
     );
     let listed = app.get("/v1/auth/tokens", Some(&current)).await;

@@ -5,15 +5,17 @@ use super::{
     announce, as_of, find_by_public_id, find_with_payer, lock_pending, not_found, page, record,
     status_filter, Settled,
 };
+use crate::auth::MerchantToken;
 use crate::db::models::{Account, MoneyRequest, RequestEvent};
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
-use crate::db::{accounts as q, write_tx};
+use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::requests::{Kind, Status};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+/// One of the merchant's requests.
 pub async fn get(
     state: &AppState,
     merchant: &Account,
@@ -23,15 +25,43 @@ pub async fn get(
     let merchant = merchant.clone();
     state
         .db
+        .run(move |c| read(c, &merchant, &public_id, now, &public_url))
+        .await
+}
+
+/// The same for a merchant's token, admitted in the same database turn (a status read
+/// is the call merchants make most): the caller's account id once admitted, and the read.
+pub async fn get_by_token(
+    state: &AppState,
+    token: MerchantToken,
+    public_id: String,
+) -> ApiResult<(i64, ApiResult<RequestView>)> {
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
+    state
+        .db
         .run(move |c| {
-            let (row, payer) = find_with_payer(c, &public_id)?
-                .filter(|(r, _)| r.merchant_id == merchant.id)
-                .ok_or_else(not_found)?;
-            let mut names = Names::knowing(&[&merchant]);
-            names.add(row.payer_id, payer);
-            merchant_view(c, &mut names, &as_of(row, now), &public_url)
+            let merchant = token.admit(c, now)?;
+            Ok((
+                merchant.id,
+                read(c, &merchant, &public_id, now, &public_url),
+            ))
         })
         .await
+}
+
+fn read(
+    c: &mut DbConn,
+    merchant: &Account,
+    public_id: &str,
+    now: NaiveDateTime,
+    public_url: &str,
+) -> ApiResult<RequestView> {
+    let (row, payer) = find_with_payer(c, public_id)?
+        .filter(|(r, _)| r.merchant_id == merchant.id)
+        .ok_or_else(not_found)?;
+    let mut names = Names::knowing(&[merchant]);
+    names.add(row.payer_id, payer);
+    merchant_view(c, &mut names, &as_of(row, now), public_url)
 }
 
 #[derive(Default)]
