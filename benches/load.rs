@@ -409,15 +409,24 @@ where
             cpu.idle_share()
         );
     }
-    let rate = (max.rate * 0.7).max(1.0);
+    open_loop(what, "open at 70 %", (max.rate * 0.7).max(1.0), RUN, op).await;
+    max.rate
+}
+
+/// An open-loop run of `op` at `rate` for `length`, printed with its CPU per call and
+/// the connections it opened.
+async fn open_loop<F, Fut>(what: &str, mode: &str, rate: f64, length: Duration, op: F)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
     let (cpu, tcp) = (CpuUse::now(), Tcp::now());
-    let open = load::open(rate, RUN, op).await;
+    let stats = load::open(rate, length, op).await;
     let (cpu, tcp) = (CpuUse::now().since(&cpu), Tcp::now().since(&tcp));
-    open.print(what, "open at 70 %");
-    let calls = open.calls + open.failed;
+    stats.print(what, mode);
+    let calls = stats.calls + stats.failed;
     println!("{:<34} CPU per call: {}", "", cpu.per_call(calls));
     println!("{:<34} TCP: {}", "", tcp.report());
-    max.rate
 }
 
 /// A burst: 130 % of the closed-loop maximum offered for two seconds. The backlog is
@@ -428,16 +437,7 @@ where
     F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
-    let (cpu, tcp) = (CpuUse::now(), Tcp::now());
-    let stats = load::open(max * 1.3, Duration::from_secs(2), op).await;
-    let (cpu, tcp) = (CpuUse::now().since(&cpu), Tcp::now().since(&tcp));
-    stats.print(what, "2 s at 130 %");
-    println!(
-        "{:<34} CPU per call: {}",
-        "",
-        cpu.per_call(stats.calls + stats.failed)
-    );
-    println!("{:<34} TCP: {}", "", tcp.report());
+    open_loop(what, "2 s at 130 %", max * 1.3, Duration::from_secs(2), op).await;
 }
 
 /// Pending requests addressed to each of `wallets`, `per_wallet` each, one queue per

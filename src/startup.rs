@@ -408,6 +408,12 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
 /// before and after. Beyond the limit the server could not accept a connection or open
 /// a file, with its connection limit not yet reached.
 pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
+    set_open_files_limit(|_, hard| hard)
+}
+
+/// Sets the soft limit on open files to `soft(current soft, hard)`; returns the soft limit
+/// before and after. Only getrlimit and setrlimit run (safe between fork and exec).
+pub fn set_open_files_limit(soft: impl FnOnce(u64, u64) -> u64) -> std::io::Result<(u64, u64)> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -418,8 +424,9 @@ pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
             return Err(std::io::Error::last_os_error());
         }
         let before = limit.rlim_cur;
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
+        let wanted = soft(before, limit.rlim_max);
+        if wanted != before {
+            limit.rlim_cur = wanted;
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

@@ -62,16 +62,7 @@ impl ServerProcess {
             // SAFETY: only getrlimit and setrlimit run in the child before exec.
             unsafe {
                 command.pre_exec(move || {
-                    let mut limit = libc::rlimit {
-                        rlim_cur: 0,
-                        rlim_max: 0,
-                    };
-                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-                    limit.rlim_cur = soft;
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
+                    pinpay::startup::set_open_files_limit(|_, _| soft).map(|_| ())
                 });
             }
         }
