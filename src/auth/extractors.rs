@@ -86,8 +86,19 @@ impl VerifiedToken {
     /// system account; an API token is a Corporate+ account's current one, or an earlier
     /// one inside the grace period a newer one gave it.
     pub fn admit(&self, c: &mut DbConn, now: NaiveDateTime) -> ApiResult<Account> {
-        let id = self.claims.account_id()?;
-        let account = accounts::find(c, id)?.ok_or_else(revoked)?;
+        let account = accounts::find(c, self.claims.account_id()?)?;
+        self.check(c, account, now)
+    }
+
+    /// The same rules for an account the caller read itself (`None`: no such account).
+    fn check(
+        &self,
+        c: &mut DbConn,
+        account: Option<Account>,
+        now: NaiveDateTime,
+    ) -> ApiResult<Account> {
+        let account = account.ok_or_else(revoked)?;
+        let id = account.id;
         let kind = AccountKind::from_db(&account.kind);
         if kind == AccountKind::System {
             return Err(revoked());
@@ -245,6 +256,21 @@ impl MerchantToken {
         let account = self.0.admit(c, now)?;
         merchant_only(&account)?;
         Ok(account)
+    }
+
+    /// Admits the caller from an account that `read` loads together with what the
+    /// service needs (one statement, one round trip): `read` gets the token's account
+    /// id and returns that account, if any, and its data.
+    pub fn admit_reading<T>(
+        &self,
+        c: &mut DbConn,
+        now: NaiveDateTime,
+        read: impl FnOnce(&mut DbConn, i64) -> ApiResult<Option<(Account, T)>>,
+    ) -> ApiResult<(Account, T)> {
+        let (account, data) = read(c, self.0.claims.account_id()?)?.unzip();
+        let account = self.0.check(c, account, now)?;
+        merchant_only(&account)?;
+        Ok((account, data.ok_or_else(revoked)?))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::view::{merchant_view, Names, RequestView};
 use super::{
-    announce, as_of, find_by_public_id, find_with_payer, lock_pending, not_found, page, record,
+    announce, as_of, find_by_public_id, find_own_with_payer, lock_pending, not_found, page, record,
     status_filter, Settled,
 };
 use crate::auth::MerchantToken;
@@ -22,15 +22,20 @@ pub async fn get(
     public_id: String,
 ) -> ApiResult<RequestView> {
     let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
-    let merchant = merchant.clone();
+    let merchant_id = merchant.id;
     state
         .db
-        .run(move |c| read(c, &merchant, &public_id, now, &public_url))
+        .run(move |c| {
+            let (merchant, found) =
+                find_own_with_payer(c, merchant_id, &public_id)?.ok_or_else(not_found)?;
+            view(c, &merchant, found, now, &public_url)
+        })
         .await
 }
 
-/// The same for a merchant's token, admitted in the same database turn (a status read
-/// is the call merchants make most): the caller's account id once admitted, and the read.
+/// The same for a merchant's token, admitted by the same statement that reads the
+/// request (a status read is the call merchants make most): the caller's account id once
+/// admitted, and the read.
 pub async fn get_by_token(
     state: &AppState,
     token: MerchantToken,
@@ -40,25 +45,22 @@ pub async fn get_by_token(
     state
         .db
         .run(move |c| {
-            let merchant = token.admit(c, now)?;
-            Ok((
-                merchant.id,
-                read(c, &merchant, &public_id, now, &public_url),
-            ))
+            let (merchant, found) = token.admit_reading(c, now, |c, merchant_id| {
+                find_own_with_payer(c, merchant_id, &public_id)
+            })?;
+            Ok((merchant.id, view(c, &merchant, found, now, &public_url)))
         })
         .await
 }
 
-fn read(
+fn view(
     c: &mut DbConn,
     merchant: &Account,
-    public_id: &str,
+    found: Option<(MoneyRequest, Option<String>)>,
     now: NaiveDateTime,
     public_url: &str,
 ) -> ApiResult<RequestView> {
-    let (row, payer) = find_with_payer(c, public_id)?
-        .filter(|(r, _)| r.merchant_id == merchant.id)
-        .ok_or_else(not_found)?;
+    let (row, payer) = found.ok_or_else(not_found)?;
     let mut names = Names::knowing(&[merchant]);
     names.add(row.payer_id, payer);
     merchant_view(c, &mut names, &as_of(row, now), public_url)

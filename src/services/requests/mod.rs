@@ -8,7 +8,7 @@ pub mod merchant;
 pub mod refunds;
 pub mod view;
 
-use crate::db::models::MoneyRequest;
+use crate::db::models::{Account, MoneyRequest};
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
 use crate::db::DbConn;
 use crate::domain::requests::Status;
@@ -45,21 +45,37 @@ pub fn find_by_public_id(c: &mut DbConn, public_id: &str) -> ApiResult<Option<Mo
         .optional()?)
 }
 
-/// The request and its payer's username in one query (a status read's view needs both).
-pub fn find_with_payer(
+/// A merchant's account, with one of its own requests and that request's payer's
+/// username, in one statement (a status read admits its caller and reads the request in
+/// one round trip). `None`: no such account; `Some((account, None))`: no such request of
+/// this merchant.
+pub fn find_own_with_payer(
     c: &mut DbConn,
+    merchant_id: i64,
     public_id: &str,
-) -> ApiResult<Option<(MoneyRequest, Option<String>)>> {
+) -> ApiResult<Option<(Account, Option<(MoneyRequest, Option<String>)>)>> {
     use crate::db::schema::accounts;
     if !crate::db::matchable(public_id) {
-        return Ok(None);
+        let account = crate::db::accounts::find(c, merchant_id)?;
+        return Ok(account.map(|a| (a, None)));
     }
-    Ok(mr::table
-        .left_join(accounts::table.on(mr::payer_id.eq(accounts::id.nullable())))
-        .filter(mr::public_id.eq(public_id.to_string()))
-        .select((MoneyRequest::as_select(), accounts::username.nullable()))
+    let payer = diesel::alias!(accounts as payer);
+    let row: Option<(Account, Option<MoneyRequest>, Option<String>)> = accounts::table
+        .left_join(
+            mr::table.on(mr::merchant_id
+                .eq(accounts::id)
+                .and(mr::public_id.eq(public_id.to_string()))),
+        )
+        .left_join(payer.on(mr::payer_id.eq(payer.field(accounts::id).nullable())))
+        .filter(accounts::id.eq(merchant_id))
+        .select((
+            Account::as_select(),
+            Option::<MoneyRequest>::as_select(),
+            payer.field(accounts::username).nullable(),
+        ))
         .first(c)
-        .optional()?)
+        .optional()?;
+    Ok(row.map(|(account, request, name)| (account, request.map(|r| (r, name)))))
 }
 
 pub fn reload(c: &mut DbConn, id: i64) -> ApiResult<MoneyRequest> {
