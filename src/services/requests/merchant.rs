@@ -3,7 +3,7 @@
 use super::view::{merchant_view, Names, RequestView};
 use super::{
     announce, as_of, find_by_public_id, find_own_with_payer, lock_pending, not_found, page, record,
-    status_filter, Settled,
+    status_filter, Settled, WithPayer,
 };
 use crate::auth::MerchantToken;
 use crate::db::models::{Account, MoneyRequest, RequestEvent};
@@ -56,7 +56,7 @@ pub async fn get_by_token(
 fn view(
     c: &mut DbConn,
     merchant: &Account,
-    found: Option<(MoneyRequest, Option<String>)>,
+    found: Option<WithPayer>,
     now: NaiveDateTime,
     public_url: &str,
 ) -> ApiResult<RequestView> {

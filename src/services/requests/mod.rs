@@ -45,6 +45,9 @@ pub fn find_by_public_id(c: &mut DbConn, public_id: &str) -> ApiResult<Option<Mo
         .optional()?)
 }
 
+/// A request and its payer's username.
+pub type WithPayer = (MoneyRequest, Option<String>);
+
 /// A merchant's account, with one of its own requests and that request's payer's
 /// username, in one statement (a status read admits its caller and reads the request in
 /// one round trip). `None`: no such account; `Some((account, None))`: no such request of
@@ -53,7 +56,7 @@ pub fn find_own_with_payer(
     c: &mut DbConn,
     merchant_id: i64,
     public_id: &str,
-) -> ApiResult<Option<(Account, Option<(MoneyRequest, Option<String>)>)>> {
+) -> ApiResult<Option<(Account, Option<WithPayer>)>> {
     use crate::db::schema::accounts;
     if !crate::db::matchable(public_id) {
         let account = crate::db::accounts::find(c, merchant_id)?;
