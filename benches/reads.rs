@@ -160,11 +160,25 @@ fn seed(
         op = others.1,
     );
     c.batch_execute(&sql).expect("seed");
-    // Running debit totals (where the schema has them) and balances of the three
-    // accounts, from their postings.
+    // Running debit totals and balances (where the schema has them) and balances of the
+    // three accounts, from their postings.
     let running_totals = c
         .batch_execute("SELECT debited_through FROM postings LIMIT 0")
         .is_ok();
+    if c.batch_execute("SELECT balance_after FROM postings LIMIT 0")
+        .is_ok()
+    {
+        c.batch_execute(if pg {
+            "UPDATE postings p SET balance_after = s.running FROM (SELECT id, SUM(amount) \
+             OVER (PARTITION BY account_id ORDER BY id) AS running FROM postings) s \
+             WHERE p.id = s.id AND p.balance_after <> s.running"
+        } else {
+            "UPDATE postings SET balance_after = s.running FROM (SELECT id, SUM(amount) \
+             OVER (PARTITION BY account_id ORDER BY id) AS running FROM postings) AS s \
+             WHERE postings.id = s.id AND postings.balance_after <> s.running"
+        })
+        .expect("running balances");
+    }
     let running = if pg {
         "UPDATE postings p SET debited_through = s.running FROM (SELECT id, SUM(CASE WHEN amount < 0 \
          THEN -amount ELSE 0 END) OVER (PARTITION BY account_id ORDER BY id) AS running FROM postings) s \
@@ -194,6 +208,25 @@ fn seed(
         c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
             .expect("checkpoint");
     }
+}
+
+/// A month long before the seeded requests, with one deposit to the payer: its
+/// statement is one line, however much history followed it.
+const QUIET_STATEMENT: &str = "/v1/statements/2025-06";
+
+/// Books the quiet month's deposit (its balances are recomputed with the first seed).
+fn quiet_month(c: &mut DbConn, anna: i64) {
+    c.batch_execute(&format!(
+        "INSERT INTO ledger_transactions (kind, external_ref, description, created_at) \
+           VALUES ('deposit', 'seed-quiet-month', 'Quiet month', '2025-06-15 12:00:00');
+         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
+           SELECT t.id, a.id, 'deposit', -500, {anna}, t.created_at FROM ledger_transactions t, accounts a
+           WHERE t.external_ref = 'seed-quiet-month' AND a.username = 'bank_clearing';
+         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
+           SELECT t.id, {anna}, 'deposit', 500, a.id, t.created_at FROM ledger_transactions t, accounts a
+           WHERE t.external_ref = 'seed-quiet-month' AND a.username = 'bank_clearing';"
+    ))
+    .expect("quiet month");
 }
 
 #[derive(diesel::QueryableByName)]
@@ -243,7 +276,7 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
         ("transactions", format!("SELECT * FROM postings WHERE account_id = {anna} ORDER BY id DESC LIMIT 21")),
         ("transactions kind=payment", format!("SELECT * FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
         ("statement: postings of a month", format!("SELECT * FROM postings WHERE account_id = {anna} AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY created_at, id LIMIT 50001")),
-        ("statement: moved since a month began", format!("SELECT SUM(amount) FROM postings WHERE account_id = {anna} AND created_at >= '2026-11-01 00:00:00'")),
+        ("statement: balance before a month began", format!("SELECT balance_after FROM postings WHERE account_id = {anna} AND created_at < '2026-11-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
         ("invoice: fees of a month", format!("SELECT * FROM postings WHERE account_id = {shop} AND kind = 'fee' AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY id DESC")),
         ("balance: debits before a date", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '{now}' ORDER BY created_at DESC, id DESC LIMIT 1")),
     ];
@@ -356,8 +389,9 @@ async fn run(db_url: String, sizes: Vec<i64>) {
         "the other accounts' ids are consecutive"
     );
     let total = *sizes.last().unwrap();
+    quiet_month(&mut c, ids.1);
     let mut seeded = 0;
-    let reads: [(&str, &str, bool); 11] = [
+    let reads: [(&str, &str, bool); 12] = [
         ("merchant GET /v1/balance", "/v1/balance", true),
         (
             "merchant GET /v1/transactions",
@@ -388,6 +422,7 @@ async fn run(db_url: String, sizes: Vec<i64>) {
             false,
         ),
         ("wallet inbox", "/v1/wallet/money-requests?limit=20", false),
+        ("payer statement of a quiet month", QUIET_STATEMENT, false),
         (
             "wallet inbox status=approved",
             "/v1/wallet/money-requests?limit=20&status=approved",

@@ -66,6 +66,7 @@ diesel::table! {
         counterparty_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         debited_through -> BigInt,
+        balance_after -> BigInt,
     }
 }
 

@@ -99,16 +99,18 @@ fn items(rows: Vec<Row>) -> Vec<Item> {
         .collect()
 }
 
-/// The sum of the account's postings booked at or after `since` (cents): the balance
-/// then was the balance now minus this.
-pub fn moved_since(c: &mut DbConn, account_id: i64, since: NaiveDateTime) -> QueryResult<i64> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::BigInt;
-    postings::table
+/// The account's balance just before `at` (cents): the running balance of its last
+/// posting booked before then, 0 before its first. One index seek, however many postings
+/// came before or since.
+pub fn balance_before(c: &mut DbConn, account_id: i64, at: NaiveDateTime) -> QueryResult<i64> {
+    Ok(postings::table
         .filter(postings::account_id.eq(account_id))
-        .filter(postings::created_at.ge(since))
-        .select(sql::<BigInt>("CAST(COALESCE(SUM(amount), 0) AS BIGINT)"))
-        .get_result(c)
+        .filter(postings::created_at.lt(at))
+        .order((postings::created_at.desc(), postings::id.desc()))
+        .select(postings::balance_after)
+        .first::<i64>(c)
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// The kind of each of these transactions (fees name the movement they were charged on).

@@ -164,6 +164,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             postings::counterparty_id.eq(counterparty),
             postings::created_at.eq(now),
             postings::debited_through.eq(debited_through),
+            postings::balance_after.eq(balance),
         ));
     }
     // Every leg's posting in one statement (a batch insert is per backend in diesel).

@@ -125,6 +125,26 @@ pub fn verify(c: &mut DbConn) -> QueryResult<Report> {
             ),
         });
     }
+    // The running balances statements read: each posting's equals its account's postings
+    // summed through it (so the last one's equals the account's balance, checked above).
+    let balances: Vec<NamedRow> = diesel::sql_query(
+        "SELECT a.username AS name, s.balance_after AS value, CAST(s.running AS BIGINT) AS other \
+         FROM (SELECT account_id, balance_after, \
+                 SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running \
+               FROM postings) s \
+         JOIN accounts a ON a.id = s.account_id \
+         WHERE s.balance_after <> s.running",
+    )
+    .load(c)?;
+    for r in balances {
+        violations.push(Violation {
+            check: "running_balances_match_postings",
+            detail: format!(
+                "a posting of {} has a running balance of {} cents but its account's postings sum to {} through it",
+                r.name, r.value, r.other
+            ),
+        });
+    }
     let balance_sum = scalar(
         c,
         "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS value FROM accounts",

@@ -132,9 +132,8 @@ pub async fn statement(
         .db
         .run(move |c| {
             read_snapshot(c, |c| {
-                let balance = crate::db::accounts::find(c, id)?.map_or(0, |a| a.balance);
-                let opening = balance - history::moved_since(c, id, period.start)?;
-                let closing = balance - history::moved_since(c, id, period.end)?;
+                let opening = history::balance_before(c, id, period.start)?;
+                let closing = history::balance_before(c, id, period.end)?;
                 let items = history::in_period(c, id, period, MAX_STATEMENT_LINES + 1)?;
                 if items.len() as i64 > MAX_STATEMENT_LINES {
                     return Err(ApiError::unprocessable(

@@ -438,6 +438,25 @@ async fn the_verifier_reports_a_corrupted_ledger() {
     );
     tamper("UPDATE accounts SET balance = balance - 1 WHERE username = 'anna'");
     assert_eq!(app.ledger_report().await["ok"], true);
+
+    // A running balance that statements would read wrongly.
+    let anna_posting = "(SELECT p.id FROM postings p JOIN accounts a ON a.id = p.account_id \
+                        WHERE a.username = 'anna')";
+    tamper(&format!(
+        "UPDATE postings SET balance_after = balance_after + 1 WHERE id IN {anna_posting}"
+    ));
+    let report = app.ledger_report().await;
+    let checks: Vec<_> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["check"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(checks, vec!["running_balances_match_postings"]);
+    tamper(&format!(
+        "UPDATE postings SET balance_after = balance_after - 1 WHERE id IN {anna_posting}"
+    ));
+    assert_eq!(app.ledger_report().await["ok"], true);
 }
 
 #[tokio::test]
