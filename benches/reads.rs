@@ -275,6 +275,7 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
         ("wallet inbox status=approved", format!("SELECT * FROM money_requests WHERE payer_id = {anna} AND status = 'approved' ORDER BY id DESC LIMIT 21")),
         ("transactions", format!("SELECT * FROM postings WHERE account_id = {anna} ORDER BY id DESC LIMIT 21")),
         ("transactions kind=payment", format!("SELECT * FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
+        ("transactions kind=refund", format!("SELECT * FROM postings WHERE account_id = {anna} AND kind = 'refund' ORDER BY id DESC LIMIT 21")),
         ("statement: postings of a month", format!("SELECT * FROM postings WHERE account_id = {anna} AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY created_at, id LIMIT 50001")),
         ("statement: balance before a month began", format!("SELECT balance_after FROM postings WHERE account_id = {anna} AND created_at < '2026-11-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
         ("invoice: fees of a month", format!("SELECT * FROM postings WHERE account_id = {shop} AND kind = 'fee' AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY id DESC")),
@@ -391,7 +392,7 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     let total = *sizes.last().unwrap();
     quiet_month(&mut c, ids.1);
     let mut seeded = 0;
-    let reads: [(&str, &str, bool); 12] = [
+    let reads: [(&str, &str, bool); 14] = [
         ("merchant GET /v1/balance", "/v1/balance", true),
         (
             "merchant GET /v1/transactions",
@@ -419,6 +420,16 @@ async fn run(db_url: String, sizes: Vec<i64>) {
         (
             "payer GET /v1/transactions",
             "/v1/transactions?limit=20",
+            false,
+        ),
+        (
+            "payer GET /v1/transactions kind=payment",
+            "/v1/transactions?limit=20&kind=payment",
+            false,
+        ),
+        (
+            "payer GET /v1/transactions kind=refund (none)",
+            "/v1/transactions?limit=20&kind=refund",
             false,
         ),
         ("wallet inbox", "/v1/wallet/money-requests?limit=20", false),

@@ -4,9 +4,10 @@
 use super::TxKind;
 use crate::db::models::Posting;
 use crate::db::schema::{accounts, ledger_transactions as lt, postings};
-use crate::db::DbConn;
+use crate::db::{DbConn, MultiBackend};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
@@ -26,7 +27,11 @@ pub struct Item {
 /// A posting with its transaction's description and related id, and the counterparty.
 type Row = (Posting, Option<String>, Option<i64>, Option<String>);
 
-/// Up to `limit` postings with id below `before` (the cursor), newest first.
+/// Up to `limit` postings with id below `before` (the cursor), newest first. The page's
+/// ids are picked from the account's indexes alone (a query whose columns they hold),
+/// then its rows are read by id: with a kind filter that matches most of an account's
+/// postings, SQLite would otherwise walk the whole table backwards by id instead of the
+/// `(account_id, kind, id)` index (35 ms for an account's first page at 1M requests).
 pub fn list(
     c: &mut DbConn,
     account_id: i64,
@@ -34,32 +39,46 @@ pub fn list(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<Item>> {
-    let mut q = postings::table
-        .inner_join(lt::table)
-        .left_join(accounts::table.on(accounts::id.nullable().eq(postings::counterparty_id)))
+    let mut page: postings::BoxedQuery<'_, MultiBackend, BigInt> = postings::table
         .filter(postings::account_id.eq(account_id))
-        .select((
-            Posting::as_select(),
-            lt::description,
-            lt::related_id,
-            accounts::username.nullable(),
-        ))
+        .select(postings::id)
         .order(postings::id.desc())
         .limit(limit)
         .into_boxed();
     if let Some(kind) = f.kind {
-        q = q.filter(postings::kind.eq(kind.as_str()));
+        page = page.filter(postings::kind.eq(kind.as_str()));
     }
     if let Some(from) = f.from {
-        q = q.filter(postings::created_at.ge(from));
+        page = page.filter(postings::created_at.ge(from));
     }
     if let Some(to) = f.to {
-        q = q.filter(postings::created_at.lt(to));
+        page = page.filter(postings::created_at.lt(to));
     }
     if let Some(before) = before {
-        q = q.filter(postings::id.lt(before));
+        page = page.filter(postings::id.lt(before));
     }
-    Ok(items(q.load(c)?))
+    let ids: Vec<i64> = page.load(c)?;
+    // Exports ask for many rows: read them in slices of ids, each in the page's order.
+    let mut rows: Vec<Row> = Vec::with_capacity(ids.len());
+    for slice in ids.chunks(500) {
+        rows.extend(
+            postings::table
+                .inner_join(lt::table)
+                .left_join(
+                    accounts::table.on(accounts::id.nullable().eq(postings::counterparty_id)),
+                )
+                .filter(postings::id.eq_any(slice))
+                .select((
+                    Posting::as_select(),
+                    lt::description,
+                    lt::related_id,
+                    accounts::username.nullable(),
+                ))
+                .order(postings::id.desc())
+                .load::<Row>(c)?,
+        );
+    }
+    Ok(items(rows))
 }
 
 /// Every posting of the account in `[period.start, period.end)`, oldest first, up to

@@ -489,3 +489,77 @@ async fn concurrent_duplicate_deposits_all_get_the_one_booking() {
     assert_eq!((created, ids.len()), (1, 1));
     assert_eq!(app.balance(&anna).await, "25.00");
 }
+
+#[tokio::test]
+async fn an_export_longer_than_one_read_keeps_every_posting_once_and_in_order() {
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    // 1205 deposits of 0.01 booked by SQL (the export reads its rows in slices of 500),
+    // their running figures and the balances recomputed so the ledger stays whole.
+    let db = pinpay::db::Db::connect(&app.database_url(), 1).unwrap();
+    let mut conn = db.get().unwrap();
+    let values: Vec<String> = (1..=1205)
+        .map(|i| format!("('deposit', 'bulk-{i}', 'Bulk deposit {i}', CURRENT_TIMESTAMP)"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO ledger_transactions (kind, external_ref, description, created_at) VALUES {};
+         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
+           SELECT t.id, b.id, 'deposit', -1, a.id, t.created_at
+           FROM ledger_transactions t, accounts b, accounts a
+           WHERE t.external_ref LIKE 'bulk-%' AND b.username = 'bank_clearing' AND a.username = 'anna'
+           ORDER BY t.id;
+         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
+           SELECT t.id, a.id, 'deposit', 1, b.id, t.created_at
+           FROM ledger_transactions t, accounts b, accounts a
+           WHERE t.external_ref LIKE 'bulk-%' AND b.username = 'bank_clearing' AND a.username = 'anna'
+           ORDER BY t.id;
+         UPDATE postings SET balance_after = s.running, debited_through = s.debited
+           FROM (SELECT id, SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running,
+                   SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END)
+                     OVER (PARTITION BY account_id ORDER BY id) AS debited
+                 FROM postings) AS s
+           WHERE postings.id = s.id;
+         UPDATE accounts SET
+           balance = (SELECT COALESCE(SUM(p.amount), 0) FROM postings p WHERE p.account_id = accounts.id),
+           debited_total = (SELECT COALESCE(SUM(-p.amount), 0) FROM postings p
+                            WHERE p.account_id = accounts.id AND p.amount < 0);",
+        values.join(", ")
+    );
+    diesel::connection::SimpleConnection::batch_execute(&mut **conn, &sql).unwrap();
+    assert_eq!(app.balance(&anna).await, "12.05");
+
+    let csv = app
+        .client
+        .get(format!("{}/v1/transactions.csv", app.address))
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',').next().unwrap()["pst_".len()..]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1205);
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "newest first, each once"
+    );
+    // The API's pages agree with the export: the first page is its first 100 rows.
+    let page = app.get("/v1/transactions?limit=100", Some(&anna)).await;
+    let paged: Vec<i64> = page.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap()["pst_".len()..].parse().unwrap())
+        .collect();
+    assert_eq!(paged, ids[..100]);
+    assert_eq!(app.ledger_report().await["ok"], true);
+}
