@@ -277,9 +277,8 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
         ("transactions kind=payment", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
         ("transactions kind=refund", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'refund' ORDER BY id DESC LIMIT 21")),
         ("statement: postings of a month", format!("SELECT * FROM postings WHERE account_id = {anna} AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY created_at, id LIMIT 50001")),
-        ("statement: balance before a month began", format!("SELECT balance_after FROM postings WHERE account_id = {anna} AND created_at < '2026-11-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
         ("invoice: fees of a month", format!("SELECT * FROM postings WHERE account_id = {shop} AND kind = 'fee' AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY id DESC")),
-        ("balance: debits before a date", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '{now}' ORDER BY created_at DESC, id DESC LIMIT 1")),
+        ("statement and balance: running figures before a date", format!("SELECT debited_through, balance_after FROM postings WHERE account_id = {anna} AND created_at < '2026-11-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
     ];
     for (name, q) in queries {
         let lines: Vec<String> = if pg {

@@ -118,18 +118,22 @@ fn items(rows: Vec<Row>) -> Vec<Item> {
         .collect()
 }
 
-/// The account's balance just before `at` (cents): the running balance of its last
-/// posting booked before then, 0 before its first. One index seek, however many postings
-/// came before or since.
-pub fn balance_before(c: &mut DbConn, account_id: i64, at: NaiveDateTime) -> QueryResult<i64> {
+/// The running figures of the account's last posting booked before `at`: its debit
+/// total and its balance (cents; both 0 before its first posting). One index seek,
+/// however many postings came before or since.
+pub fn running_before(
+    c: &mut DbConn,
+    account_id: i64,
+    at: NaiveDateTime,
+) -> QueryResult<(i64, i64)> {
     Ok(postings::table
         .filter(postings::account_id.eq(account_id))
         .filter(postings::created_at.lt(at))
         .order((postings::created_at.desc(), postings::id.desc()))
-        .select(postings::balance_after)
-        .first::<i64>(c)
+        .select((postings::debited_through, postings::balance_after))
+        .first::<(i64, i64)>(c)
         .optional()?
-        .unwrap_or(0))
+        .unwrap_or((0, 0)))
 }
 
 /// The kind of each of these transactions (fees name the movement they were charged on).

@@ -77,17 +77,7 @@ pub fn total(
 /// at the period's last posting minus the one before the period began. Two index seeks,
 /// however many postings the period holds.
 pub fn debited_in(c: &mut DbConn, account_id: i64, p: Period) -> QueryResult<Money> {
-    let through = |c: &mut DbConn, before: chrono::NaiveDateTime| -> QueryResult<i64> {
-        Ok(postings::table
-            .filter(postings::account_id.eq(account_id))
-            .filter(postings::created_at.lt(before))
-            .order((postings::created_at.desc(), postings::id.desc()))
-            .select(postings::debited_through)
-            .first::<i64>(c)
-            .optional()?
-            .unwrap_or(0))
-    };
-    let end = through(c, p.end)?;
-    let start = through(c, p.start)?;
+    let (end, _) = super::history::running_before(c, account_id, p.end)?;
+    let (start, _) = super::history::running_before(c, account_id, p.start)?;
     Ok(Money::cents(end - start))
 }

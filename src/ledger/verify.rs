@@ -3,7 +3,7 @@
 //! accounts included) sum to zero, every balance equals the sum of its postings, and the
 //! running debit totals equal the debits.
 
-use crate::db::DbConn;
+use crate::db::{DbConn, MultiBackend};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde::Serialize;
@@ -54,59 +54,72 @@ fn scalar(c: &mut DbConn, query: &str) -> QueryResult<i64> {
         .map(|s| s.value)
 }
 
+/// Adds a violation of `check` for each row `query` returns, described by `detail`.
+fn flag<R>(
+    c: &mut DbConn,
+    violations: &mut Vec<Violation>,
+    check: &'static str,
+    query: &str,
+    detail: impl Fn(R) -> String,
+) -> QueryResult<()>
+where
+    R: QueryableByName<MultiBackend> + 'static,
+{
+    let rows: Vec<R> = diesel::sql_query(query).load(c)?;
+    violations.extend(rows.into_iter().map(|r| Violation {
+        check,
+        detail: detail(r),
+    }));
+    Ok(())
+}
+
 pub fn verify(c: &mut DbConn) -> QueryResult<Report> {
     let mut violations = Vec::new();
-    let unbalanced: Vec<Row> = diesel::sql_query(
+    let v = &mut violations;
+    flag(
+        c,
+        v,
+        "transaction_balanced",
         "SELECT transaction_id AS id, CAST(SUM(amount) AS BIGINT) AS value FROM postings \
          GROUP BY transaction_id HAVING SUM(amount) <> 0",
-    )
-    .load(c)?;
-    for r in unbalanced {
-        violations.push(Violation {
-            check: "transaction_balanced",
-            detail: format!("transaction {} sums to {} cents", r.id, r.value),
-        });
-    }
-    let thin: Vec<Row> = diesel::sql_query(
+        |r: Row| format!("transaction {} sums to {} cents", r.id, r.value),
+    )?;
+    flag(
+        c,
+        v,
+        "transaction_has_two_postings",
         "SELECT t.id AS id, CAST(COUNT(p.id) AS BIGINT) AS value FROM ledger_transactions t \
          LEFT JOIN postings p ON p.transaction_id = t.id GROUP BY t.id HAVING COUNT(p.id) < 2",
-    )
-    .load(c)?;
-    for r in thin {
-        violations.push(Violation {
-            check: "transaction_has_two_postings",
-            detail: format!("transaction {} has {} postings", r.id, r.value),
-        });
-    }
-    let negative: Vec<NamedRow> = diesel::sql_query(
+        |r: Row| format!("transaction {} has {} postings", r.id, r.value),
+    )?;
+    flag(
+        c,
+        v,
+        "wallet_not_negative",
         "SELECT username AS name, balance AS value, CAST(0 AS BIGINT) AS other FROM accounts \
          WHERE kind <> 'system' AND balance < 0",
-    )
-    .load(c)?;
-    for r in negative {
-        violations.push(Violation {
-            check: "wallet_not_negative",
-            detail: format!("{} has balance {} cents", r.name, r.value),
-        });
-    }
-    let mismatched: Vec<NamedRow> = diesel::sql_query(
+        |r: NamedRow| format!("{} has balance {} cents", r.name, r.value),
+    )?;
+    flag(
+        c,
+        v,
+        "balance_matches_postings",
         "SELECT a.username AS name, a.balance AS value, CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) AS other \
          FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
          GROUP BY a.id, a.username, a.balance HAVING a.balance <> COALESCE(SUM(p.amount), 0)",
-    )
-    .load(c)?;
-    for r in mismatched {
-        violations.push(Violation {
-            check: "balance_matches_postings",
-            detail: format!(
+        |r: NamedRow| {
+            format!(
                 "{} has balance {} cents but postings sum to {}",
                 r.name, r.value, r.other
-            ),
-        });
-    }
+            )
+        },
+    )?;
     // The running debit totals the balance view reads: each account's total and the last
     // posting's running figure equal the sum of its debits.
-    let running: Vec<NamedRow> = diesel::sql_query(
+    flag(
+        c,
+        v,
+        "debit_totals_match_postings",
         "SELECT a.username AS name, a.debited_total AS value, \
          CAST(COALESCE(SUM(CASE WHEN p.amount < 0 THEN -p.amount ELSE 0 END), 0) AS BIGINT) AS other \
          FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
@@ -114,37 +127,32 @@ pub fn verify(c: &mut DbConn) -> QueryResult<Report> {
          HAVING a.debited_total <> COALESCE(SUM(CASE WHEN p.amount < 0 THEN -p.amount ELSE 0 END), 0) \
          OR a.debited_total <> COALESCE((SELECT q.debited_through FROM postings q \
              WHERE q.account_id = a.id ORDER BY q.id DESC LIMIT 1), 0)",
-    )
-    .load(c)?;
-    for r in running {
-        violations.push(Violation {
-            check: "debit_totals_match_postings",
-            detail: format!(
+        |r: NamedRow| {
+            format!(
                 "{} has a running debit total of {} cents but was debited {}",
                 r.name, r.value, r.other
-            ),
-        });
-    }
+            )
+        },
+    )?;
     // The running balances statements read: each posting's equals its account's postings
     // summed through it (so the last one's equals the account's balance, checked above).
-    let balances: Vec<NamedRow> = diesel::sql_query(
+    flag(
+        c,
+        v,
+        "running_balances_match_postings",
         "SELECT a.username AS name, s.balance_after AS value, CAST(s.running AS BIGINT) AS other \
          FROM (SELECT account_id, balance_after, \
                  SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running \
                FROM postings) s \
          JOIN accounts a ON a.id = s.account_id \
          WHERE s.balance_after <> s.running",
-    )
-    .load(c)?;
-    for r in balances {
-        violations.push(Violation {
-            check: "running_balances_match_postings",
-            detail: format!(
+        |r: NamedRow| {
+            format!(
                 "a posting of {} has a running balance of {} cents but its account's postings sum to {} through it",
                 r.name, r.value, r.other
-            ),
-        });
-    }
+            )
+        },
+    )?;
     let balance_sum = scalar(
         c,
         "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS value FROM accounts",

@@ -132,8 +132,8 @@ pub async fn statement(
         .db
         .run(move |c| {
             read_snapshot(c, |c| {
-                let opening = history::balance_before(c, id, period.start)?;
-                let closing = history::balance_before(c, id, period.end)?;
+                let (_, opening) = history::running_before(c, id, period.start)?;
+                let (_, closing) = history::running_before(c, id, period.end)?;
                 let items = history::in_period(c, id, period, MAX_STATEMENT_LINES + 1)?;
                 if items.len() as i64 > MAX_STATEMENT_LINES {
                     return Err(ApiError::unprocessable(

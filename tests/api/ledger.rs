@@ -2,7 +2,7 @@
 
 use crate::helpers::{TestApp, ADMIN_TOKEN, PIN};
 use diesel::RunQueryDsl;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn deposits_come_from_bank_clearing_and_a_reference_books_once() {
@@ -423,17 +423,19 @@ async fn the_verifier_reports_a_corrupted_ledger() {
         let mut conn = db.get().unwrap();
         diesel::sql_query(sql).execute(&mut **conn).unwrap();
     };
+    let checks = |report: Value| -> Vec<String> {
+        report["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["check"].as_str().unwrap().to_string())
+            .collect()
+    };
     tamper("UPDATE accounts SET balance = balance + 1 WHERE username = 'anna'");
     let report = app.ledger_report().await;
     assert_eq!(report["ok"], false);
-    let checks: Vec<_> = report["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["check"].as_str().unwrap().to_string())
-        .collect();
     assert_eq!(
-        checks,
+        checks(report),
         vec!["balance_matches_postings", "balances_sum_to_zero"]
     );
     tamper("UPDATE accounts SET balance = balance - 1 WHERE username = 'anna'");
@@ -445,14 +447,10 @@ async fn the_verifier_reports_a_corrupted_ledger() {
     tamper(&format!(
         "UPDATE postings SET balance_after = balance_after + 1 WHERE id IN {anna_posting}"
     ));
-    let report = app.ledger_report().await;
-    let checks: Vec<_> = report["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["check"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(checks, vec!["running_balances_match_postings"]);
+    assert_eq!(
+        checks(app.ledger_report().await),
+        vec!["running_balances_match_postings"]
+    );
     tamper(&format!(
         "UPDATE postings SET balance_after = balance_after - 1 WHERE id IN {anna_posting}"
     ));
