@@ -195,9 +195,19 @@ fn seed(
     } else {
         ""
     };
+    let booking_clock = if c
+        .batch_execute("SELECT booking_clock FROM accounts LIMIT 0")
+        .is_ok()
+    {
+        ", booking_clock = COALESCE((SELECT MAX(created_at) FROM postings p \
+         WHERE p.account_id = accounts.id), booking_clock)"
+    } else {
+        ""
+    };
     c.batch_execute(&format!(
         "UPDATE accounts SET balance = COALESCE((SELECT SUM(amount) FROM postings p \
-         WHERE p.account_id = accounts.id), 0){debited_total} WHERE id IN ({bank}, {shop}, {anna})"
+         WHERE p.account_id = accounts.id), 0){debited_total}{booking_clock} \
+         WHERE id IN ({bank}, {shop}, {anna})"
     ))
     .expect("balances");
     c.batch_execute("ANALYZE").expect("analyze");
@@ -276,6 +286,9 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
         ("transactions", format!("SELECT id FROM postings WHERE account_id = {anna} ORDER BY id DESC LIMIT 21")),
         ("transactions kind=payment", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
         ("transactions kind=refund", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'refund' ORDER BY id DESC LIMIT 21")),
+        ("transactions to=long ago: its last posting", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '2025-07-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
+        ("transactions to=long ago: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND id <= 2 AND created_at < '2025-07-01 00:00:00' ORDER BY id DESC LIMIT 21")),
+        ("transactions from=later (none): its first posting", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at >= '2099-01-01 00:00:00' ORDER BY created_at, id LIMIT 1")),
         ("statement: postings of a month", format!("SELECT * FROM postings WHERE account_id = {anna} AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY created_at, id LIMIT 50001")),
         ("invoice: fees of a month", format!("SELECT * FROM postings WHERE account_id = {shop} AND kind = 'fee' AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY id DESC")),
         ("statement and balance: running figures before a date", format!("SELECT debited_through, balance_after FROM postings WHERE account_id = {anna} AND created_at < '2026-11-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
@@ -391,7 +404,7 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     let total = *sizes.last().unwrap();
     quiet_month(&mut c, ids.1);
     let mut seeded = 0;
-    let reads: [(&str, &str, bool); 14] = [
+    let reads: [(&str, &str, bool); 16] = [
         ("merchant GET /v1/balance", "/v1/balance", true),
         (
             "merchant GET /v1/transactions",
@@ -429,6 +442,16 @@ async fn run(db_url: String, sizes: Vec<i64>) {
         (
             "payer GET /v1/transactions kind=refund (none)",
             "/v1/transactions?limit=20&kind=refund",
+            false,
+        ),
+        (
+            "payer GET /v1/transactions to=long ago",
+            "/v1/transactions?limit=20&to=2025-07-01T00:00:00Z",
+            false,
+        ),
+        (
+            "payer GET /v1/transactions from=later (none)",
+            "/v1/transactions?limit=20&from=2099-01-01T00:00:00Z",
             false,
         ),
         ("wallet inbox", "/v1/wallet/money-requests?limit=20", false),

@@ -33,6 +33,8 @@ pub struct Account {
     pub alert_armed: bool,
     /// Auto-reload's `replenish_amount` in cents, while auto-reload is on.
     pub reload_threshold: Option<i64>,
+    /// The time of the account's latest posting: the next one is booked no earlier.
+    pub booking_clock: NaiveDateTime,
 }
 
 #[derive(Insertable, Debug)]

@@ -23,6 +23,7 @@ diesel::table! {
         alert_threshold -> Nullable<BigInt>,
         alert_armed -> Bool,
         reload_threshold -> Nullable<BigInt>,
+        booking_clock -> Timestamp,
     }
 }
 

@@ -48,11 +48,24 @@ pub fn list(
     if let Some(kind) = f.kind {
         page = page.filter(postings::kind.eq(kind.as_str()));
     }
+    // Booking order is id order on an account, so a time range is an id range: its ends
+    // are one index seek each, and the page walks only the postings inside it (not every
+    // newer one when `to` is long ago, nor every older one when few are after `from`).
     if let Some(from) = f.from {
-        page = page.filter(postings::created_at.ge(from));
+        let Some(first) = edge(c, account_id, from, Edge::FirstFrom)? else {
+            return Ok(Vec::new());
+        };
+        page = page
+            .filter(postings::id.ge(first))
+            .filter(postings::created_at.ge(from));
     }
     if let Some(to) = f.to {
-        page = page.filter(postings::created_at.lt(to));
+        let Some(last) = edge(c, account_id, to, Edge::LastBefore)? else {
+            return Ok(Vec::new());
+        };
+        page = page
+            .filter(postings::id.le(last))
+            .filter(postings::created_at.lt(to));
     }
     if let Some(before) = before {
         page = page.filter(postings::id.lt(before));
@@ -79,6 +92,37 @@ pub fn list(
         );
     }
     Ok(items(rows))
+}
+
+/// Which end of an account's postings a time bounds.
+enum Edge {
+    /// The first posting booked at or after the time.
+    FirstFrom,
+    /// The last posting booked before the time.
+    LastBefore,
+}
+
+/// The id of the account's posting at `which` end of `at`: one seek on
+/// `(account_id, created_at)`.
+fn edge(
+    c: &mut DbConn,
+    account_id: i64,
+    at: NaiveDateTime,
+    which: Edge,
+) -> QueryResult<Option<i64>> {
+    let query = postings::table
+        .filter(postings::account_id.eq(account_id))
+        .select(postings::id)
+        .into_boxed::<MultiBackend>();
+    let query = match which {
+        Edge::FirstFrom => query
+            .filter(postings::created_at.ge(at))
+            .order((postings::created_at.asc(), postings::id.asc())),
+        Edge::LastBefore => query
+            .filter(postings::created_at.lt(at))
+            .order((postings::created_at.desc(), postings::id.desc())),
+    };
+    query.first(c).optional()
 }
 
 /// Every posting of the account in `[period.start, period.end)`, oldest first, up to

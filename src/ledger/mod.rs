@@ -12,6 +12,7 @@ use crate::db::{unique_violation, DbConn};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
 use chrono::NaiveDateTime;
+use diesel::dsl::case_when;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -79,8 +80,9 @@ pub fn insufficient_funds() -> ApiError {
 }
 
 /// What the balance update returns: the running debit total, the new balance, the
-/// low-balance alert's threshold and whether it is armed, auto-reload's threshold.
-type Moved = (i64, i64, Option<i64>, bool, Option<i64>);
+/// low-balance alert's threshold and whether it is armed, auto-reload's threshold, and
+/// the posting's booking time.
+type Moved = (i64, i64, Option<i64>, bool, Option<i64>, NaiveDateTime);
 
 /// Books `entry`; returns the transaction id. Fails with `insufficient_funds` if a
 /// wallet would go negative (the caller's transaction then rolls everything back).
@@ -113,7 +115,11 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         let delta = leg.amount.as_cents();
         let debit = (-delta).max(0);
         // System accounts may go negative; wallets only as far as zero. The running debit
-        // total moves in the same statement.
+        // total moves in the same statement, and so does the account's booking clock: the
+        // posting is stamped `now`, or the account's previous posting's time if that is
+        // later (`now` was read before this transaction waited for the account's row
+        // lock, and another transaction may have booked on it meanwhile). Booking order
+        // is then id order on every account, which running balances rely on.
         let moved: Option<Moved> = diesel::update(
             accounts::table.find(leg.account_id).filter(
                 accounts::kind
@@ -125,6 +131,11 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             accounts::balance.eq(accounts::balance + delta),
             accounts::debited_total.eq(accounts::debited_total + debit),
             accounts::updated_at.eq(now),
+            accounts::booking_clock.eq(case_when(
+                accounts::booking_clock.gt(now),
+                accounts::booking_clock,
+            )
+            .otherwise(now)),
         ))
         .returning((
             accounts::debited_total,
@@ -132,10 +143,11 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             accounts::alert_threshold,
             accounts::alert_armed,
             accounts::reload_threshold,
+            accounts::booking_clock,
         ))
         .get_result(c)
         .optional()?;
-        let Some((debited_through, balance, threshold, armed, reload_below)) = moved else {
+        let Some((debited_through, balance, threshold, armed, reload_below, booked)) = moved else {
             return Err(insufficient_funds());
         };
         // The low-balance alert, in this transaction: one per crossing (a no-op unless
@@ -162,7 +174,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             postings::kind.eq(entry.kind.as_str()),
             postings::amount.eq(delta),
             postings::counterparty_id.eq(counterparty),
-            postings::created_at.eq(now),
+            postings::created_at.eq(booked),
             postings::debited_through.eq(debited_through),
             postings::balance_after.eq(balance),
         ));

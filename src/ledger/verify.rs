@@ -1,7 +1,8 @@
 //! The ledger's invariants, checked over the whole database: every transaction has at
 //! least two postings summing to zero, no wallet is negative, all balances (system
-//! accounts included) sum to zero, every balance equals the sum of its postings, and the
-//! running debit totals equal the debits.
+//! accounts included) sum to zero, every balance equals the sum of its postings, the
+//! running debit totals and balances equal the postings', and each account's postings
+//! are booked in id order.
 
 use crate::db::{DbConn, MultiBackend};
 use diesel::prelude::*;
@@ -149,6 +150,27 @@ pub fn verify(c: &mut DbConn) -> QueryResult<Report> {
         |r: NamedRow| {
             format!(
                 "a posting of {} has a running balance of {} cents but its account's postings sum to {} through it",
+                r.name, r.value, r.other
+            )
+        },
+    )?;
+    // Booking order is id order on every account: statements take the running balance of
+    // the last posting booked before a date, which holds only if no posting is booked
+    // earlier than one before it.
+    flag(
+        c,
+        v,
+        "postings_in_booking_order",
+        "SELECT a.username AS name, s.id AS value, s.previous AS other \
+         FROM (SELECT id, account_id, created_at, \
+                 LAG(created_at) OVER (PARTITION BY account_id ORDER BY id) AS previous_at, \
+                 LAG(id) OVER (PARTITION BY account_id ORDER BY id) AS previous \
+               FROM postings) s \
+         JOIN accounts a ON a.id = s.account_id \
+         WHERE s.created_at < s.previous_at",
+        |r: NamedRow| {
+            format!(
+                "a posting of {} (id {}) is booked earlier than the one before it (id {})",
                 r.name, r.value, r.other
             )
         },

@@ -455,6 +455,23 @@ async fn the_verifier_reports_a_corrupted_ledger() {
         "UPDATE postings SET balance_after = balance_after - 1 WHERE id IN {anna_posting}"
     ));
     assert_eq!(app.ledger_report().await["ok"], true);
+
+    // A posting booked earlier than the one before it on the same account.
+    app.deposit("anna", "5.00").await.ok(201);
+    let newest = "(SELECT MAX(p.id) FROM postings p JOIN accounts a ON a.id = p.account_id \
+                  WHERE a.username = 'anna')";
+    tamper(&format!(
+        "UPDATE postings SET created_at = '2000-01-01 00:00:00' WHERE id = {newest}"
+    ));
+    assert_eq!(
+        checks(app.ledger_report().await),
+        vec!["postings_in_booking_order"]
+    );
+    tamper(&format!(
+        "UPDATE postings SET created_at = \
+         (SELECT booking_clock FROM accounts WHERE username = 'anna') WHERE id = {newest}"
+    ));
+    assert_eq!(app.ledger_report().await["ok"], true);
 }
 
 #[tokio::test]
@@ -560,4 +577,174 @@ async fn an_export_longer_than_one_read_keeps_every_posting_once_and_in_order() 
         .collect();
     assert_eq!(paged, ids[..100]);
     assert_eq!(app.ledger_report().await["ok"], true);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// A payment reads its time, then waits for its accounts' row locks; payments of other
+/// merchants book their fees meanwhile. The fee of the one that waited is booked after
+/// theirs on the fees account (each account's booking order is its id order, which
+/// statements' running balances rely on), not at the earlier time it read. On PostgreSQL:
+/// SQLite has one writer, and a payment there reads its time once it writes.
+#[tokio::test]
+async fn a_payment_that_waited_for_a_lock_is_booked_after_those_made_meanwhile() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    if !app.database_url().starts_with("postgres") {
+        return;
+    }
+    // Anna's id is below shop1's: her approval locks her row, then waits for shop1's.
+    let anna = app.wallet_user("anna").await;
+    app.wallet_user("bob").await;
+    let shop1 = app.corporate_plus("shop1").await;
+    let shop2 = app.corporate_plus("shop2").await;
+    app.deposit("anna", "50.00").await.ok(201);
+    app.deposit("bob", "50.00").await.ok(201);
+    let request = |shop: &str, payer: &str| {
+        let (app, shop, payer) = (app.clone(), shop.to_string(), payer.to_string());
+        async move {
+            let res = app
+                .create_request(&shop, json!({"payer": payer, "amount": "10.00"}))
+                .await;
+            res.ok(201)["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (for_anna, for_bob) = (request(&shop1, "anna").await, request(&shop2, "bob").await);
+
+    let db = pinpay::db::Db::connect(&app.database_url(), 1).unwrap();
+    let mut holder = db.get().unwrap();
+    diesel::sql_query("BEGIN").execute(&mut **holder).unwrap();
+    diesel::sql_query("SELECT id FROM accounts WHERE username = 'shop1' FOR UPDATE")
+        .execute(&mut **holder)
+        .unwrap();
+    let waiting = {
+        let (app, anna, id) = (app.clone(), anna.clone(), for_anna.clone());
+        tokio::spawn(async move { app.approve(&anna, &id, PIN).await })
+    };
+    let mut polls = 0;
+    while diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .get_result::<Count>(&mut **holder)
+    .unwrap()
+    .n == 0
+    {
+        polls += 1;
+        assert!(polls < 500, "anna's approval never waited for shop1's row");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A minute later by the server's clock, Bob's payment to shop2 goes through.
+    app.clock.advance(chrono::Duration::minutes(1));
+    let bob = app.access_token("bob").await;
+    app.approve(&bob, &for_bob, PIN).await.ok(200);
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut **holder)
+        .unwrap();
+    waiting.await.unwrap().ok(200);
+
+    // The fees account: shop2's fee, then shop1's, in booking order as in id order.
+    let report = app.ledger_report().await;
+    assert_eq!(report["ok"], true, "{report}");
+    // Anna's payment kept the time it read on her and shop1's idle accounts, a minute
+    // before Bob's.
+    let shop1 = app.create_api_token("shop1").await.ok(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let anna_paid = app.get("/v1/transactions?kind=payment", Some(&anna)).await;
+    let shop1_paid = app.get("/v1/transactions?kind=payment", Some(&shop1)).await;
+    let bob_paid = app.get("/v1/transactions?kind=payment", Some(&bob)).await;
+    let at = |res: &crate::helpers::Res| -> chrono::DateTime<chrono::Utc> {
+        res.body["data"][0]["created_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(at(&bob_paid) - at(&anna_paid) >= chrono::Duration::seconds(59));
+    assert_eq!(
+        at(&shop1_paid),
+        at(&anna_paid),
+        "shop1's account was idle too"
+    );
+}
+
+/// The transactions list's `from` (inclusive) and `to` (exclusive), alone, together, with
+/// a kind and across pages: exact at a posting's own booking time.
+#[tokio::test]
+async fn history_time_ranges_are_exact_at_their_ends() {
+    let app = TestApp::spawn().await;
+    let t0: chrono::DateTime<chrono::Utc> = "2027-05-01T10:00:00Z".parse().unwrap();
+    app.clock.set(t0);
+    app.wallet_user("anna").await;
+    app.wallet_user("ben").await;
+    for hour in 0..5 {
+        app.clock.set(t0 + chrono::Duration::hours(hour));
+        app.deposit("anna", &format!("{}.00", hour + 1))
+            .await
+            .ok(201);
+    }
+    app.clock.set(t0 + chrono::Duration::hours(5));
+    let anna = app.access_token("anna").await;
+    app.transfer(&anna, "ben", "0.50").await.ok(201);
+
+    let list = |query: String| {
+        let (app, anna) = (&app, anna.clone());
+        async move {
+            let res = app
+                .get(&format!("/v1/transactions?{query}"), Some(&anna))
+                .await;
+            let page = res.ok(200).clone();
+            let amounts: Vec<String> = page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["amount"].as_str().unwrap().to_string())
+                .collect();
+            (amounts, page)
+        }
+    };
+    // The booking times of the 2.00 and 4.00 deposits, as the list gives them.
+    let (all, page) = list(String::new()).await;
+    assert_eq!(all, ["-0.50", "5.00", "4.00", "3.00", "2.00", "1.00"]);
+    let at = |i: usize| page["data"][i]["created_at"].as_str().unwrap().to_string();
+    let (two, four, transfer) = (at(4), at(2), at(0));
+    assert!(!two.contains('+'), "UTC times: {two}");
+
+    let cases = [
+        (
+            format!("from={two}"),
+            vec!["-0.50", "5.00", "4.00", "3.00", "2.00"],
+        ),
+        (format!("to={two}"), vec!["1.00"]),
+        (format!("from={two}&to={four}"), vec!["3.00", "2.00"]),
+        (format!("from={four}&to={four}"), vec![]),
+        ("to=2027-05-01T10:00:00Z".to_string(), vec![]),
+        (format!("from={transfer}&kind=transfer"), vec!["-0.50"]),
+        (format!("to={transfer}&kind=transfer"), vec![]),
+        (
+            format!("from={two}&kind=deposit"),
+            vec!["5.00", "4.00", "3.00", "2.00"],
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(list(query.clone()).await.0, expected, "{query}");
+    }
+    // Pages inside a range: two, then the last one.
+    let range = format!("from={two}&to={transfer}");
+    let (first, page) = list(format!("{range}&limit=2")).await;
+    assert_eq!(
+        (first, page["has_more"].as_bool()),
+        (vec!["5.00".to_string(), "4.00".into()], Some(true))
+    );
+    let after = page["data"][1]["id"].as_str().unwrap();
+    let (second, page) = list(format!("{range}&limit=2&starting_after={after}")).await;
+    assert_eq!(
+        (second, page["has_more"].as_bool()),
+        (vec!["3.00".to_string(), "2.00".into()], Some(false))
+    );
 }

@@ -220,6 +220,9 @@ async fn payout_limits_for_corporate_plus() {
 async fn one_payout_per_local_day(first: &str, same_day: &str, next_day: &str) {
     let app = TestApp::spawn().await;
     app.merchant_app("plus", "corporate_plus").await;
+    // The test's time starts before the account's first posting: its postings are booked
+    // in order, so one backdated after them would carry the later time.
+    app.clock.set(at(first));
     app.deposit("plus", "100.00").await.ok(201);
     for (when, allowed) in [(first, true), (same_day, false), (next_day, true)] {
         app.clock.set(at(when));
