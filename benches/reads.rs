@@ -102,7 +102,9 @@ fn stamp(pg: bool, base: &str, n: &str) -> String {
 const OTHERS: i64 = 20;
 
 /// Seeds requests `lo..=hi`: a deposit that covers them, then per request the request and,
-/// for 4 in 5, its payment (1.00 EUR, no fee) with both postings; balances and running
+/// for 4 in 5, its payment (1.00 EUR, no fee) with both postings, side by side as
+/// `ledger::post` writes them (SQLite's planner estimates a walk by id from samples that
+/// assume an account's postings are spread through the table, not in one block); balances and running
 /// debit totals are recomputed from the postings, so the ledger verifies. As many declined
 /// requests (no postings) go from the other merchants to the other payers
 /// (`others`: the first ids of each, `OTHERS` consecutive ids).
@@ -146,11 +148,12 @@ fn seed(
          INSERT INTO ledger_transactions (kind, external_ref, description, created_at)
            SELECT 'payment', 'seed-' || n, 'Seeded payment', {ts} FROM ({nums}) AS s WHERE n % 5 <> 0;
          INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
-           SELECT id, {anna}, 'payment', -100, {shop}, created_at FROM ledger_transactions
-           WHERE id > {max_tx} AND kind = 'payment';
-         INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
-           SELECT id, {shop}, 'payment', 100, {anna}, created_at FROM ledger_transactions
-           WHERE id > {max_tx} AND kind = 'payment';
+           SELECT t.id, l.account_id, 'payment', l.amount, l.counterparty, t.created_at
+           FROM ledger_transactions t,
+             (SELECT 0 AS leg, {anna} AS account_id, -100 AS amount, {shop} AS counterparty
+              UNION ALL SELECT 1, {shop}, 100, {anna}) AS l
+           WHERE t.id > {max_tx} AND t.kind = 'payment'
+           ORDER BY t.id, l.leg;
          UPDATE money_requests SET payment_transaction_id = (SELECT t.id FROM ledger_transactions t
              WHERE t.external_ref = 'seed-' || substr(money_requests.public_id, 8))
            WHERE id > {max_mr} AND status = 'approved';",
@@ -225,9 +228,13 @@ fn seed(
 const QUIET_STATEMENT: &str = "/v1/statements/2025-06";
 
 /// Books the quiet month's deposit (its balances are recomputed with the first seed).
+/// The setup's postings (the merchant's bank check) move to the start of 2025 first: the
+/// seeded history comes after them, as each account's booking order is its id order.
 fn quiet_month(c: &mut DbConn, anna: i64) {
     c.batch_execute(&format!(
-        "INSERT INTO ledger_transactions (kind, external_ref, description, created_at) \
+        "UPDATE postings SET created_at = '2025-01-01 00:00:00';
+         UPDATE ledger_transactions SET created_at = '2025-01-01 00:00:00';
+         INSERT INTO ledger_transactions (kind, external_ref, description, created_at) \
            VALUES ('deposit', 'seed-quiet-month', 'Quiet month', '2025-06-15 12:00:00');
          INSERT INTO postings (transaction_id, account_id, kind, amount, counterparty_id, created_at)
            SELECT t.id, a.id, 'deposit', -500, {anna}, t.created_at FROM ledger_transactions t, accounts a
@@ -276,6 +283,9 @@ struct SqlitePlanRow {
 /// The plan of each list query, as the database explains it.
 fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
     let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
+    let month_ago = (chrono::Utc::now() - chrono::Duration::days(30))
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S");
     let queries = [
         ("merchant list", format!("SELECT * FROM money_requests WHERE merchant_id = {shop} ORDER BY id DESC LIMIT 21")),
         ("merchant list status=cancelled", format!("SELECT * FROM money_requests WHERE merchant_id = {shop} AND status = 'cancelled' ORDER BY id DESC LIMIT 21")),
@@ -287,7 +297,11 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
         ("transactions kind=payment", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
         ("transactions kind=refund", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'refund' ORDER BY id DESC LIMIT 21")),
         ("transactions to=long ago: its last posting", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '2025-07-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
-        ("transactions to=long ago: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND id <= 2 AND created_at < '2025-07-01 00:00:00' ORDER BY id DESC LIMIT 21")),
+        ("transactions to=later (all), before: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '2099-01-01 00:00:00' ORDER BY id DESC LIMIT 21")),
+        ("transactions from=long ago (all), before: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at >= '2020-01-01 00:00:00' ORDER BY id DESC LIMIT 21")),
+        ("transactions to=30 days ago, before: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '{month_ago}' ORDER BY id DESC LIMIT 21")),
+        ("transactions to=long ago, before: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '2025-07-01 00:00:00' ORDER BY id DESC LIMIT 21")),
+        ("transactions from/to, now: the page between the ends' ids", format!("SELECT id FROM postings WHERE account_id = {anna} AND id >= 1 AND id <= 1000000000 ORDER BY id DESC LIMIT 21")),
         ("transactions from=later (none): its first posting", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at >= '2099-01-01 00:00:00' ORDER BY created_at, id LIMIT 1")),
         ("statement: postings of a month", format!("SELECT * FROM postings WHERE account_id = {anna} AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY created_at, id LIMIT 50001")),
         ("invoice: fees of a month", format!("SELECT * FROM postings WHERE account_id = {shop} AND kind = 'fee' AND created_at >= '2026-11-01 00:00:00' AND created_at < '{now}' ORDER BY id DESC")),
@@ -404,7 +418,16 @@ async fn run(db_url: String, sizes: Vec<i64>) {
     let total = *sizes.last().unwrap();
     quiet_month(&mut c, ids.1);
     let mut seeded = 0;
-    let reads: [(&str, &str, bool); 16] = [
+    // Seeded history spans the 58 days before now: 30 days ago is before all of it at 10k
+    // and 100k requests and halfway through it at 1M.
+    let to_month_ago: &str = Box::leak(
+        format!(
+            "/v1/transactions?limit=20&to={}",
+            (chrono::Utc::now() - chrono::Duration::days(30)).format("%Y-%m-%dT%H:%M:%SZ")
+        )
+        .into_boxed_str(),
+    );
+    let reads: [(&str, &str, bool); 19] = [
         ("merchant GET /v1/balance", "/v1/balance", true),
         (
             "merchant GET /v1/transactions",
@@ -454,6 +477,21 @@ async fn run(db_url: String, sizes: Vec<i64>) {
             "/v1/transactions?limit=20&from=2099-01-01T00:00:00Z",
             false,
         ),
+        (
+            "payer GET /v1/transactions to=30 days ago",
+            to_month_ago,
+            false,
+        ),
+        (
+            "payer GET /v1/transactions to=later (all)",
+            "/v1/transactions?limit=20&to=2099-01-01T00:00:00Z",
+            false,
+        ),
+        (
+            "payer GET /v1/transactions from=long ago (all)",
+            "/v1/transactions?limit=20&from=2020-01-01T00:00:00Z",
+            false,
+        ),
         ("wallet inbox", "/v1/wallet/money-requests?limit=20", false),
         ("payer statement of a quiet month", QUIET_STATEMENT, false),
         (
@@ -486,6 +524,9 @@ async fn run(db_url: String, sizes: Vec<i64>) {
         report.transactions,
         report.postings
     );
+    for v in report.violations.iter().take(5) {
+        println!("  {}: {}", v.check, v.detail);
+    }
     let head: Vec<String> = sizes.iter().map(|s| format!("{s}")).collect();
     println!(
         "\n| read, p50 / p99 ms | {} |\n|---|{}",
