@@ -296,7 +296,7 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
         ("transactions", format!("SELECT id FROM postings WHERE account_id = {anna} ORDER BY id DESC LIMIT 21")),
         ("transactions kind=payment", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
         ("transactions kind=refund", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'refund' ORDER BY id DESC LIMIT 21")),
-        ("transactions to=long ago: its last posting", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '2025-07-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
+        ("transactions to=long ago: its last posting", format!("SELECT id, debited_through, balance_after FROM postings WHERE account_id = {anna} AND created_at < '2025-07-01 00:00:00' ORDER BY created_at DESC, id DESC LIMIT 1")),
         ("transactions to=later (all), before: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '2099-01-01 00:00:00' ORDER BY id DESC LIMIT 21")),
         ("transactions from=long ago (all), before: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at >= '2020-01-01 00:00:00' ORDER BY id DESC LIMIT 21")),
         ("transactions to=30 days ago, before: the page", format!("SELECT id FROM postings WHERE account_id = {anna} AND created_at < '{month_ago}' ORDER BY id DESC LIMIT 21")),

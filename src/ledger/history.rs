@@ -53,16 +53,16 @@ pub fn list(
     // only the postings inside it (not every newer one when `to` is long ago, nor every
     // older one when few are after `from`).
     if let Some(from) = f.from {
-        let Some(first) = edge(c, account_id, from, Edge::FirstFrom)? else {
+        let Some(first) = first_from(c, account_id, from)? else {
             return Ok(Vec::new());
         };
         page = page.filter(postings::id.ge(first));
     }
     if let Some(to) = f.to {
-        let Some(last) = edge(c, account_id, to, Edge::LastBefore)? else {
+        let Some(last) = last_before(c, account_id, to)? else {
             return Ok(Vec::new());
         };
-        page = page.filter(postings::id.le(last));
+        page = page.filter(postings::id.le(last.id));
     }
     if let Some(before) = before {
         page = page.filter(postings::id.lt(before));
@@ -91,35 +91,16 @@ pub fn list(
     Ok(items(rows))
 }
 
-/// Which end of an account's postings a time bounds.
-enum Edge {
-    /// The first posting booked at or after the time.
-    FirstFrom,
-    /// The last posting booked before the time.
-    LastBefore,
-}
-
-/// The id of the account's posting at `which` end of `at`: one seek on
+/// The id of the account's first posting booked at or after `at`: one seek on
 /// `(account_id, created_at)`.
-fn edge(
-    c: &mut DbConn,
-    account_id: i64,
-    at: NaiveDateTime,
-    which: Edge,
-) -> QueryResult<Option<i64>> {
-    let query = postings::table
+fn first_from(c: &mut DbConn, account_id: i64, at: NaiveDateTime) -> QueryResult<Option<i64>> {
+    postings::table
         .filter(postings::account_id.eq(account_id))
+        .filter(postings::created_at.ge(at))
+        .order((postings::created_at.asc(), postings::id.asc()))
         .select(postings::id)
-        .into_boxed::<MultiBackend>();
-    let query = match which {
-        Edge::FirstFrom => query
-            .filter(postings::created_at.ge(at))
-            .order((postings::created_at.asc(), postings::id.asc())),
-        Edge::LastBefore => query
-            .filter(postings::created_at.lt(at))
-            .order((postings::created_at.desc(), postings::id.desc())),
-    };
-    query.first(c).optional()
+        .first(c)
+        .optional()
 }
 
 /// Every posting of the account in `[period.start, period.end)`, oldest first, up to
@@ -159,22 +140,38 @@ fn items(rows: Vec<Row>) -> Vec<Item> {
         .collect()
 }
 
-/// The running figures of the account's last posting booked before `at`: its debit
-/// total and its balance (cents; both 0 before its first posting). One index seek,
-/// however many postings came before or since.
+/// The account's last posting booked before a moment, with its running figures (cents).
+#[derive(Queryable)]
+struct Running {
+    id: i64,
+    debited_through: i64,
+    balance_after: i64,
+}
+
+/// The account's last posting booked before `at`: one index seek on
+/// `(account_id, created_at)`, however many postings came before or since.
+fn last_before(c: &mut DbConn, account_id: i64, at: NaiveDateTime) -> QueryResult<Option<Running>> {
+    postings::table
+        .filter(postings::account_id.eq(account_id))
+        .filter(postings::created_at.lt(at))
+        .order((postings::created_at.desc(), postings::id.desc()))
+        .select((
+            postings::id,
+            postings::debited_through,
+            postings::balance_after,
+        ))
+        .first(c)
+        .optional()
+}
+
+/// The running figures before `at`: the debit total and the balance (both 0 before the
+/// account's first posting).
 pub fn running_before(
     c: &mut DbConn,
     account_id: i64,
     at: NaiveDateTime,
 ) -> QueryResult<(i64, i64)> {
-    Ok(postings::table
-        .filter(postings::account_id.eq(account_id))
-        .filter(postings::created_at.lt(at))
-        .order((postings::created_at.desc(), postings::id.desc()))
-        .select((postings::debited_through, postings::balance_after))
-        .first::<(i64, i64)>(c)
-        .optional()?
-        .unwrap_or((0, 0)))
+    Ok(last_before(c, account_id, at)?.map_or((0, 0), |r| (r.debited_through, r.balance_after)))
 }
 
 /// The kind of each of these transactions (fees name the movement they were charged on).
