@@ -75,6 +75,14 @@ impl Outcome {
 
 type Candidate = (i64, i64, Option<NaiveDateTime>);
 
+/// What a claim took, and whether due events were left waiting on this instance (behind
+/// a chain it is sending, beyond a chain's length or beyond `room`): the worker claims
+/// again when a chain ends only then.
+pub struct Claimed {
+    pub chains: Vec<Vec<Delivery>>,
+    pub held_back: bool,
+}
+
 /// Leases up to `room` chains of due events to `owner`; `timeout` is one attempt's limit.
 /// `sending` are the merchants whose chains this instance is still sending: they wait
 /// whatever their leases say (the clock may have moved past them).
@@ -84,7 +92,7 @@ pub fn claim(
     now: NaiveDateTime,
     (room, sending): (usize, &HashSet<i64>),
     timeout: Duration,
-) -> ApiResult<Vec<Vec<Delivery>>> {
+) -> ApiResult<Claimed> {
     // Most wake-ups find nothing due that is not already being sent (a commit wakes the
     // worker twice on PostgreSQL: in process and through its own NOTIFY): one read,
     // without the claim lock or a write transaction, says so.
@@ -96,10 +104,13 @@ pub fn claim(
         .first(c)
         .optional()?;
     if any_due.is_none() {
-        return Ok(Vec::new());
+        return Ok(Claimed {
+            chains: Vec::new(),
+            held_back: false,
+        });
     }
     // The leases return the events they took: chains in order, each in written order.
-    let chains: Vec<Vec<OutboxEvent>> = lazy_tx_locked(c, CLAIM_LOCK, |c| {
+    let (chains, held_back) = lazy_tx_locked(c, CLAIM_LOCK, |c| {
         let due: Vec<Candidate> = ob::table
             .filter(ob::status.eq("pending"))
             .filter(ob::next_attempt_at.le(now))
@@ -107,7 +118,8 @@ pub fn claim(
             .limit(SCAN)
             .select((ob::id, ob::merchant_id, ob::lease_until))
             .load(c)?;
-        plan(&due, now, room, sending)
+        let (planned, held_back) = plan(&due, now, room, sending);
+        let chains: Vec<Vec<OutboxEvent>> = planned
             .into_iter()
             .map(|chain| {
                 let until =
@@ -120,10 +132,11 @@ pub fn claim(
                 events.sort_by_key(|e| e.id);
                 Ok(events)
             })
-            .collect()
+            .collect::<ApiResult<_>>()?;
+        Ok((chains, held_back))
     })?;
     let mut configs = HashMap::new();
-    chains
+    let chains = chains
         .into_iter()
         .map(|chain| {
             chain
@@ -152,18 +165,21 @@ pub fn claim(
                 })
                 .collect()
         })
-        .collect()
+        .collect::<ApiResult<_>>()?;
+    Ok(Claimed { chains, held_back })
 }
 
 /// The chains to claim among `due` (in written order): merchants with an event in flight
 /// wait; the others get their earliest due events as one chain of up to `CHAIN_MAX`
 /// (a chain stops at its first failure, so a failing receiver costs one attempt a chain).
+/// Also whether an event waits on this instance: its merchant is in `sending`, its chain
+/// is full, or there was no `room` for its chain.
 fn plan(
     due: &[Candidate],
     now: NaiveDateTime,
     room: usize,
     sending: &HashSet<i64>,
-) -> Vec<Vec<i64>> {
+) -> (Vec<Vec<i64>>, bool) {
     let mut busy: HashSet<i64> = due
         .iter()
         .filter(|(_, _, lease)| lease.is_some_and(|until| until >= now))
@@ -172,23 +188,26 @@ fn plan(
     busy.extend(sending);
     let mut chains: Vec<Vec<i64>> = Vec::new();
     let mut open: HashMap<i64, Option<usize>> = HashMap::new();
+    let mut held_back = false;
     for (id, merchant, _) in due {
         if busy.contains(merchant) {
+            held_back |= sending.contains(merchant);
             continue;
         }
         match open.get(merchant) {
             Some(Some(k)) if chains[*k].len() < CHAIN_MAX => chains[*k].push(*id),
             Some(_) => {
                 open.insert(*merchant, None);
+                held_back = true;
             }
             None if chains.len() < room => {
                 chains.push(vec![*id]);
                 open.insert(*merchant, Some(chains.len() - 1));
             }
-            None => {}
+            None => held_back = true,
         }
     }
-    chains
+    (chains, held_back)
 }
 
 /// Gives back the leases of events a chain did not get to (they stay due, in order).
@@ -329,12 +348,24 @@ mod tests {
             (7, 7, Some(at(10))), // a lapsed lease: claimable again
         ];
         let none = HashSet::new();
-        assert_eq!(plan(&due, now, 10, &none), vec![vec![1, 3, 7], vec![5, 6]]);
-        assert_eq!(plan(&due, now, 1, &none), vec![vec![1, 3, 7]]);
+        // Merchant 8 waits on another instance's lease: not held back here.
+        assert_eq!(
+            plan(&due, now, 10, &none),
+            (vec![vec![1, 3, 7], vec![5, 6]], false)
+        );
+        assert_eq!(plan(&due, now, 1, &none), (vec![vec![1, 3, 7]], true));
         // A merchant this instance is still sending to waits, whatever its leases say.
-        assert_eq!(plan(&due, now, 10, &HashSet::from([7])), vec![vec![5, 6]]);
+        assert_eq!(
+            plan(&due, now, 10, &HashSet::from([7])),
+            (vec![vec![5, 6]], true)
+        );
         let many: Vec<Candidate> = (0..60).map(|i| (i, 1, None)).collect();
-        let chains = plan(&many, now, 10, &none);
-        assert_eq!((chains.len(), chains[0].len()), (1, CHAIN_MAX));
+        let (chains, held_back) = plan(&many, now, 10, &none);
+        assert_eq!(
+            (chains.len(), chains[0].len(), held_back),
+            (1, CHAIN_MAX, true)
+        );
+        let (chains, held_back) = plan(&many[..CHAIN_MAX], now, 10, &none);
+        assert_eq!((chains.len(), held_back), (1, false));
     }
 }

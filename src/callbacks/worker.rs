@@ -32,6 +32,8 @@ pub struct Worker {
     owner: String,
     /// Merchants whose chains this instance is sending now.
     sending: std::sync::Mutex<HashSet<i64>>,
+    /// The last claim left due events waiting on this instance (see `claim::Claimed`).
+    held_back: AtomicBool,
 }
 
 impl Worker {
@@ -54,6 +56,7 @@ impl Worker {
             client,
             owner,
             sending: Default::default(),
+            held_back: AtomicBool::new(false),
         })
     }
 
@@ -71,20 +74,28 @@ impl Worker {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut chains = JoinSet::new();
         loop {
-            // Shutdown first: once it is asked for, no new claim starts.
-            tokio::select! {
+            // Shutdown first: once it is asked for, no new claim starts. A chain's end
+            // calls for a claim only if events wait on this instance: the chain gave some
+            // back, or the last claim held some back (most chains end with nothing due).
+            let (mut due, mut ended) = tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
-                _ = wake.notified() => {}
-                Some(_) = chains.join_next(), if !chains.is_empty() => {}
-                _ = tick.tick() => {}
-            }
+                _ = wake.notified() => (true, false),
+                Some(more) = chains.join_next(), if !chains.is_empty() => (more.unwrap_or(true), true),
+                _ = tick.tick() => (true, false),
+            };
             if *shutdown.borrow() {
                 break;
             }
-            while chains.try_join_next().is_some() {}
+            while let Some(more) = chains.try_join_next() {
+                (due, ended) = (due || more.unwrap_or(true), true);
+            }
+            if !due && !(ended && me.held_back.load(Ordering::Acquire)) {
+                continue;
+            }
             let room = MAX_CHAINS - chains.len();
             if room == 0 {
+                me.held_back.store(true, Ordering::Release);
                 continue;
             }
             match me.claim(room).await {
@@ -114,31 +125,35 @@ impl Worker {
             .db
             .run(move |c| claim::claim(c, &owner, now, (room, &sending), timeout))
             .await?;
+        self.held_back.store(claimed.held_back, Ordering::Release);
         let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
         sending.extend(
             claimed
+                .chains
                 .iter()
                 .filter_map(|chain| chain.first())
                 .map(|d| d.event.merchant_id),
         );
-        Ok(claimed)
+        Ok(claimed.chains)
     }
 
     /// Sends one merchant's chain in order and records every attempt in one transaction.
     /// After a failure the rest of the chain is given back (still due, still in order):
-    /// the failed event has moved on to its retry, and the next claim continues.
-    async fn deliver_chain(&self, chain: Vec<Delivery>) {
+    /// the failed event has moved on to its retry, and the next claim continues. Whether
+    /// events were given back (or the recording failed): then a claim should follow.
+    async fn deliver_chain(&self, chain: Vec<Delivery>) -> bool {
         let merchant = chain.first().map(|d| d.event.merchant_id);
-        self.send_chain(chain).await;
+        let more = self.send_chain(chain).await;
         if let Some(m) = merchant {
             self.sending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&m);
         }
+        more
     }
 
-    async fn send_chain(&self, chain: Vec<Delivery>) {
+    async fn send_chain(&self, chain: Vec<Delivery>) -> bool {
         let mut attempted = Vec::with_capacity(chain.len());
         let mut rest = Vec::new();
         for d in chain {
@@ -166,6 +181,7 @@ impl Worker {
         }
         // The database may be busy or out for a moment: recording is tried again (up to
         // ~10 s), so the chain's leases do not hold its merchant up until they lapse.
+        let given_back = !rest.is_empty();
         let (attempted, rest) = (Arc::new(attempted), Arc::new(rest));
         for tries in 1.. {
             let (owner, attempted, rest) = (self.owner.clone(), attempted.clone(), rest.clone());
@@ -187,11 +203,12 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "could not record callback attempts");
-                    break;
+                    return true;
                 }
-                Ok(()) => break,
+                Ok(()) => return given_back,
             }
         }
+        true
     }
 
     async fn attempt(&self, d: Delivery) -> Attempted {

@@ -1,5 +1,6 @@
 //! PostgreSQL: one `LISTEN` connection per instance that turns other instances' (and
-//! this one's) commits into wake-ups here: new callback events wake the delivery
+//! this one's, except its outbox events, whose worker `Db::run` woke) commits into
+//! wake-ups here: new callback events wake the delivery
 //! worker, changed money requests reach the live streams, a moved sandbox clock is read
 //! again.
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 /// round trip every 10 ms; on a lost connection it reconnects (polling covers the gap).
 pub fn listen(db: Db, listening: Arc<AtomicBool>) {
     let outbox = crate::services::outbox::CHANNEL;
+    let own = db.instance.to_string();
     while listening.load(Ordering::Acquire) {
         let mut conn = match db.listener() {
             Ok(conn) => conn,
@@ -34,7 +36,7 @@ pub fn listen(db: Db, listening: Arc<AtomicBool>) {
             let mut woken = false;
             for note in conn.notifications_iter() {
                 match note {
-                    Ok(n) if n.channel == outbox => woken = true,
+                    Ok(n) if n.channel == outbox => woken |= n.payload != own,
                     Ok(n) if n.channel == clock => db.clock_wake.notify_one(),
                     Ok(n) => {
                         if let Some(change) = Change::decode(&n.payload) {

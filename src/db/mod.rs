@@ -216,8 +216,11 @@ pub struct Db {
     writer: Arc<writer::WriterLock>,
     /// One permit per pooled connection: see `Db::slot`.
     slots: Arc<tokio::sync::Semaphore>,
-    /// Fired after work that wrote outbox events succeeded (its transaction committed).
+    /// Fired after work that wrote outbox events (see `Db::run`).
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// This instance's tag in its outbox `NOTIFY`s: its listener skips their echo, as
+    /// `Db::run` has already woken its own worker.
+    pub instance: u64,
     /// Fired when another instance moved the sandbox's test clock (PostgreSQL `NOTIFY`).
     pub clock_wake: Arc<tokio::sync::Notify>,
     /// Committed changes of money requests, for the live streams (see `changes`).
@@ -273,6 +276,7 @@ impl Db {
             writer: writer::WriterLock::new(options.busy_timeout),
             slots: Arc::new(tokio::sync::Semaphore::new(options.max_size as usize)),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            instance: rand::random::<u64>() | 1,
             clock_wake: Arc::new(tokio::sync::Notify::new()),
             changes: changes::Feed::default(),
             url: url.to_string(),
@@ -299,6 +303,7 @@ impl Db {
         actix_web::web::block(move || {
             writer::with_current(&db.writer, || {
                 OUTBOX_WRITTEN.with(|w| w.set(false));
+                INSTANCE.with(|i| i.set(db.instance));
                 changes::clear();
                 forget_notifications();
                 let mut conn = db.checkout(deadline)?;
@@ -309,7 +314,10 @@ impl Db {
                     }
                 }
                 conn.settle(&done);
-                if OUTBOX_WRITTEN.with(|w| w.replace(false)) && done.is_ok() {
+                // Also after a failure: the work may have committed an event before it
+                // failed, and this instance's listener skips the event's `NOTIFY`. A
+                // wake-up for nothing costs one read.
+                if OUTBOX_WRITTEN.with(|w| w.replace(false)) {
                     db.outbox_wake.notify_one();
                 }
                 for change in changes::take() {
@@ -407,10 +415,24 @@ thread_local! {
     static OUTBOX_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Marks that the work running on this thread wrote an outbox event: once it succeeds,
+/// Marks that the work running on this thread wrote an outbox event: once it is done,
 /// `Db::run` wakes the delivery worker. True for the first event of the work.
 pub fn outbox_written() -> bool {
     !OUTBOX_WRITTEN.with(|w| w.replace(true))
+}
+
+thread_local! {
+    /// The instance whose `Db::run` runs work on this thread (0: none).
+    static INSTANCE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The tag of the instance running the work on this thread, for its outbox `NOTIFY`s
+/// (empty outside `Db::run`: every listener then wakes).
+pub fn instance_tag() -> String {
+    match INSTANCE.with(|i| i.get()) {
+        0 => String::new(),
+        tag => tag.to_string(),
+    }
 }
 
 thread_local! {

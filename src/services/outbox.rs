@@ -46,13 +46,14 @@ pub fn emit(
 pub const CHANNEL: &str = "pinpay_outbox";
 
 /// Wakes the delivery workers once the caller's transaction commits: this instance's
-/// through `Db::run`, every instance's through PostgreSQL `NOTIFY` (sent on commit only,
-/// and once per transaction however many events it wrote).
+/// through `Db::run`, the others' through PostgreSQL `NOTIFY` (sent on commit only, once
+/// per transaction however many events it wrote, tagged with this instance so that its
+/// own listener skips it).
 pub fn written(c: &mut DbConn) -> ApiResult<()> {
     // One NOTIFY per unit of work, however many events it writes (a sweep expires 200).
     let first = crate::db::outbox_written();
     if first {
-        crate::db::notify(c, CHANNEL, String::new());
+        crate::db::notify(c, CHANNEL, crate::db::instance_tag());
     }
     Ok(())
 }

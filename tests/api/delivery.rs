@@ -1,5 +1,6 @@
 //! Callback delivery: in written order per merchant (also through failed first
-//! attempts), one merchant's dead receiver does not hold up another's, an undelivered
+//! attempts), one merchant's dead receiver does not hold up another's, events written
+//! while their merchant's chain is in flight follow it without polling, an undelivered
 //! event survives SIGKILL and arrives once, and the timeout setting is read.
 
 use crate::helpers::{TestApp, TestDb, PIN};
@@ -71,6 +72,44 @@ async fn one_merchants_events_arrive_in_written_order_also_when_every_first_atte
     assert!(all[20..40]
         .iter()
         .all(|h| all[..20].iter().any(|f| f.id == h.id)));
+}
+
+#[tokio::test]
+async fn events_written_behind_a_chain_in_flight_follow_it_without_polling() {
+    // Polling is off: only commits (and a chain's end) wake the worker.
+    let app = TestApp::spawn_with(|c| c.delivery_interval_ms = 3_600_000).await;
+    let receiver = Receiver::start().await;
+    receiver.set(Mode::Slow);
+    let shop = app.corporate_plus("shop").await;
+    app.put(
+        "/v1/callback-url",
+        Some(&shop),
+        json!({"url": receiver.url()}),
+    )
+    .await
+    .ok(200);
+    // The first event's chain takes 300 ms; the others commit while it is in flight and
+    // wait for it (one merchant's events go out in order), then go out as one chain.
+    let written = cancelled_links(&app, &shop, 6).await;
+    let hits = receiver.wait_for(6).await;
+    assert_eq!(request_ids(&hits), written, "every event, in written order");
+    // The last attempt is recorded right after its answer.
+    let mut delivered = 0;
+    for _ in 0..100 {
+        let log = app.get("/v1/callbacks", Some(&shop)).await;
+        delivered = log.ok(200)["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["status"] == "delivered")
+            .count();
+        if delivered == 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivered, 6, "each event recorded as delivered");
+    assert_eq!(receiver.hits().len(), 6, "each sent once");
 }
 
 #[tokio::test]

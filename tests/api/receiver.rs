@@ -20,6 +20,8 @@ pub enum Mode {
     Busy503 = 4,
     /// 500 on the first delivery of each event, 200 on every later one.
     FailFirst = 5,
+    /// 200 after 300 ms (within the test server's callback timeout).
+    Slow = 6,
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +98,10 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<Shared>) -
         }
         5 if first_of_event => HttpResponse::InternalServerError().finish(),
         5 => HttpResponse::Ok().finish(),
+        6 => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            HttpResponse::Ok().finish()
+        }
         _ => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", "3600"))
             .finish(),
