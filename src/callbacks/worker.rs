@@ -90,7 +90,8 @@ impl Worker {
             while let Some(more) = chains.try_join_next() {
                 (due, ended) = (due || more.unwrap_or(true), true);
             }
-            if !due && !(ended && me.held_back.load(Ordering::Acquire)) {
+            let wanted = due || (ended && me.held_back.load(Ordering::Acquire));
+            if !wanted {
                 continue;
             }
             let room = MAX_CHAINS - chains.len();
