@@ -1,6 +1,7 @@
 //! Who may call a handler, said by its signature: `AppUser`, `MerchantApi`, `AnyCaller`,
 //! `Merchant` or `Operator`. Each verifies the bearer credential and loads the account;
-//! `MerchantToken` verifies it and leaves the loading to the service's database turn.
+//! `MerchantToken` and `AppToken` verify it and leave the loading to the service's
+//! database turn.
 
 use super::jwt::{Audience, Claims};
 use super::opaque::constant_time_eq;
@@ -63,6 +64,7 @@ fn revoked() -> ApiError {
 }
 
 /// A bearer token verified (signature, expiry, audience), its account not loaded yet.
+#[derive(Clone)]
 pub struct VerifiedToken {
     claims: Claims,
     audience: Audience,
@@ -281,5 +283,35 @@ impl FromRequest for MerchantToken {
         std::future::ready(
             VerifiedToken::of(req, &[Audience::App, Audience::MerchantApi]).map(Self),
         )
+    }
+}
+
+/// An app session's verified token (`aud` = `app`) whose account is admitted on the row
+/// the service reads in its own database turn: an approval admits it on the wallet row
+/// its PIN check locks. The same rules as `AppUser`.
+#[derive(Clone)]
+pub struct AppToken(VerifiedToken);
+
+impl AppToken {
+    pub fn account_id(&self) -> ApiResult<i64> {
+        self.0.claims.account_id()
+    }
+
+    /// Admits the caller from its account's row as the service read it (`None`: gone).
+    pub fn admit_row(
+        &self,
+        c: &mut DbConn,
+        row: Option<Account>,
+        now: NaiveDateTime,
+    ) -> ApiResult<Account> {
+        self.0.check(c, row, now)
+    }
+}
+
+impl FromRequest for AppToken {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(VerifiedToken::of(req, &[Audience::App]).map(Self))
     }
 }

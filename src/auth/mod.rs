@@ -6,5 +6,5 @@ pub mod jwt;
 pub mod opaque;
 
 pub use extractors::{
-    note_caller, AnyCaller, AppUser, Merchant, MerchantApi, MerchantToken, Operator,
+    note_caller, AnyCaller, AppToken, AppUser, Merchant, MerchantApi, MerchantToken, Operator,
 };

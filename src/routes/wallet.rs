@@ -3,7 +3,7 @@
 use super::extract::{ApiJson, IdempotencyKey};
 use super::idempotent::{account_scope, idempotent, json};
 use super::pagination::{limit, List};
-use crate::auth::AppUser;
+use crate::auth::{note_caller, AppToken, AppUser};
 use crate::domain::requests::Status;
 use crate::error::ApiResult;
 use crate::services::requests::approval;
@@ -45,26 +45,32 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(approval::get(&state, &user.account, id.into_inner()).await?))
 }
 
+/// The wallet's token is admitted in the PIN check's own database turn (see
+/// `approval::approve`).
 pub async fn approve(
     state: web::Data<AppState>,
     req: HttpRequest,
-    user: AppUser,
+    token: AppToken,
     id: web::Path<String>,
     key: IdempotencyKey,
     body: ApiJson<approval::ApproveRequest>,
 ) -> ApiResult<HttpResponse> {
     let raw = body.raw.clone();
+    let payer_id = token.account_id()?;
+    note_caller(&req, payer_id);
     idempotent(
         &state,
         &req,
-        account_scope(user.account.id),
+        account_scope(payer_id),
         key,
         &raw,
         move |state, seal| async move {
             let hook = seal.hook(|v| Ok((StatusCode::OK, json(v)?)));
+            let now = state.clock.now_naive();
             let view = approval::approve(
                 &state,
-                &user.account,
+                payer_id,
+                move |c, row| token.admit_row(c, row, now),
                 id.into_inner(),
                 body.into_inner(),
                 hook,

@@ -130,18 +130,41 @@ impl PinPassed {
 /// `verify_pin` without the release of a right PIN: a wrong PIN (or a hashing failure) is
 /// resolved here and refused.
 pub async fn check_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResult<PinPassed> {
+    let found = |_: &mut DbConn, row: Option<Account>| {
+        row.ok_or_else(|| ApiError::not_found("No such account."))
+    };
+    check_pin_admitting(state, account_id, pin, found)
+        .await
+        .map(|(passed, _)| passed)
+}
+
+/// `check_pin` that also runs the caller's own checks in the check's registration, on
+/// the wallet's row as it locked it (`None`: no such account): `admit` returns the
+/// admitted account or refuses, before a try is taken. One database turn instead of one
+/// per check (an approval admits the wallet's token and checks the request is payable).
+pub async fn check_pin_admitting<F>(
+    state: &AppState,
+    account_id: i64,
+    pin: &str,
+    admit: F,
+) -> ApiResult<(PinPassed, Account)>
+where
+    F: Fn(&mut DbConn, Option<Account>) -> ApiResult<Account> + Clone + Send + 'static,
+{
     let pin = Pin::parse("pin", pin)?;
     let _turn = state.pin_gate.enter(account_id).await;
-    let (hash, check_id) = admit(state, account_id).await?;
+    let (account, check_id) = register(state, account_id, admit).await?;
+    let hash = account.pin_hash.clone().unwrap_or_default();
     let matches = state
         .hasher
         .verify(pin.expose().to_owned(), Some(hash))
         .await;
     if let Ok(true) = matches {
-        return Ok(PinPassed {
+        let passed = PinPassed {
             account_id,
             check_id,
-        });
+        };
+        return Ok((passed, account));
     }
     let now = state.clock.now_naive();
     // A server-side hashing failure releases the check without counting it.
@@ -166,14 +189,19 @@ pub async fn check_pin(state: &AppState, account_id: i64, pin: &str) -> ApiResul
 
 /// Registers a check in flight, waiting (up to ~10 s) while every try is taken. The
 /// registration commits lazily (`lazy_tx`): one lost in a crash only gives its try back,
-/// and a wrong PIN's count is written synced (`resolve`).
-async fn admit(state: &AppState, account_id: i64) -> ApiResult<(String, i64)> {
+/// and a wrong PIN's count is written synced (`resolve`). Returns the admitted account,
+/// whose PIN is set, and the check's id.
+async fn register<F>(state: &AppState, account_id: i64, admit: F) -> ApiResult<(Account, i64)>
+where
+    F: Fn(&mut DbConn, Option<Account>) -> ApiResult<Account> + Clone + Send + 'static,
+{
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let now = state.clock.now_naive();
+        let admit = admit.clone();
         let admitted = state
             .db
-            .run(move |c| lazy_tx(c, |c| try_admit(c, account_id, now)))
+            .run(move |c| lazy_tx(c, |c| try_admit(c, account_id, now, admit)))
             .await?;
         if let Some(started) = admitted {
             return Ok(started);
@@ -192,14 +220,26 @@ async fn admit(state: &AppState, account_id: i64) -> ApiResult<(String, i64)> {
     }
 }
 
-fn try_admit(c: &mut DbConn, id: i64, now: NaiveDateTime) -> ApiResult<Option<(String, i64)>> {
-    let account = q::lock(c, id)?.ok_or_else(|| ApiError::not_found("No such account."))?;
-    let Some(hash) = account.pin_hash else {
+fn try_admit(
+    c: &mut DbConn,
+    id: i64,
+    now: NaiveDateTime,
+    admit: impl FnOnce(&mut DbConn, Option<Account>) -> ApiResult<Account>,
+) -> ApiResult<Option<(Account, i64)>> {
+    let locked = q::lock(c, id)?;
+    let account = admit(c, locked)?;
+    if account.id != id {
+        return Err(ApiError::internal_from(
+            "PIN check",
+            "the admitted account is not the PIN's",
+        ));
+    }
+    if account.pin_hash.is_none() {
         return Err(ApiError::conflict(
             "pin_not_set",
             "Set a PIN first (PUT /v1/me/pin).",
         ));
-    };
+    }
     let lease_start = now - Duration::seconds(CHECK_LEASE_SECS);
     let in_flight: i64 = pin_checks::table
         .filter(pin_checks::account_id.eq(id))
@@ -224,7 +264,7 @@ fn try_admit(c: &mut DbConn, id: i64, now: NaiveDateTime) -> ApiResult<Option<(S
                 ))
                 .returning(pin_checks::id)
                 .get_result(c)?;
-            Ok(Some((hash, check_id)))
+            Ok(Some((account, check_id)))
         }
     }
 }

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::auth::jwt::Audience;
 use crate::db::models::Account;
+use crate::db::DbConn;
 use crate::domain::money::Money;
 use crate::domain::requests::return_target;
 use crate::error::ApiError;
@@ -395,7 +396,11 @@ pub async fn approve(
     };
     let pin = form.get("pin").cloned().unwrap_or_default();
     let request = approval::ApproveRequest { pin };
-    let done = approval::approve(&state, &me, id.clone(), request, unsealed()).await;
+    // The page session's account, as the PIN check locks it.
+    let session = |_: &mut DbConn, row: Option<Account>| {
+        row.ok_or_else(|| ApiError::unauthenticated("The session has ended; sign in again."))
+    };
+    let done = approval::approve(&state, me.id, session, id.clone(), request, unsealed()).await;
     settled(&state, &req, id, done.map(|_| ())).await
 }
 

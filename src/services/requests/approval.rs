@@ -22,7 +22,7 @@ use crate::ledger::usage::{self, Side};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::OnCommit;
 use crate::services::limits::LimitCtx;
-use crate::services::pins::{check_pin, PinPassed};
+use crate::services::pins::{check_pin_admitting, PinPassed};
 use crate::state::AppState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -127,28 +127,51 @@ pub struct ApproveRequest {
     pub pin: String,
 }
 
-pub async fn approve(
+/// Approves with the PIN. `payer_id` is the caller's account, `admit` admits it from the
+/// wallet's row as the PIN check locks it (an app token's rules, or a page session's
+/// account as it stands): that check's registration also checks the request is payable,
+/// all in one database turn, before a try is taken.
+pub async fn approve<F>(
     state: &AppState,
-    payer: &Account,
+    payer_id: i64,
+    admit: F,
     public_id: String,
     req: ApproveRequest,
     on_commit: OnCommit<RequestView>,
-) -> ApiResult<RequestView> {
-    // Cheap checks first, so a request that cannot be paid costs no PIN attempt.
-    payable(state, payer, &public_id).await?;
-    let passed = check_pin(state, payer.id, &req.pin).await?;
+) -> ApiResult<RequestView>
+where
+    F: Fn(&mut DbConn, Option<Account>) -> ApiResult<Account> + Clone + Send + 'static,
+{
+    let (id, now) = (public_id.clone(), state.clock.now_naive());
+    let payer_may_pay = move |c: &mut DbConn, row: Option<Account>| {
+        let payer = admit(c, row)?;
+        payable_on(c, &payer, &id, now)?;
+        Ok(payer)
+    };
+    let (passed, payer) = check_pin_admitting(state, payer_id, &req.pin, payer_may_pay).await?;
     settle_approval(state, payer.id, public_id, Some(passed), on_commit).await
 }
 
 /// What an approval checks before the PIN: the payer may see the request, it is pending
 /// and it is not the payer's own.
 pub async fn payable(state: &AppState, payer: &Account, public_id: &str) -> ApiResult<()> {
-    let (payer_id, id, now) = (payer.id, public_id.to_string(), state.clock.now_naive());
-    let row = state
-        .db
-        .run(move |c| find_by_public_id(c, &id))
-        .await?
-        .filter(|r| visible(r, payer_id))
+    let (payer, id, now) = (
+        payer.clone(),
+        public_id.to_string(),
+        state.clock.now_naive(),
+    );
+    state.db.run(move |c| payable_on(c, &payer, &id, now)).await
+}
+
+/// `payable` in the caller's database turn.
+fn payable_on(
+    c: &mut DbConn,
+    payer: &Account,
+    public_id: &str,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    let row = find_by_public_id(c, public_id)?
+        .filter(|r| visible(r, payer.id))
         .map(|r| as_of(r, now))
         .ok_or_else(not_found)?;
     if row.status != "pending" {
