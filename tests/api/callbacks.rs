@@ -241,6 +241,51 @@ async fn retries_follow_the_schedule_through_failures_and_a_restart() {
     );
 }
 
+/// PostgreSQL: another instance's `NOTIFY` on the outbox channel wakes this instance's
+/// worker (an instance skips only its own, whose worker it woke in process).
+#[tokio::test]
+async fn another_instances_notify_wakes_the_worker_without_polling() {
+    if std::env::var("PINPAY_TEST_DATABASE_URL").map_or(true, |v| v.is_empty()) {
+        return; // SQLite: instances share no NOTIFY; polling finds other processes' events.
+    }
+    let app = TestApp::spawn_with(|c| c.delivery_interval_ms = 3_600_000).await;
+    let port = Receiver::free_port();
+    let shop = app.corporate_plus("shop").await;
+    let url = format!("http://127.0.0.1:{port}/callbacks");
+    app.put("/v1/callback-url", Some(&shop), json!({ "url": url }))
+        .await
+        .ok(200);
+    let id = id_of(app.create_request(&shop, json!({"amount": "2.00"})).await).await;
+    app.post(
+        &format!("/v1/money-requests/{id}/cancel"),
+        Some(&shop),
+        json!({}),
+    )
+    .await
+    .ok(200);
+    // The first attempt finds nothing listening; the retry falls due 5 s later.
+    log_until(&app, &shop, |l| attempts(l) == 1).await;
+    let receiver = Receiver::start_on(port).await;
+    app.clock.advance(Duration::seconds(6));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        receiver.hits().is_empty(),
+        "with polling off, nothing wakes the worker yet"
+    );
+    // What another instance's commit of an event sends.
+    let mut conn = pinpay::db::Db::connect(&app.database_url(), 1)
+        .unwrap()
+        .get()
+        .unwrap();
+    diesel::sql_query("SELECT pg_notify('pinpay_outbox', 'another-instance')")
+        .execute(&mut **conn)
+        .unwrap();
+    let hits = receiver.wait_for(1).await;
+    assert_eq!(hits[0].json()["data"]["id"], id.as_str());
+    let log = log_until(&app, &shop, |l| l["data"][0]["status"] == "delivered").await;
+    assert_eq!(attempts(&log), 2);
+}
+
 #[tokio::test]
 async fn retry_after_is_honoured_and_eight_failures_end_in_failed() {
     let app = TestApp::spawn().await;
