@@ -93,9 +93,8 @@ pub fn claim(
     (room, sending): (usize, &HashSet<i64>),
     timeout: Duration,
 ) -> ApiResult<Claimed> {
-    // Most wake-ups find nothing due that is not already being sent (a commit wakes the
-    // worker twice on PostgreSQL: in process and through its own NOTIFY): one read,
-    // without the claim lock or a write transaction, says so.
+    // Many wake-ups find nothing due that is not already being sent (another instance's
+    // commit, a poll): one read, without the claim lock or a write transaction, says so.
     let any_due: Option<i64> = ob::table
         .filter(ob::status.eq("pending"))
         .filter(ob::next_attempt_at.le(now))

@@ -32,8 +32,6 @@ pub struct Worker {
     owner: String,
     /// Merchants whose chains this instance is sending now.
     sending: std::sync::Mutex<HashSet<i64>>,
-    /// The last claim left due events waiting on this instance (see `claim::Claimed`).
-    held_back: AtomicBool,
 }
 
 impl Worker {
@@ -56,7 +54,6 @@ impl Worker {
             client,
             owner,
             sending: Default::default(),
-            held_back: AtomicBool::new(false),
         })
     }
 
@@ -73,6 +70,8 @@ impl Worker {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut chains = JoinSet::new();
+        // The last claim left due events waiting on this instance (see `claim::Claimed`).
+        let mut held_back = false;
         loop {
             // Shutdown first: once it is asked for, no new claim starts. A chain's end
             // calls for a claim only if events wait on this instance: the chain gave some
@@ -90,18 +89,18 @@ impl Worker {
             while let Some(more) = chains.try_join_next() {
                 (due, ended) = (due || more.unwrap_or(true), true);
             }
-            let wanted = due || (ended && me.held_back.load(Ordering::Acquire));
-            if !wanted {
+            if !(due || (ended && held_back)) {
                 continue;
             }
             let room = MAX_CHAINS - chains.len();
             if room == 0 {
-                me.held_back.store(true, Ordering::Release);
+                held_back = true;
                 continue;
             }
             match me.claim(room).await {
                 Ok(claimed) => {
-                    for chain in claimed {
+                    held_back = claimed.held_back;
+                    for chain in claimed.chains {
                         let worker = me.clone();
                         chains.spawn(async move { worker.deliver_chain(chain).await });
                     }
@@ -113,7 +112,7 @@ impl Worker {
         while chains.join_next().await.is_some() {}
     }
 
-    async fn claim(&self, room: usize) -> ApiResult<Vec<Vec<Delivery>>> {
+    async fn claim(&self, room: usize) -> ApiResult<claim::Claimed> {
         let (owner, now) = (self.owner.clone(), self.state.clock.now_naive());
         let timeout = Duration::milliseconds(self.state.config.callback_timeout_ms as i64);
         let sending = self
@@ -126,7 +125,6 @@ impl Worker {
             .db
             .run(move |c| claim::claim(c, &owner, now, (room, &sending), timeout))
             .await?;
-        self.held_back.store(claimed.held_back, Ordering::Release);
         let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
         sending.extend(
             claimed
@@ -135,7 +133,7 @@ impl Worker {
                 .filter_map(|chain| chain.first())
                 .map(|d| d.event.merchant_id),
         );
-        Ok(claimed.chains)
+        Ok(claimed)
     }
 
     /// Sends one merchant's chain in order and records every attempt in one transaction.

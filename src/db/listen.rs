@@ -1,8 +1,7 @@
 //! PostgreSQL: one `LISTEN` connection per instance that turns other instances' (and
-//! this one's, except its outbox events, whose worker `Db::run` woke) commits into
-//! wake-ups here: new callback events wake the delivery
-//! worker, changed money requests reach the live streams, a moved sandbox clock is read
-//! again.
+//! this one's) commits into wake-ups here: new callback events wake the delivery worker
+//! (except this instance's own, whose worker `Db::run` woke), changed money requests
+//! reach the live streams, a moved sandbox clock is read again.
 
 use super::changes::{self, Change};
 use super::Db;

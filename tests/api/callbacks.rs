@@ -251,18 +251,9 @@ async fn another_instances_notify_wakes_the_worker_without_polling() {
     let app = TestApp::spawn_with(|c| c.delivery_interval_ms = 3_600_000).await;
     let port = Receiver::free_port();
     let shop = app.corporate_plus("shop").await;
-    let url = format!("http://127.0.0.1:{port}/callbacks");
-    app.put("/v1/callback-url", Some(&shop), json!({ "url": url }))
-        .await
-        .ok(200);
-    let id = id_of(app.create_request(&shop, json!({"amount": "2.00"})).await).await;
-    app.post(
-        &format!("/v1/money-requests/{id}/cancel"),
-        Some(&shop),
-        json!({}),
-    )
-    .await
-    .ok(200);
+    app.set_callback_url(&shop, &format!("http://127.0.0.1:{port}/callbacks"))
+        .await;
+    let id = app.cancelled_links(&shop, 1).await.remove(0);
     // The first attempt finds nothing listening; the retry falls due 5 s later.
     log_until(&app, &shop, |l| attempts(l) == 1).await;
     let receiver = Receiver::start_on(port).await;

@@ -10,29 +10,6 @@ use chrono::Duration;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-/// `n` cancelled payment links of `shop`: their ids in the order the events were written.
-async fn cancelled_links(app: &TestApp, shop: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    for _ in 0..n {
-        let id = app
-            .create_request(shop, json!({"amount": "1.00"}))
-            .await
-            .ok(201)["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        app.post(
-            &format!("/v1/money-requests/{id}/cancel"),
-            Some(shop),
-            json!({}),
-        )
-        .await
-        .ok(200);
-        ids.push(id);
-    }
-    ids
-}
-
 fn request_ids(hits: &[crate::receiver::Hit]) -> Vec<String> {
     hits.iter()
         .map(|h| h.json()["data"]["id"].as_str().unwrap().to_string())
@@ -45,14 +22,8 @@ async fn one_merchants_events_arrive_in_written_order_also_when_every_first_atte
     let receiver = Receiver::start().await;
     receiver.set(Mode::FailFirst);
     let shop = app.corporate_plus("shop").await;
-    app.put(
-        "/v1/callback-url",
-        Some(&shop),
-        json!({"url": receiver.url()}),
-    )
-    .await
-    .ok(200);
-    let written = cancelled_links(&app, &shop, 20).await;
+    app.set_callback_url(&shop, &receiver.url()).await;
+    let written = app.cancelled_links(&shop, 20).await;
 
     // Every first attempt fails (500), in written order.
     let first = receiver.wait_for(20).await;
@@ -81,16 +52,10 @@ async fn events_written_behind_a_chain_in_flight_follow_it_without_polling() {
     let receiver = Receiver::start().await;
     receiver.set(Mode::Slow);
     let shop = app.corporate_plus("shop").await;
-    app.put(
-        "/v1/callback-url",
-        Some(&shop),
-        json!({"url": receiver.url()}),
-    )
-    .await
-    .ok(200);
+    app.set_callback_url(&shop, &receiver.url()).await;
     // The first event's chain takes 300 ms; the others commit while it is in flight and
     // wait for it (one merchant's events go out in order), then go out as one chain.
-    let written = cancelled_links(&app, &shop, 6).await;
+    let written = app.cancelled_links(&shop, 6).await;
     let hits = receiver.wait_for(6).await;
     assert_eq!(request_ids(&hits), written, "every event, in written order");
     // The last attempt is recorded right after its answer.
@@ -119,13 +84,9 @@ async fn a_dead_receiver_of_one_merchant_does_not_hold_up_another_merchant() {
     dead.set(Mode::Hang); // answers after 5 s; the test server gives up after 0.7 s
     let slow = app.corporate_plus("slow").await;
     let fast = app.corporate_plus("fast").await;
-    app.put("/v1/callback-url", Some(&slow), json!({"url": dead.url()}))
-        .await
-        .ok(200);
-    app.put("/v1/callback-url", Some(&fast), json!({"url": alive.url()}))
-        .await
-        .ok(200);
-    cancelled_links(&app, &slow, 20).await;
+    app.set_callback_url(&slow, &dead.url()).await;
+    app.set_callback_url(&fast, &alive.url()).await;
+    app.cancelled_links(&slow, 20).await;
     for n in 1..=5 {
         let id = app
             .create_request(&fast, json!({"amount": "1.00"}))

@@ -421,6 +421,37 @@ impl TestApp {
         )
     }
 
+    /// Sets the merchant's default callback URL.
+    pub async fn set_callback_url(&self, token: &str, url: &str) {
+        self.put("/v1/callback-url", Some(token), json!({ "url": url }))
+            .await
+            .ok(200);
+    }
+
+    /// `n` cancelled payment links of `shop`: their ids in the order their events were
+    /// written.
+    pub async fn cancelled_links(&self, shop: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let id = self
+                .create_request(shop, json!({"amount": "1.00"}))
+                .await
+                .ok(201)["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            self.post(
+                &format!("/v1/money-requests/{id}/cancel"),
+                Some(shop),
+                json!({}),
+            )
+            .await
+            .ok(200);
+            ids.push(id);
+        }
+        ids
+    }
+
     /// A private wallet user with PIN `PIN`; returns its app token.
     pub async fn wallet_user(&self, username: &str) -> String {
         self.register_private(username).await.ok(201);
