@@ -286,7 +286,9 @@ fn explain(t: &Texts, e: &ApiError) -> String {
         "unknown_payer" => t.err_unknown_user.into(),
         "link_already_addressed" => t.err_addressed.into(),
         "too_many_attempts" | "pin_check_busy" => t.err_too_many.into(),
-        "validation_failed" | "invalid_pin" => format!("{} {}", t.err_other, e.detail),
+        "invalid_pin_format" => t.err_pin_format.into(),
+        "pin_not_set" => t.err_pin_not_set.into(),
+        "validation_failed" => format!("{} {}", t.err_other, e.detail),
         _ => t.err_other.into(),
     }
 }

@@ -214,6 +214,89 @@ async fn browser_wrong_pin_five_times_blocks_and_moves_nothing() {
     assert_eq!(app.ledger_report().await["ok"], true);
 }
 
+/// A payer whose wallet has no PIN yet is told to set one in the app; a PIN that is not 6
+/// digits (sent past the form's own check, as a script could) is named as such. Nothing
+/// is paid either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_says_when_the_pin_is_missing_or_malformed_and_nothing_is_paid() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let (shop, anna) = shop_and_payer(&app, &receiver).await;
+    app.register_private("ben").await.ok(201);
+    app.deposit("ben", "100.00").await.ok(201);
+    let ben = app.access_token("ben").await;
+    let first = link(&app, &shop, json!({})).await;
+    let b = Browser::start(390).await;
+    b.goto(&page_url(&app, &first)).await;
+    b.type_into("#username", "ben").await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("#login-button").await;
+    b.type_into("#pin", PIN).await;
+    b.click("#pay").await;
+    b.wait_text("#error", "no PIN yet", Duration::from_secs(10))
+        .await;
+    b.fit_height(390).await;
+    b.screenshot("pay-no-pin-390").await;
+    b.quit().await;
+
+    let second = link(&app, &shop, json!({})).await;
+    let page = page_url(&app, &second);
+    let (csrf, cookies) = form_login(&app, &page, "anna").await;
+    for pin in ["", "12345", "abcdef", "1234567", "12 345"] {
+        let res = app
+            .client
+            .post(format!("{page}/approve"))
+            .header("cookie", &cookies)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}&pin={pin}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 422, "{pin:?}");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("A PIN is exactly 6 digits."),
+            "{pin:?}: {html}"
+        );
+    }
+
+    for mr in [&first, &second] {
+        let id = mr["id"].as_str().unwrap();
+        let view = app
+            .get(&format!("/v1/money-requests/{id}"), Some(&shop))
+            .await;
+        assert_eq!(view.ok(200)["status"], "pending");
+    }
+    assert_eq!(app.balance(&ben).await, "100.00");
+    assert_eq!(app.balance(&anna).await, "100.00");
+    assert_eq!(app.ledger_report().await["ok"], true);
+}
+
+/// Logs `username` in on the hosted page `page` through its form, as a browser would;
+/// returns the form's CSRF token and the cookies to send with the next form.
+async fn form_login(app: &TestApp, page: &str, username: &str) -> (String, String) {
+    let res = app.client.get(page).send().await.unwrap();
+    let csrf_cookie = res.headers()["set-cookie"].to_str().unwrap();
+    let csrf_cookie = csrf_cookie.split(';').next().unwrap().to_string();
+    let csrf = csrf_cookie.trim_start_matches("pinpay_csrf=").to_string();
+    let login = app
+        .client
+        .post(format!("{page}/login"))
+        .header("cookie", &csrf_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={csrf}&username={username}&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    let session = login.headers()["set-cookie"].to_str().unwrap();
+    let session = session.split(';').next().unwrap();
+    (csrf, format!("{csrf_cookie}; {session}"))
+}
+
 /// (d) Expired, cancelled and unknown pages; (e) Hebrew is right to left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_shows_expired_cancelled_unknown_and_hebrew_pages() {
