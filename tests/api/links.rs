@@ -38,6 +38,16 @@ fn page_url(app: &TestApp, mr: &Value) -> String {
     format!("{}/pay/{}", app.address, mr["id"].as_str().unwrap())
 }
 
+/// A phone-sized browser on the request's page, logged in as `username` through the form.
+async fn logged_in(app: &TestApp, mr: &Value, username: &str) -> Browser {
+    let b = Browser::start(390).await;
+    b.goto(&page_url(app, mr)).await;
+    b.type_into("#username", username).await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("#login-button").await;
+    b
+}
+
 async fn history(app: &TestApp, shop: &str, id: &str) -> Vec<String> {
     app.get(&format!("/v1/money-requests/{id}/events"), Some(shop))
         .await
@@ -72,11 +82,7 @@ async fn browser_pays_an_open_link_with_login_and_pin() {
         b.screenshot(&format!("pay-open-link-{width}")).await;
         b.quit().await;
     }
-    let b = Browser::start(390).await;
-    b.goto(&page_url(&app, &mr)).await;
-    b.type_into("#username", "anna").await;
-    b.type_into("#password", PASSWORD).await;
-    b.click("#login-button").await;
+    let b = logged_in(&app, &mr, "anna").await;
     b.wait_text("#pay-here", "@anna", Duration::from_secs(10))
         .await;
     assert!(
@@ -179,11 +185,7 @@ async fn browser_wrong_pin_five_times_blocks_and_moves_nothing() {
     let receiver = Receiver::start().await;
     let (shop, anna) = shop_and_payer(&app, &receiver).await;
     let mr = link(&app, &shop, json!({})).await;
-    let b = Browser::start(390).await;
-    b.goto(&page_url(&app, &mr)).await;
-    b.type_into("#username", "anna").await;
-    b.type_into("#password", PASSWORD).await;
-    b.click("#login-button").await;
+    let b = logged_in(&app, &mr, "anna").await;
     for attempt in 1..=5 {
         b.type_into("#pin", "000000").await;
         b.click("#pay").await;
@@ -226,11 +228,7 @@ async fn browser_says_when_the_pin_is_missing_or_malformed_and_nothing_is_paid()
     app.deposit("ben", "100.00").await.ok(201);
     let ben = app.access_token("ben").await;
     let first = link(&app, &shop, json!({})).await;
-    let b = Browser::start(390).await;
-    b.goto(&page_url(&app, &first)).await;
-    b.type_into("#username", "ben").await;
-    b.type_into("#password", PASSWORD).await;
-    b.click("#login-button").await;
+    let b = logged_in(&app, &first, "ben").await;
     b.type_into("#pin", PIN).await;
     b.click("#pay").await;
     b.wait_text("#error", "no PIN yet", Duration::from_secs(10))
@@ -243,15 +241,8 @@ async fn browser_says_when_the_pin_is_missing_or_malformed_and_nothing_is_paid()
     let page = page_url(&app, &second);
     let (csrf, cookies) = form_login(&app, &page, "anna").await;
     for pin in ["", "12345", "abcdef", "1234567", "12 345"] {
-        let res = app
-            .client
-            .post(format!("{page}/approve"))
-            .header("cookie", &cookies)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("csrf={csrf}&pin={pin}"))
-            .send()
-            .await
-            .unwrap();
+        let body = format!("csrf={csrf}&pin={pin}");
+        let res = post_form(&app, format!("{page}/approve"), &cookies, body).await;
         assert_eq!(res.status().as_u16(), 422, "{pin:?}");
         let html = res.text().await.unwrap();
         assert!(
@@ -279,22 +270,37 @@ async fn form_login(app: &TestApp, page: &str, username: &str) -> (String, Strin
     let csrf_cookie = res.headers()["set-cookie"].to_str().unwrap();
     let csrf_cookie = csrf_cookie.split(';').next().unwrap().to_string();
     let csrf = csrf_cookie.trim_start_matches("pinpay_csrf=").to_string();
-    let login = app
-        .client
-        .post(format!("{page}/login"))
-        .header("cookie", &csrf_cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "csrf={csrf}&username={username}&password={}",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let login = post_form(
+        app,
+        format!("{page}/login"),
+        &csrf_cookie,
+        login_form(&csrf, username),
+    )
+    .await;
     assert_eq!(login.status().as_u16(), 303);
     let session = login.headers()["set-cookie"].to_str().unwrap();
     let session = session.split(';').next().unwrap();
     (csrf, format!("{csrf_cookie}; {session}"))
+}
+
+/// The login form's fields, as the page's form encodes them.
+fn login_form(csrf: &str, username: &str) -> String {
+    format!(
+        "csrf={csrf}&username={username}&password={}",
+        PASSWORD.replace(' ', "+")
+    )
+}
+
+/// Posts a form to the hosted page at `url` with `cookies`, as a browser sends it.
+async fn post_form(app: &TestApp, url: String, cookies: &str, body: String) -> reqwest::Response {
+    app.client
+        .post(url)
+        .header("cookie", cookies)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// (d) Expired, cancelled and unknown pages; (e) Hebrew is right to left.
@@ -398,15 +404,13 @@ async fn html_pages_carry_csp_and_forms_refuse_cross_site_posts() {
         .unwrap()
         .contains("nonce-"));
     // A token that does not match the cookie is refused too.
-    let mismatched = app
-        .client
-        .post(format!("{page}/login"))
-        .header("cookie", "pinpay_csrf=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb&username=anna&password={PASSWORD}"))
-        .send()
-        .await
-        .unwrap();
+    let mismatched = post_form(
+        &app,
+        format!("{page}/login"),
+        &format!("pinpay_csrf={}", "a".repeat(48)),
+        login_form(&"b".repeat(48), "anna"),
+    )
+    .await;
     assert_eq!(mismatched.status().as_u16(), 403);
     assert!(
         mismatched.headers().get("set-cookie").is_none(),
@@ -432,18 +436,13 @@ async fn html_pages_carry_csp_and_forms_refuse_cross_site_posts() {
         .unwrap()
         .trim_start_matches("pinpay_csrf=")
         .to_string();
-    let login = app
-        .client
-        .post(format!("{page}/login"))
-        .header("cookie", format!("pinpay_csrf={token}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "csrf={token}&username=anna&password={}",
-            PASSWORD.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let login = post_form(
+        &app,
+        format!("{page}/login"),
+        &format!("pinpay_csrf={token}"),
+        login_form(&token, "anna"),
+    )
+    .await;
     assert_eq!(login.status().as_u16(), 303);
     let session = login.headers()["set-cookie"].to_str().unwrap();
     assert!(session.starts_with("pinpay_pay="), "{session}");
