@@ -288,6 +288,7 @@ fn explain(t: &Texts, e: &ApiError) -> String {
         "too_many_attempts" | "pin_check_busy" => t.err_too_many.into(),
         "invalid_pin_format" => t.err_pin_format.into(),
         "pin_not_set" => t.err_pin_not_set.into(),
+        "cannot_pay_own_request" => t.err_own_request.into(),
         "validation_failed" => format!("{} {}", t.err_other, e.detail),
         _ => t.err_other.into(),
     }

@@ -217,10 +217,10 @@ async fn browser_wrong_pin_five_times_blocks_and_moves_nothing() {
 }
 
 /// A payer whose wallet has no PIN yet is told to set one in the app; a PIN that is not 6
-/// digits (sent past the form's own check, as a script could) is named as such. Nothing
-/// is paid either way.
+/// digits (sent past the form's own check, as a script could) is named as such; a merchant
+/// on its own link is told it is its own. Nothing is paid in any case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_says_when_the_pin_is_missing_or_malformed_and_nothing_is_paid() {
+async fn browser_explains_a_missing_or_malformed_pin_and_an_own_link_and_nothing_is_paid() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let (shop, anna) = shop_and_payer(&app, &receiver).await;
@@ -251,7 +251,22 @@ async fn browser_says_when_the_pin_is_missing_or_malformed_and_nothing_is_paid()
         );
     }
 
-    for mr in [&first, &second] {
+    // The merchant logged in on its own link is told so.
+    let third = link(&app, &shop, json!({})).await;
+    let b = logged_in(&app, &third, "shop").await;
+    b.type_into("#pin", PIN).await;
+    b.click("#pay").await;
+    b.wait_text(
+        "#error",
+        "This is your own payment request",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.fit_height(390).await;
+    b.screenshot("pay-own-request-390").await;
+    b.quit().await;
+
+    for mr in [&first, &second, &third] {
         let id = mr["id"].as_str().unwrap();
         let view = app
             .get(&format!("/v1/money-requests/{id}"), Some(&shop))
