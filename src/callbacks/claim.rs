@@ -13,7 +13,7 @@
 use super::settings;
 use crate::db::models::OutboxEvent;
 use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
-use crate::db::{lazy_tx_locked, DbConn};
+use crate::db::{lazy_tx_locked, Cached, DbConn};
 use crate::error::{ApiError, ApiResult};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -123,11 +123,12 @@ pub fn claim(
             .map(|chain| {
                 let until =
                     now + timeout * chain.len() as i32 + Duration::seconds(LEASE_SLACK_SECS);
-                let mut events: Vec<OutboxEvent> =
+                let mut events: Vec<OutboxEvent> = Cached(
                     diesel::update(ob::table.filter(ob::id.eq_any(&chain)))
                         .set((ob::lease_owner.eq(owner), ob::lease_until.eq(until)))
-                        .returning(ob::all_columns)
-                        .get_results(c)?;
+                        .returning(ob::all_columns),
+                )
+                .get_results(c)?;
                 events.sort_by_key(|e| e.id);
                 Ok(events)
             })
@@ -298,17 +299,21 @@ pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
         (false, Some(_)) => "pending",
         (false, None) => "failed",
     };
-    let written = diesel::update(leased(d.event.id, owner))
-        .set((
-            ob::status.eq(status),
-            ob::attempts.eq(attempt),
-            ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
-            ob::last_error.eq(&error),
-            ob::delivered_at.eq(delivered.then_some(now)),
-            ob::lease_owner.eq(None::<String>),
-            ob::lease_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(c)?;
+    let written = Cached(
+        diesel::update(leased(d.event.id, owner))
+            .set((
+                ob::status.eq(status),
+                ob::attempts.eq(attempt),
+                ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
+                ob::last_error.eq(&error),
+                ob::delivered_at.eq(delivered.then_some(now)),
+                ob::lease_owner.eq(None::<String>),
+                ob::lease_until.eq(None::<NaiveDateTime>),
+            ))
+            .returning(ob::id),
+    )
+    .get_results::<i64>(c)?
+    .len();
     held(written)?;
     diesel::insert_into(ca::table)
         .values((

@@ -451,6 +451,13 @@ pub fn notify(c: &DbConn, channel: &'static str, payload: String) {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct Notified {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[allow(dead_code)]
+    channel: String,
+}
+
 /// Sends the notifications noted so far on this thread, in one statement.
 fn send_notifications(c: &mut PgConnection) -> QueryResult<()> {
     let (channels, payloads): (Vec<&str>, Vec<String>) =
@@ -459,13 +466,15 @@ fn send_notifications(c: &mut PgConnection) -> QueryResult<()> {
         return Ok(());
     }
     use diesel::sql_types::{Array, Text};
-    diesel::sql_query(
-        "SELECT pg_notify(n.channel, n.payload) \
-         FROM unnest($1::text[], $2::text[]) AS n(channel, payload)",
+    Cached(
+        diesel::sql_query(
+            "SELECT n.channel FROM unnest($1::text[], $2::text[]) AS n(channel, payload), \
+             pg_notify(n.channel, n.payload)",
+        )
+        .bind::<Array<Text>, _>(channels)
+        .bind::<Array<Text>, _>(payloads),
     )
-    .bind::<Array<Text>, _>(channels)
-    .bind::<Array<Text>, _>(payloads)
-    .execute(c)?;
+    .load::<Notified>(c)?;
     Ok(())
 }
 
@@ -623,6 +632,45 @@ fn begin_write(
     Ok(Some(guard))
 }
 
+/// A statement kept in the connection's prepared-statement cache under its SQL text.
+/// Diesel prepares every `UPDATE` and every raw SQL query anew on each call (SQLite
+/// compiles it, PostgreSQL parses and plans it), because such SQL may change with the
+/// values. Wrap only statements whose values are all bind parameters: then the SQL text
+/// is the same for every call of the same shape and the cache holds one statement per
+/// shape.
+///
+/// Run it with `get_result`, `get_results` or `load` (an `UPDATE` returns its key for
+/// that). Diesel's `execute` hands the statement on behind a reference, and its cache check
+/// of a reference walks the wrapped statement itself: it would be prepared anew.
+#[derive(Debug, Clone, Copy)]
+pub struct Cached<Q>(pub Q);
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Cached<Q>
+where
+    Q: diesel::query_builder::QueryFragment<DB>,
+    DB: diesel::backend::Backend,
+{
+    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+/// No static id: the cache is keyed by the SQL text (and the binds' types).
+impl<Q> diesel::query_builder::QueryId for Cached<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Cached<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for Cached<Q> {}
+
 /// Maps a unique-constraint violation to the given client error, anything else to 500.
 pub fn unique_violation(e: diesel::result::Error, err: impl FnOnce() -> ApiError) -> ApiError {
     match e {
@@ -650,7 +698,7 @@ pub fn db_now(
         DbConn::Pg(_) => "SELECT CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP) AS now",
         DbConn::Sqlite(_) => "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS now",
     };
-    diesel::sql_query(sql)
+    Cached(diesel::sql_query(sql))
         .get_result::<DbNow>(conn)
         .map(|n| n.now + clock.offset())
 }

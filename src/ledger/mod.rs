@@ -8,7 +8,7 @@ pub mod usage;
 pub mod verify;
 
 use crate::db::schema::{accounts, ledger_transactions as lt, postings};
-use crate::db::{unique_violation, DbConn};
+use crate::db::{unique_violation, Cached, DbConn};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
 use chrono::NaiveDateTime;
@@ -120,31 +120,33 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         // later (`now` was read before this transaction waited for the account's row
         // lock, and another transaction may have booked on it meanwhile). Booking order
         // is then id order on every account, which running balances rely on.
-        let moved: Option<Moved> = diesel::update(
-            accounts::table.find(leg.account_id).filter(
-                accounts::kind
-                    .eq("system")
-                    .or((accounts::balance + delta).ge(0)),
-            ),
-        )
-        .set((
-            accounts::balance.eq(accounts::balance + delta),
-            accounts::debited_total.eq(accounts::debited_total + debit),
-            accounts::updated_at.eq(now),
-            accounts::booking_clock.eq(case_when(
-                accounts::booking_clock.gt(now),
-                accounts::booking_clock,
+        let moved: Option<Moved> = Cached(
+            diesel::update(
+                accounts::table.find(leg.account_id).filter(
+                    accounts::kind
+                        .eq("system")
+                        .or((accounts::balance + delta).ge(0)),
+                ),
             )
-            .otherwise(now)),
-        ))
-        .returning((
-            accounts::debited_total,
-            accounts::balance,
-            accounts::alert_threshold,
-            accounts::alert_armed,
-            accounts::reload_threshold,
-            accounts::booking_clock,
-        ))
+            .set((
+                accounts::balance.eq(accounts::balance + delta),
+                accounts::debited_total.eq(accounts::debited_total + debit),
+                accounts::updated_at.eq(now),
+                accounts::booking_clock.eq(case_when(
+                    accounts::booking_clock.gt(now),
+                    accounts::booking_clock,
+                )
+                .otherwise(now)),
+            ))
+            .returning((
+                accounts::debited_total,
+                accounts::balance,
+                accounts::alert_threshold,
+                accounts::alert_armed,
+                accounts::reload_threshold,
+                accounts::booking_clock,
+            )),
+        )
         .get_result(c)
         .optional()?;
         let Some((debited_through, balance, threshold, armed, reload_below, booked)) = moved else {

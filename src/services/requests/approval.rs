@@ -12,7 +12,7 @@ use super::{
 };
 use crate::db::models::{Account, MoneyRequest};
 use crate::db::schema::money_requests as mr;
-use crate::db::{accounts as q, write_tx, DbConn};
+use crate::db::{accounts as q, write_tx, Cached, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::requests::{not_pending, reason_code, Status};
@@ -307,16 +307,19 @@ fn pay(
     row.payment_transaction_id = Some(txn);
     row.resolved_at = Some(now);
     row.updated_at = now;
-    diesel::update(mr::table.find(row.id))
-        .set((
-            mr::status.eq(&row.status),
-            mr::fee.eq(row.fee),
-            mr::paid_by.eq(row.paid_by),
-            mr::payment_transaction_id.eq(row.payment_transaction_id),
-            mr::resolved_at.eq(row.resolved_at),
-            mr::updated_at.eq(row.updated_at),
-        ))
-        .execute(c)?;
+    Cached(
+        diesel::update(mr::table.find(row.id))
+            .set((
+                mr::status.eq(&row.status),
+                mr::fee.eq(row.fee),
+                mr::paid_by.eq(row.paid_by),
+                mr::payment_transaction_id.eq(row.payment_transaction_id),
+                mr::resolved_at.eq(row.resolved_at),
+                mr::updated_at.eq(row.updated_at),
+            ))
+            .returning(mr::id),
+    )
+    .get_result::<i64>(c)?;
     record(
         c,
         row.id,
