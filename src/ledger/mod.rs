@@ -181,10 +181,14 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             postings::balance_after.eq(balance),
         ));
     }
-    // Every leg's posting in one statement (a batch insert is per backend in diesel).
+    // Every leg's posting in one statement (a batch insert is per backend in diesel). On
+    // PostgreSQL it stays prepared (one shape per number of legs); SQLite's batch insert
+    // takes diesel's own path.
     let insert = diesel::insert_into(postings::table).values(&rows);
     match c {
-        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Pg(c) => Cached(insert.returning(postings::id))
+            .get_results::<i64>(c)?
+            .len(),
         DbConn::Sqlite(c) => insert.execute(c)?,
     };
     Ok(txn_id)
