@@ -11,7 +11,7 @@
 //! effect (the seal finds another token and rolls the transaction back).
 
 use crate::db::schema::idempotency_keys as ik;
-use crate::db::{unique_violation, write_tx, DbConn};
+use crate::db::{unique_violation, write_tx, Cached, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -159,16 +159,19 @@ fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime, lease: Duration) -> 
 
 /// Records the outcome while the lease is still ours; false if it was taken over.
 fn store(c: &mut DbConn, lease: &Lease, status: StatusCode, body: &Value) -> ApiResult<bool> {
-    let stored = diesel::update(ik::table.find(lease.id))
-        .filter(ik::status.eq("in_flight"))
-        .filter(ik::lease_token.eq(&lease.token))
-        .set((
-            ik::status.eq("done"),
-            ik::response_status.eq(i32::from(status.as_u16())),
-            ik::response_body.eq(body.to_string()),
-        ))
-        .execute(c)?;
-    Ok(stored == 1)
+    let stored = Cached(
+        diesel::update(ik::table.find(lease.id))
+            .filter(ik::status.eq("in_flight"))
+            .filter(ik::lease_token.eq(&lease.token))
+            .set((
+                ik::status.eq("done"),
+                ik::response_status.eq(i32::from(status.as_u16())),
+                ik::response_body.eq(body.to_string()),
+            ))
+            .returning(ik::id),
+    )
+    .get_results::<i64>(c)?;
+    Ok(stored.len() == 1)
 }
 
 /// What a keyed operation does inside its own transaction, just before it commits: store
