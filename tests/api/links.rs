@@ -228,14 +228,7 @@ async fn browser_explains_a_missing_or_malformed_pin_and_an_own_link_and_nothing
     app.deposit("ben", "100.00").await.ok(201);
     let ben = app.access_token("ben").await;
     let first = link(&app, &shop, json!({})).await;
-    let b = logged_in(&app, &first, "ben").await;
-    b.type_into("#pin", PIN).await;
-    b.click("#pay").await;
-    b.wait_text("#error", "no PIN yet", Duration::from_secs(10))
-        .await;
-    b.fit_height(390).await;
-    b.screenshot("pay-no-pin-390").await;
-    b.quit().await;
+    pay_is_refused(&app, &first, "ben", "no PIN yet", "pay-no-pin").await;
 
     let second = link(&app, &shop, json!({})).await;
     let page = page_url(&app, &second);
@@ -253,18 +246,8 @@ async fn browser_explains_a_missing_or_malformed_pin_and_an_own_link_and_nothing
 
     // The merchant logged in on its own link is told so.
     let third = link(&app, &shop, json!({})).await;
-    let b = logged_in(&app, &third, "shop").await;
-    b.type_into("#pin", PIN).await;
-    b.click("#pay").await;
-    b.wait_text(
-        "#error",
-        "This is your own payment request",
-        Duration::from_secs(10),
-    )
-    .await;
-    b.fit_height(390).await;
-    b.screenshot("pay-own-request-390").await;
-    b.quit().await;
+    let own = "This is your own payment request";
+    pay_is_refused(&app, &third, "shop", own, "pay-own-request").await;
 
     for mr in [&first, &second, &third] {
         let id = mr["id"].as_str().unwrap();
@@ -276,6 +259,20 @@ async fn browser_explains_a_missing_or_malformed_pin_and_an_own_link_and_nothing
     assert_eq!(app.balance(&ben).await, "100.00");
     assert_eq!(app.balance(&anna).await, "100.00");
     assert_eq!(app.ledger_report().await["ok"], true);
+}
+
+/// Logs `username` in on the request's page in Chromium, pays with the right PIN and
+/// waits for the refusal `wanted`; screenshots the page at phone and desktop width.
+async fn pay_is_refused(app: &TestApp, mr: &Value, username: &str, wanted: &str, shot: &str) {
+    let b = logged_in(app, mr, username).await;
+    b.type_into("#pin", PIN).await;
+    b.click("#pay").await;
+    b.wait_text("#error", wanted, Duration::from_secs(10)).await;
+    for width in [390, 1280] {
+        b.fit_height(width).await;
+        b.screenshot(&format!("{shot}-{width}")).await;
+    }
+    b.quit().await;
 }
 
 /// Logs `username` in on the hosted page `page` through its form, as a browser would;
