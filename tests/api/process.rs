@@ -28,11 +28,7 @@ impl ServerProcess {
         extra: &[(&str, &str)],
         open_files: Option<u64>,
     ) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_fixed_port();
         let log = std::env::temp_dir().join(format!("pinpay-crash-{port}.log"));
         let mut s = Self {
             extra: extra
@@ -133,6 +129,20 @@ impl Drop for ServerProcess {
         self.kill();
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// A free port below the kernel's ephemeral range (32768 and up on Linux): a port picked
+/// there could be handed to another test's listener or outgoing connection while this
+/// server is down for a restart, and the restarted server would fail to bind (or the test
+/// would reach the other test's server).
+fn free_fixed_port() -> u16 {
+    for _ in 0..200 {
+        let port = 20_000 + rand::random::<u16>() % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// Polls `/health` until the server answers (60 s at most).
