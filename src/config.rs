@@ -116,6 +116,19 @@ pub struct Config {
     /// Connections the kernel queues before the server accepts them (capped by
     /// `net.core.somaxconn`); a burst of new connections beyond it waits for SYN retries.
     pub listen_backlog: u32,
+    /// Open connections one client address may hold (0: no cap, e.g. behind a proxy
+    /// that caps them itself); beyond it a connection is answered 429 and closed.
+    pub max_connections_per_address: usize,
+    /// The head and body deadline while more than half the connection slots are taken
+    /// (and for a connection over its address's cap).
+    pub pressure_timeout_ms: u64,
+    /// Event streams (SSE) open at once on this instance, per client address, and per
+    /// link or wallet; beyond them 503 or 429 with `Retry-After`.
+    pub max_streams: usize,
+    pub max_streams_per_address: usize,
+    pub max_streams_per_subject: usize,
+    /// The longest an event stream stays open; the client reconnects (`retry:`).
+    pub stream_lifetime_secs: u64,
     /// Password guesses allowed before back-off, per account and per client address.
     pub throttle: crate::domain::throttle::Limits,
     /// E-mail delivery of payment links; `None`: the log sink.
@@ -213,6 +226,12 @@ impl Config {
             body_timeout_ms: 10_000,
             max_connections: 1024,
             listen_backlog: 4096,
+            max_connections_per_address: 64,
+            pressure_timeout_ms: 1000,
+            max_streams: 0,
+            max_streams_per_address: 8,
+            max_streams_per_subject: 16,
+            stream_lifetime_secs: 300,
             throttle: Default::default(),
             smtp: None,
             sms: None,
@@ -345,6 +364,28 @@ impl Config {
         c.max_connections = parse_or(&get, "PINPAY_MAX_CONNECTIONS", c.max_connections)?.max(1);
         c.listen_backlog =
             parse_or(&get, "PINPAY_LISTEN_BACKLOG", c.listen_backlog)?.clamp(1, 65535);
+        c.max_connections_per_address = parse_or(
+            &get,
+            "PINPAY_MAX_CONNECTIONS_PER_ADDRESS",
+            c.max_connections_per_address,
+        )?;
+        c.pressure_timeout_ms =
+            parse_or(&get, "PINPAY_PRESSURE_TIMEOUT_MS", c.pressure_timeout_ms)?.max(100);
+        c.max_streams = parse_or(&get, "PINPAY_MAX_STREAMS", c.max_streams)?;
+        c.max_streams_per_address = parse_or(
+            &get,
+            "PINPAY_MAX_STREAMS_PER_ADDRESS",
+            c.max_streams_per_address,
+        )?
+        .max(1);
+        c.max_streams_per_subject = parse_or(
+            &get,
+            "PINPAY_MAX_STREAMS_PER_SUBJECT",
+            c.max_streams_per_subject,
+        )?
+        .max(1);
+        c.stream_lifetime_secs =
+            parse_or(&get, "PINPAY_STREAM_LIFETIME_SECS", c.stream_lifetime_secs)?.max(1);
         c.throttle.account_free = parse_or(
             &get,
             "PINPAY_LOGIN_FREE_FAILURES_PER_ACCOUNT",
@@ -394,6 +435,16 @@ impl Config {
     }
 
     /// Checks the invariants the rest of the program relies on.
+    /// The cap on event streams: as set, or a quarter of all connection slots (0), and
+    /// never more than half of them, so streams always leave room for the API.
+    pub fn stream_cap(&self) -> usize {
+        let slots = self.max_connections * self.workers.max(1);
+        match self.max_streams {
+            0 => (slots / 4).max(1),
+            n => n.min((slots / 2).max(1)),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.jwt_secret.expose().len() < MIN_SECRET_BYTES {
             return Err(ConfigError(format!(

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod callbacks;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod demo;
 pub mod documents;

@@ -77,6 +77,7 @@ impl Application {
             tokio::spawn(worker.run(stop)),
         ];
         let hasher = state.hasher.clone();
+        let connections = state.connections.clone();
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -87,9 +88,11 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(routes::problem_fallback))
                 .wrap(from_fn(routes::version::api_version))
                 .wrap(from_fn(request_log))
+                .wrap(from_fn(crate::connections::admit))
                 .configure(route_table)
                 .default_service(web::to(routes::unknown_route))
         })
+        .on_connect(move |conn, ext| connections.on_connect(conn, ext))
         .workers(workers)
         .max_connections(max_connections)
         .client_request_timeout(header_timeout)
@@ -198,6 +201,8 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         .map_err(|_| format!("unknown time zone {}", config.timezone))?;
     Ok(AppState {
         db,
+        connections: crate::connections::Gate::new(&config),
+        streams: crate::web::stream_gate::StreamGate::new(&config),
         config: Arc::new(config),
         clock,
         jwt,

@@ -24,4 +24,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Outgoing calls to providers and gateways (redirects are not followed).
     pub http: reqwest::Client,
+    /// The connection slots (caps per client address, deadlines under pressure).
+    pub connections: crate::connections::Gate,
+    /// The caps on event streams.
+    pub streams: crate::web::stream_gate::StreamGate,
 }

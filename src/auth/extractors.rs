@@ -22,6 +22,8 @@ use std::pin::Pin;
 /// A wallet or merchant app session (`aud` = `app`).
 pub struct AppUser {
     pub account: Account,
+    /// When the session's access token expires (unix seconds): a long-lived stream ends then.
+    pub expires_at: i64,
 }
 
 /// A merchant backend holding a current Corporate+ API token (`aud` = `merchant-api`).
@@ -33,6 +35,7 @@ pub struct MerchantApi {
 pub struct AnyCaller {
     pub account: Account,
     pub audience: Audience,
+    pub expires_at: i64,
 }
 
 /// The operator, authenticated by `PINPAY_ADMIN_TOKEN`.
@@ -131,11 +134,15 @@ async fn authenticate(
 ) -> Result<AnyCaller, ApiError> {
     let state = state(&req)?;
     let token = VerifiedToken::of(&req, accepted)?;
-    let audience = token.audience;
+    let (audience, expires_at) = (token.audience, token.claims.exp);
     let now = state.clock.now_naive();
     let account = state.db.run(move |c| token.admit(c, now)).await?;
     note_caller(&req, account.id);
-    Ok(AnyCaller { account, audience })
+    Ok(AnyCaller {
+        account,
+        audience,
+        expires_at,
+    })
 }
 
 /// Keeps the authenticated account in the request's extensions, for the request log line.
@@ -156,6 +163,7 @@ impl FromRequest for AppUser {
             let caller = authenticate(req, &[Audience::App]).await?;
             Ok(Self {
                 account: caller.account,
+                expires_at: caller.expires_at,
             })
         })
     }

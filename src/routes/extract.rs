@@ -43,7 +43,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let limit = req
             .app_data::<actix_web::web::Data<crate::state::AppState>>()
             .map_or(DEFAULT_BODY_TIMEOUT, |s| {
-                std::time::Duration::from_millis(s.config.body_timeout_ms)
+                // Shorter while the connection slots run low.
+                s.connections
+                    .body_deadline(std::time::Duration::from_millis(s.config.body_timeout_ms))
             });
         Box::pin(async move {
             if !is_json {

@@ -62,19 +62,31 @@ fn lock_bucket(c: &mut DbConn, bucket: &str, now: NaiveDateTime) -> ApiResult<Bu
 }
 
 fn admit_tx(c: &mut DbConn, buckets: &[(String, i32)], now: NaiveDateTime) -> ApiResult<()> {
-    let mut counted = Vec::with_capacity(buckets.len());
+    // Each bucket's failures so far and how long it still backs off.
+    let mut seen = Vec::with_capacity(buckets.len());
     for (bucket, free) in buckets {
-        let failures = match lock_bucket(c, bucket, now)? {
-            (_, Some(until), _) if until > now => {
-                let wait = (until - now).num_milliseconds();
-                return Err(ApiError::too_many_attempts(((wait + 999) / 1000) as u64));
+        let (failures, wait) = match lock_bucket(c, bucket, now)? {
+            (_, _, last) if last <= now - Duration::seconds(RESET_AFTER_SECS) => (0, None),
+            (failures, Some(until), _) if until > now => {
+                (failures, Some((until - now).num_milliseconds()))
             }
-            (_, _, last) if last <= now - Duration::seconds(RESET_AFTER_SECS) => 0,
-            (failures, _, _) => failures,
+            (failures, _, _) => (failures, None),
         };
-        counted.push((bucket, failures.saturating_add(1), *free));
+        seen.push((bucket, failures, *free, wait));
     }
-    for (bucket, failures, free) in counted {
+    // Throttle the guesser, not the owner: an account backing off still admits an attempt
+    // from an address with no recent failures (one try: a wrong one gives that address a
+    // failure, so it waits like the others). A blocked address always waits.
+    let clean_address = seen.len() > 1 && seen[1..].iter().all(|(_, f, _, _)| *f == 0);
+    for (i, (_, _, _, wait)) in seen.iter().enumerate() {
+        match wait {
+            Some(_) if i == 0 && clean_address => {}
+            Some(ms) => return Err(ApiError::too_many_attempts(((ms + 999) / 1000) as u64)),
+            None => {}
+        }
+    }
+    for (bucket, failures, free, _) in seen {
+        let failures = failures.saturating_add(1);
         let blocked_until = backoff_secs(failures, free).map(|s| now + Duration::seconds(s));
         diesel::update(at::table.find(bucket))
             .set((

@@ -7,6 +7,7 @@ use crate::auth::AppUser;
 use crate::error::ApiError;
 use crate::services::{links, requests::approval};
 use crate::state::AppState;
+use crate::web::stream_gate::Pass;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,6 +20,28 @@ use tokio::time::Instant;
 /// How often a stream looks at the database without being woken (and sends a
 /// keep-alive comment).
 const FALLBACK_POLL: Duration = Duration::from_secs(5);
+
+/// The first line of every stream: how long the client waits before it reconnects
+/// when the stream ends (at its lifetime's end, or when the instance stops).
+const RETRY: &str = "retry: 3000\n";
+
+/// A place for a stream of `subject` (caps per instance, client address and subject),
+/// or the refusal as an answer that closes its connection.
+fn enter(state: &AppState, req: &HttpRequest, subject: String) -> Result<Pass, HttpResponse> {
+    let address = req.peer_addr().map(|a| a.ip());
+    state.streams.enter(address, subject).map_err(|e| {
+        let mut res = actix_web::ResponseError::error_response(&e);
+        res.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        res
+    })
+}
+
+/// When a stream opened now ends: after the configured lifetime, or at `cap`.
+fn lifetime(state: &AppState, cap: Option<Duration>) -> Instant {
+    let life = Duration::from_secs(state.config.stream_lifetime_secs);
+    Instant::now() + cap.map_or(life, |c| c.min(life))
+}
 
 /// The streaming response fed by `rx`.
 fn stream(rx: mpsc::Receiver<String>) -> HttpResponse {
@@ -64,6 +87,10 @@ pub async fn pay(
     id: web::Path<String>,
 ) -> HttpResponse {
     let id = id.into_inner();
+    let pass = match enter(&state, &req, format!("link:{id}")) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
     let mut changes = state.db.changes.subscribe();
     match links::status(&state, id.clone()).await {
         Ok(Some(_)) => {}
@@ -72,8 +99,11 @@ pub async fn pay(
     }
     let (tx, rx) = mpsc::channel(8);
     let state = state.into_inner();
+    let ends = lifetime(&state, None);
     tokio::spawn(async move {
+        let _pass = pass;
         let mut last: Option<(String, bool)> = None;
+        let mut first = RETRY;
         loop {
             let row = match links::status(&state, id.clone()).await {
                 Ok(Some(r)) => r,
@@ -92,15 +122,16 @@ pub async fn pay(
                     _ => None,
                 };
                 let data = json!({"status": now.0, "addressed": now.1, "redirect": redirect});
-                format!("event: status\ndata: {data}\n\n")
+                format!("{first}event: status\ndata: {data}\n\n")
             } else {
                 ": keep-alive\n\n".to_string()
             };
             if tx.send(message).await.is_err() {
                 return;
             }
+            first = "";
             last = Some(now);
-            if row.status != "pending" {
+            if row.status != "pending" || Instant::now() >= ends {
                 return;
             }
             // Wake at the deadline too, so the page turns "expired" on time.
@@ -108,7 +139,7 @@ pub async fn pay(
                 .to_std()
                 .unwrap_or_default()
                 + Duration::from_millis(50);
-            let until = Instant::now() + FALLBACK_POLL.min(to_deadline);
+            let until = (Instant::now() + FALLBACK_POLL.min(to_deadline)).min(ends);
             if !woken(&mut changes, |c| c.request == id, until, &tx).await {
                 return;
             }
@@ -119,21 +150,39 @@ pub async fn pay(
 
 /// `GET /v1/wallet/events`: `event: money_request` with the request as the payer sees
 /// it, whenever one addressed to (or paid by) this wallet is created or changes.
-pub async fn wallet(state: web::Data<AppState>, user: AppUser) -> Result<HttpResponse, ApiError> {
+/// The stream ends when the session's access token expires (the app reconnects with a
+/// fresh one) or after the stream lifetime, whichever comes first.
+pub async fn wallet(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: AppUser,
+) -> Result<HttpResponse, ApiError> {
     let me = user.account.id;
+    let pass = match enter(&state, &req, format!("wallet:{me}")) {
+        Ok(p) => p,
+        Err(refused) => return Ok(refused),
+    };
+    let token_left =
+        Duration::from_secs((user.expires_at - state.clock.now().timestamp()).max(0) as u64);
+    let ends = lifetime(&state, Some(token_left));
     let mut changes = state.db.changes.subscribe();
     let (tx, rx) = mpsc::channel(64);
     let state = state.into_inner();
     let mut since = state.clock.now_naive();
     tokio::spawn(async move {
-        if tx.send(": connected\n\n".into()).await.is_err() {
+        let _pass = pass;
+        if tx.send(format!("{RETRY}: connected\n\n")).await.is_err() {
             return;
         }
         // What was last sent per request (its `updated_at`), so nothing goes out twice.
         let mut sent: HashMap<String, chrono::NaiveDateTime> = HashMap::new();
         let mut pending: Vec<String> = Vec::new();
         loop {
-            let until = Instant::now() + FALLBACK_POLL;
+            // The session's clock (moved in tests and sandboxes) as well as real time.
+            if Instant::now() >= ends || state.clock.now().timestamp() >= user.expires_at {
+                return;
+            }
+            let until = (Instant::now() + FALLBACK_POLL).min(ends);
             let woke_for = loop {
                 tokio::select! {
                     change = changes.recv() => match change {

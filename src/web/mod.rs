@@ -7,6 +7,7 @@ pub mod docs;
 pub mod events;
 pub mod i18n;
 pub mod pay;
+pub mod stream_gate;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::{header, StatusCode};

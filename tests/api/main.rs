@@ -33,5 +33,6 @@ mod settings;
 mod shutdown;
 mod smtp;
 mod statements;
+mod streams;
 mod throttle;
 mod tokens;

@@ -245,3 +245,63 @@ async fn unknown_and_known_usernames_take_the_same_time_to_refuse() {
         u * 1000.0
     );
 }
+
+/// A client whose connections come from `ip` (any 127.x address on loopback).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// POST /v1/sessions from `client`: status and `Retry-After`.
+async fn login_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    password: &str,
+) -> (u16, Option<String>) {
+    let res = client
+        .post(format!("{}/v1/sessions", app.address))
+        .json(&json!({"username": "anna", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (res.status().as_u16(), retry)
+}
+
+#[tokio::test]
+async fn a_guesser_keeping_the_account_blocked_does_not_lock_out_the_owner() {
+    let app = TestApp::spawn().await;
+    app.register_private("anna").await.ok(201);
+    let guesser = client_from("127.0.0.2");
+    let owner = client_from("127.0.0.3");
+    for _ in 0..5 {
+        assert_eq!(login_from(&app, &guesser, "wrong guess!").await.0, 401);
+    }
+    // The guesser waits, whatever it sends, the right password included.
+    let (status, retry) = login_from(&app, &guesser, PASSWORD).await;
+    assert_eq!((status, retry.as_deref()), (429, Some("1")));
+    // One wrong guess whenever the back-off has passed, for two hours: the account stays
+    // blocked for the guesser all along (its count never resets), and the owner's right
+    // password from an address with no failures still passes.
+    for _ in 0..8 {
+        app.clock.advance(Duration::minutes(15));
+        assert_eq!(login_from(&app, &guesser, "wrong guess!").await.0, 401);
+        assert_eq!(login_from(&app, &guesser, PASSWORD).await.0, 429);
+    }
+    assert_eq!(login_from(&app, &owner, PASSWORD).await.0, 201);
+    // A clean address gets one try past the account's block, not more: a wrong password
+    // there gives that address a failure, and it waits like the guesser.
+    for _ in 0..5 {
+        assert_eq!(login_from(&app, &guesser, "wrong guess!").await.0, 401);
+    }
+    assert_eq!(login_from(&app, &guesser, PASSWORD).await.0, 429);
+    let third = client_from("127.0.0.4");
+    assert_eq!(login_from(&app, &third, "wrong guess!").await.0, 401);
+    assert_eq!(login_from(&app, &third, PASSWORD).await.0, 429);
+    assert_eq!(login_from(&app, &owner, PASSWORD).await.0, 201);
+}
