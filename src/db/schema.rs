@@ -416,8 +416,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    link_pushes (account_id, request_id) {
+        account_id -> BigInt,
+        request_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    link_pushes,
     auto_reload_settings,
     reload_orders,
     invoice_sequences,

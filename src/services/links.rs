@@ -4,7 +4,7 @@
 
 use super::requests::{as_of, find_by_public_id, lock_pending, record, Settled};
 use crate::db::models::MoneyRequest;
-use crate::db::schema::{hosted_page_settings as hp, money_requests as mr};
+use crate::db::schema::{hosted_page_settings as hp, link_pushes as lp, money_requests as mr};
 use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::account::AccountKind;
 use crate::error::{ApiError, ApiResult};
@@ -56,9 +56,72 @@ pub async fn status(state: &AppState, public_id: String) -> ApiResult<Option<Mon
         .await
 }
 
-/// "Send it to my app": addresses an open, pending link to the wallet `username`. From
-/// then on it is in that wallet's inbox (and pushed to the app) and nobody else can pay
-/// it. An unknown username says only what registration already says (taken or not).
+/// "Send it to my app": pushes an open, pending link to the wallet `username`'s inbox (and
+/// its app's stream). It does not address the link: anyone may still pay it here until it
+/// is paid (the first approval wins), so naming someone else's wallet locks nobody out.
+/// The answer is the same whether the wallet exists or not, and pushes are throttled per
+/// link and per client address.
+pub async fn push(
+    state: &AppState,
+    public_id: String,
+    username: String,
+    client: Option<std::net::IpAddr>,
+) -> ApiResult<()> {
+    let mut buckets = vec![(format!("push:{public_id}"), PUSHES_PER_LINK)];
+    buckets.extend(client.map(|ip| {
+        let bucket = crate::domain::throttle::address_bucket(ip);
+        (format!("push:{bucket}"), PUSHES_PER_ADDRESS)
+    }));
+    let attempt = crate::services::throttle::Attempt { buckets };
+    crate::services::throttle::admit(state, &attempt).await?;
+    let name = username.trim().to_ascii_lowercase();
+    let known_shape = !name.is_empty() && name.len() <= 64 && crate::db::matchable(&name);
+    let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let (row, now) = match lock_pending(c, &public_id, |_| true, &clock, &public_url)? {
+                    Settled::Done(found) => found,
+                    Settled::Refused(e) => return Ok(Settled::Refused(e)),
+                };
+                if row.kind != "link" || row.payer_id.is_some() {
+                    return Ok(Settled::Done(()));
+                }
+                let payer = match known_shape {
+                    true => q::find_by_username(c, &name)?
+                        .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
+                        .filter(|a| a.id != row.merchant_id),
+                    false => None,
+                };
+                let Some(payer) = payer else {
+                    return Ok(Settled::Done(()));
+                };
+                let insert = diesel::insert_into(lp::table)
+                    .values((
+                        lp::account_id.eq(payer.id),
+                        lp::request_id.eq(row.id),
+                        lp::created_at.eq(now),
+                    ))
+                    .on_conflict_do_nothing();
+                let pushed = match c {
+                    DbConn::Pg(pg) => insert.execute(pg)?,
+                    DbConn::Sqlite(lite) => insert.execute(lite)?,
+                };
+                if pushed > 0 {
+                    record(c, row.id, "pushed", "payer_page", Some(&payer.username), now)?;
+                    crate::db::changes::note(c, &row.public_id, Some(payer.id))?;
+                }
+                Ok(Settled::Done(()))
+            })
+        })
+        .await?
+        .into_result()
+}
+
+/// Addresses an open, pending link to the wallet `username`: from then on only that wallet
+/// can pay or decline it. The sandbox's simulated payer declines an open link this way;
+/// the hosted page only pushes links ([`push`]), it never addresses them.
 pub async fn address(state: &AppState, public_id: String, username: String) -> ApiResult<()> {
     let name = username.trim().to_ascii_lowercase();
     if name.is_empty() || name.len() > 64 || !crate::db::matchable(&name) {
@@ -106,6 +169,10 @@ fn unknown_wallet() -> ApiError {
     ApiError::unprocessable("unknown_payer", "No wallet has this username.")
         .with("field", "username")
 }
+
+/// Pushes one link may receive, and one client address may send, before back-off.
+const PUSHES_PER_LINK: i32 = 5;
+const PUSHES_PER_ADDRESS: i32 = 20;
 
 /// The logged-in payer's balance, for the page (shown to that payer only).
 pub async fn balance(state: &AppState, account_id: i64) -> ApiResult<i64> {

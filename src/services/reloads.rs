@@ -19,6 +19,7 @@
 //! the provider refuses it. An order the payer has not completed within
 //! `PINPAY_RELOAD_ORDER_TTL_SECS` fails too, so auto-reload is never stuck behind it.
 
+use super::audit;
 use super::limits::LimitCtx;
 use super::reload_providers::{OrderToPlace, PlaceError, Provider};
 use crate::db::models::Account;
@@ -425,12 +426,19 @@ pub async fn confirm(
                 let account = q::lock(c, order.account_id)?.ok_or_else(ApiError::internal)?;
                 // The order again, under the account's lock: one confirmation wins.
                 let order = load(c, order.id)?;
-                if order.status != "pending" {
-                    return Err(ApiError::conflict(
-                        "reload_already_resolved",
-                        format!("This order is {} already.", order.status),
-                    ));
-                }
+                // The acquirer's state machine: an authorisation may follow a refusal (the
+                // payer retried the card) or come after the order's deadline; the payer was
+                // charged, so it books once, and the operator is told.
+                let late = match order.status.as_str() {
+                    "pending" => None,
+                    "failed" if status == ProviderStatus::Authorised => order.reason.clone(),
+                    _ => {
+                        return Err(ApiError::conflict(
+                            "reload_already_resolved",
+                            format!("This order is {} already.", order.status),
+                        ))
+                    }
+                };
                 let amount_matches = Money::parse_amount("amount", &conf.amount)
                     .is_ok_and(|a| a.as_cents() == order.amount);
                 if !amount_matches || conf.currency != order.currency {
@@ -479,6 +487,17 @@ pub async fn confirm(
                     at,
                 )?;
                 resolve(c, &order, "confirmed", None, Some(transaction_id), at)?;
+                if let Some(earlier) = late {
+                    tracing::warn!(order = %order.public_id, %earlier, "a failed reload order was authorised late and is booked");
+                    audit::record(
+                        c,
+                        &audit::Actor(format!("provider:{}", order.provider)),
+                        "reload.authorised_late",
+                        &order.public_id,
+                        Some(serde_json::json!({"failed_because": earlier, "amount": Money::cents(order.amount)})),
+                        at,
+                    )?;
+                }
                 diesel::update(ars::table.find(order.account_id))
                     .set(ars::consecutive_failures.eq(0))
                     .execute(c)?;

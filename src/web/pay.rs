@@ -104,7 +104,9 @@ async fn page(
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 48)
         .unwrap_or_else(random_token);
-    let view = view(state, lang, &found, session.as_ref(), error, csrf.clone());
+    // Back from "send it to my app" (`sent=1`): say where the request went.
+    let sent = req.query_string().split('&').any(|p| p == "sent=1");
+    let view = view(state, lang, &found, session.as_ref(), error, csrf.clone(), sent);
     let mut res = html(status, &view, &view.nonce, &found.frame_ancestors);
     let secure = secure_cookies(&state.config.public_url);
     let _ = res.add_cookie(&cookie(CSRF_COOKIE, csrf, None, secure));
@@ -118,6 +120,7 @@ fn view(
     me: Option<&Account>,
     error: Option<String>,
     csrf: String,
+    sent: bool,
 ) -> PayView {
     let t = lang.t();
     let r = &p.request;
@@ -143,6 +146,7 @@ fn view(
     let waiting = match (&payer_label, r.kind.as_str()) {
         (Some(user), "link") => Some(t.waiting_for.replace("{user}", user)),
         (Some(user), _) => Some(t.addressed_to.replace("{user}", user)),
+        (None, _) if sent && pending => Some(t.pushed.to_string()),
         _ => None,
     };
     let (status_label, result) = match r.status.as_str() {
@@ -438,8 +442,17 @@ pub async fn send_to_app(
         return csrf_refused(&req);
     };
     let username = form.get("username").cloned().unwrap_or_default();
-    let done = links::address(&state, id.clone(), username).await;
-    settled(&state, &req, id, done).await
+    let client = req.peer_addr().map(|a| a.ip());
+    match links::push(&state, id.clone(), username, client).await {
+        // The same answer for any name: whether a wallet has it stays unsaid.
+        Ok(()) => HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                format!("/pay/{id}?lang={}&sent=1", language(&req).code()),
+            ))
+            .finish(),
+        Err(e) => refused(&state, &req, id, e).await,
+    }
 }
 
 /// `POST /pay/{id}/logout`: ends the page session.

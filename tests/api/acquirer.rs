@@ -3,7 +3,7 @@
 //! "pays" on the acquirer's page, and the acquirer posts its MAC-signed confirmation back
 //! to PinPay's notification URL.
 
-use crate::helpers::{TestApp, PIN};
+use crate::helpers::{TestApp, ADMIN_TOKEN, PIN};
 use crate::receiver::Receiver;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use pinpay::config::{AcquirerConfig, Secret};
@@ -294,5 +294,82 @@ async fn an_auto_reload_waits_out_an_unavailable_acquirer_and_a_refused_order_fa
     let settings = app.get("/v1/me/auto-reload", Some(&anna)).await;
     assert_eq!(settings.ok(200)["consecutive_failures"], 1);
     assert_eq!(app.balance(&anna).await, "35.00");
+    assert_eq!(app.ledger_report().await["ok"], true);
+}
+
+/// The acquirer's state machine: the payer's card is refused, then the payer retries and
+/// it is authorised; or the authorisation arrives after the order's deadline. The payer
+/// was charged, so the top-up books once, and the operator finds it in the audit log.
+#[tokio::test]
+async fn an_authorisation_after_a_refusal_or_the_deadline_books_once_and_tells_the_operator() {
+    let (_acquirer, port) = start_acquirer().await;
+    let app = app_with(port).await;
+    let anna = app.wallet_user("anna").await;
+    let order = |amount: &'static str| {
+        let app = &app;
+        let anna = anna.clone();
+        async move {
+            app.post(
+                "/v1/reloads",
+                Some(&anna),
+                json!({"amount": amount, "provider": "acquirer"}),
+            )
+            .await
+            .ok(201)["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+
+    let first = order("20.00").await;
+    let (status, refused) = payer_pays(port, &first, json!({"status": "REFUSED"})).await;
+    assert_eq!((status, refused["status"].as_str()), (200, Some("failed")));
+    assert_eq!(app.balance(&anna).await, "0.00");
+    let (status, booked) = payer_pays(port, &first, json!({"status": "AUTHORISED"})).await;
+    assert_eq!(status, 200, "{booked}");
+    assert_eq!(booked["status"], "confirmed");
+    assert_eq!(app.balance(&anna).await, "20.00");
+    // Retried notifications book nothing more, nor does a late REFUSED undo it.
+    for again in ["AUTHORISED", "REFUSED"] {
+        let (status, body) = payer_pays(port, &first, json!({ "status": again })).await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["code"], "reload_already_resolved");
+    }
+    assert_eq!(app.balance(&anna).await, "20.00");
+
+    // Past the order's deadline the sweeper fails it; the late authorisation books it.
+    let second = order("7.50").await;
+    app.clock.advance(chrono::Duration::hours(25));
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = app.get("/v1/reloads", Some(&anna)).await;
+        let failed = list.ok(200)["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["id"] == second.as_str() && o["status"] == "failed");
+        if failed {
+            break;
+        }
+        assert!(Instant::now() < until, "the stale order fails");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, booked) = payer_pays(port, &second, json!({"status": "AUTHORISED"})).await;
+    assert_eq!((status, booked["status"].as_str()), (200, Some("confirmed")));
+    assert_eq!(app.balance(&anna).await, "27.50");
+
+    let log = app.get("/v1/admin/audit?limit=100", Some(ADMIN_TOKEN)).await;
+    let late: Vec<Value> = log.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "reload.authorised_late")
+        .cloned()
+        .collect();
+    assert_eq!(late.len(), 2, "{late:?}");
+    assert!(late.iter().all(|e| e["actor"] == "provider:acquirer"));
+    let txns = app.get("/v1/transactions", Some(&anna)).await;
+    assert_eq!(txns.ok(200)["data"].as_array().unwrap().len(), 2);
     assert_eq!(app.ledger_report().await["ok"], true);
 }

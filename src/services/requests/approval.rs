@@ -11,7 +11,7 @@ use super::{
     status_filter, Settled,
 };
 use crate::db::models::{Account, MoneyRequest};
-use crate::db::schema::money_requests as mr;
+use crate::db::schema::{link_pushes as lp, money_requests as mr};
 use crate::db::{accounts as q, write_tx, Cached, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
@@ -33,6 +33,18 @@ fn visible(r: &MoneyRequest, payer_id: i64) -> bool {
     r.payer_id == Some(payer_id) || r.payer_id.is_none()
 }
 
+/// The requests in a payer's inbox: addressed to them, or open links pushed to them
+/// ("send it to my app") and not addressed to anyone since.
+#[diesel::dsl::auto_type]
+fn mine(payer_id: i64) -> _ {
+    let pushed: _ = lp::table
+        .filter(lp::account_id.eq(payer_id))
+        .select(lp::request_id);
+    mr::payer_id
+        .eq(payer_id)
+        .or(mr::payer_id.is_null().and(mr::id.eq_any(pushed)))
+}
+
 pub async fn inbox(
     state: &AppState,
     payer_id: i64,
@@ -44,11 +56,11 @@ pub async fn inbox(
     state
         .db
         .run(move |c| {
-            let mut query = mr::table.filter(mr::payer_id.eq(payer_id)).into_boxed();
+            let mut query = mr::table.filter(mine(payer_id)).into_boxed();
             if let Some(s) = status {
                 query = status_filter(query, s, now);
             }
-            let listable = |r: &MoneyRequest| r.payer_id == Some(payer_id);
+            let listable = |r: &MoneyRequest| visible(r, payer_id);
             page(
                 c,
                 query,
@@ -92,7 +104,7 @@ pub async fn get_with_stamp(
         .db
         .run(move |c| {
             let row = find_by_public_id(c, &public_id)?
-                .filter(|r| r.payer_id == Some(payer_id) || r.paid_by == Some(payer_id))
+                .filter(|r| visible(r, payer_id) || r.paid_by == Some(payer_id))
                 .ok_or_else(not_found)?;
             let stamp = row.updated_at;
             let view = payer_view(c, &mut Names::default(), &as_of(row, now), &public_url)?;
@@ -111,7 +123,7 @@ pub async fn changed_since(
         .db
         .run(move |c| {
             Ok(mr::table
-                .filter(mr::payer_id.eq(payer_id))
+                .filter(mine(payer_id))
                 .filter(mr::updated_at.ge(since))
                 .order(mr::updated_at.asc())
                 .limit(200)
