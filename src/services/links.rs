@@ -109,7 +109,14 @@ pub async fn push(
                     DbConn::Sqlite(lite) => insert.execute(lite)?,
                 };
                 if pushed > 0 {
-                    record(c, row.id, "pushed", "payer_page", Some(&payer.username), now)?;
+                    record(
+                        c,
+                        row.id,
+                        "pushed",
+                        "payer_page",
+                        Some(&payer.username),
+                        now,
+                    )?;
                     crate::db::changes::note(c, &row.public_id, Some(payer.id))?;
                 }
                 Ok(Settled::Done(()))

@@ -106,7 +106,15 @@ async fn page(
         .unwrap_or_else(random_token);
     // Back from "send it to my app" (`sent=1`): say where the request went.
     let sent = req.query_string().split('&').any(|p| p == "sent=1");
-    let view = view(state, lang, &found, session.as_ref(), error, csrf.clone(), sent);
+    let view = view(
+        state,
+        lang,
+        &found,
+        session.as_ref(),
+        error,
+        csrf.clone(),
+        sent,
+    );
     let mut res = html(status, &view, &view.nonce, &found.frame_ancestors);
     let secure = secure_cookies(&state.config.public_url);
     let _ = res.add_cookie(&cookie(CSRF_COOKIE, csrf, None, secure));

@@ -341,6 +341,7 @@ async fn an_authorisation_after_a_refusal_or_the_deadline_books_once_and_tells_t
     // Past the order's deadline the sweeper fails it; the late authorisation books it.
     let second = order("7.50").await;
     app.clock.advance(chrono::Duration::hours(25));
+    let anna = app.access_token("anna").await;
     let until = Instant::now() + Duration::from_secs(10);
     loop {
         let list = app.get("/v1/reloads", Some(&anna)).await;
@@ -356,10 +357,15 @@ async fn an_authorisation_after_a_refusal_or_the_deadline_books_once_and_tells_t
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (status, booked) = payer_pays(port, &second, json!({"status": "AUTHORISED"})).await;
-    assert_eq!((status, booked["status"].as_str()), (200, Some("confirmed")));
+    assert_eq!(
+        (status, booked["status"].as_str()),
+        (200, Some("confirmed"))
+    );
     assert_eq!(app.balance(&anna).await, "27.50");
 
-    let log = app.get("/v1/admin/audit?limit=100", Some(ADMIN_TOKEN)).await;
+    let log = app
+        .get("/v1/admin/audit?limit=100", Some(ADMIN_TOKEN))
+        .await;
     let late: Vec<Value> = log.ok(200)["data"]
         .as_array()
         .unwrap()

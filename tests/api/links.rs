@@ -123,28 +123,37 @@ async fn browser_send_to_app_turns_paid_live_and_returns_to_the_shop() {
     let id = mr["id"].as_str().unwrap();
     let b = Browser::start(1280).await;
     b.goto(&page_url(&app, &mr)).await;
+    // Any name gets the same answer: whether a wallet has it stays unsaid.
     b.type_into("#app-username", "nobody-here").await;
     b.click("#send-to-app-button").await;
-    b.wait_text("#error", "No PinPay wallet", Duration::from_secs(10))
-        .await;
+    b.wait_text(
+        "#waiting",
+        "If a PinPay wallet has this username",
+        Duration::from_secs(10),
+    )
+    .await;
     b.type_into("#app-username", "anna").await;
     b.click("#send-to-app-button").await;
-    b.wait_text("#waiting", "@anna", Duration::from_secs(10))
-        .await;
+    b.wait_text(
+        "#waiting",
+        "you can still pay here",
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(
-        b.try_find("#send-to-app").await.is_none(),
-        "addressed: no second address"
+        b.try_find("#send-to-app").await.is_some(),
+        "a push does not address the link: it can be sent again"
     );
     b.screenshot("pay-waiting-for-app-1280").await;
 
-    // The link is now in anna's inbox; nobody else can pay it.
+    // The link is now in anna's inbox; it stays open, and bert could still pay it.
     let inbox = app
         .get("/v1/wallet/money-requests?status=pending", Some(&anna))
         .await;
     assert_eq!(inbox.ok(200)["data"][0]["id"], id);
     let bert = app.wallet_user("bert").await;
     app.deposit("bert", "50.00").await.ok(201);
-    app.approve(&bert, id, PIN).await.problem(404, "not_found");
+    assert_eq!(history(&app, &shop, id).await, ["created", "pushed"]);
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let approved_at = Instant::now();
@@ -892,4 +901,78 @@ async fn links_last_72_hours_and_list_by_kind() {
     app.approve(&anna, id, PIN)
         .await
         .problem(409, "request_not_pending");
+}
+
+/// The page's "send it to my app" form, posted by a visitor who is not signed in.
+async fn push_form(app: &TestApp, page: &str, username: &str) -> reqwest::Response {
+    let res = app.client.get(page).send().await.unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let csrf = cookie.trim_start_matches("pinpay_csrf=").to_string();
+    post_form(
+        app,
+        format!("{page}/send-to-app"),
+        &cookie,
+        format!("csrf={csrf}&username={username}"),
+    )
+    .await
+}
+
+/// A stranger naming the customer's wallet on the page no longer locks the customer out:
+/// the link is pushed to that wallet's inbox and stays payable by anyone until paid; the
+/// answer does not tell known names from unknown ones; pushes are throttled.
+#[tokio::test]
+async fn naming_a_wallet_on_a_link_pushes_it_without_locking_out_the_real_payer() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let (shop, anna) = shop_and_payer(&app, &receiver).await;
+    let bert = app.wallet_user("bert").await;
+    app.deposit("bert", "50.00").await.ok(201);
+    let mr = link(&app, &shop, json!({})).await;
+    let id = mr["id"].as_str().unwrap();
+    let page = page_url(&app, &mr);
+
+    // Known and unknown names: the same answer.
+    let known = push_form(&app, &page, "anna").await;
+    let unknown = push_form(&app, &page, "no-such-wallet").await;
+    assert_eq!(known.status().as_u16(), 303);
+    assert_eq!(unknown.status().as_u16(), 303);
+    assert_eq!(known.headers()["location"], unknown.headers()["location"]);
+    assert!(known.headers()["location"]
+        .to_str()
+        .unwrap()
+        .ends_with("&sent=1"));
+
+    // It is in anna's inbox, and still an open link for the merchant.
+    let inbox = app.get("/v1/wallet/money-requests", Some(&anna)).await;
+    assert_eq!(inbox.ok(200)["data"][0]["id"], id);
+    let view = app
+        .get(&format!("/v1/money-requests/{id}"), Some(&shop))
+        .await;
+    assert_eq!(view.ok(200)["payer"], Value::Null);
+    // The real customer (bert) pays it; the first approval wins.
+    app.approve(&bert, id, PIN).await.ok(200);
+    app.approve(&anna, id, PIN)
+        .await
+        .problem(409, "request_not_pending");
+    assert_eq!(app.balance(&bert).await, "37.50");
+    assert_eq!(app.balance(&anna).await, "100.00");
+    assert_eq!(
+        history(&app, &shop, id).await,
+        ["created", "pushed", "approved"]
+    );
+
+    // Five pushes on one link, then it backs off (whatever the names).
+    let other = link(&app, &shop, json!({})).await;
+    let other_page = page_url(&app, &other);
+    for name in ["anna", "bert", "x1", "x2", "x3"] {
+        assert_eq!(push_form(&app, &other_page, name).await.status(), 303);
+    }
+    let refused = push_form(&app, &other_page, "anna").await;
+    assert_eq!(refused.status().as_u16(), 429);
+    assert!(refused.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(app.ledger_report().await["ok"], true);
 }
