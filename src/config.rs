@@ -106,6 +106,9 @@ pub struct Config {
     pub idempotency_lease_secs: i64,
     /// The longest wait for a pooled database connection.
     pub db_checkout_timeout_ms: u64,
+    /// The longest one database call may take before the request answers 503
+    /// `database_timeout` (also PostgreSQL's `statement_timeout`).
+    pub db_call_timeout_ms: u64,
     /// How long a SQLite statement waits for another writer's lock.
     pub sqlite_busy_timeout_ms: u64,
     /// Time allowed to send the request head, and then the body.
@@ -221,6 +224,7 @@ impl Config {
             callback_timeout_ms: 15_000,
             idempotency_lease_secs: 10,
             db_checkout_timeout_ms: 5000,
+            db_call_timeout_ms: 10_000,
             sqlite_busy_timeout_ms: 1500,
             header_timeout_ms: 5000,
             body_timeout_ms: 10_000,
@@ -348,6 +352,8 @@ impl Config {
             c.idempotency_lease_secs,
         )?
         .max(1);
+        c.db_call_timeout_ms =
+            parse_or(&get, "PINPAY_DB_CALL_TIMEOUT_MS", c.db_call_timeout_ms)?.max(500);
         c.db_checkout_timeout_ms = parse_or(
             &get,
             "PINPAY_DB_CHECKOUT_TIMEOUT_MS",

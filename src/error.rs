@@ -95,6 +95,16 @@ impl ApiError {
         )
         .retry_after(1)
     }
+    /// The database did not answer a call in time: its outcome is unknown.
+    pub fn database_timeout() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_timeout",
+            "The database did not answer in time; the outcome is unknown. Retry with the same Idempotency-Key, or read the current state.",
+        )
+        .retry_after(2)
+    }
+
     pub fn too_many_attempts(retry_after: u64) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -32,6 +32,7 @@ pub const CATALOGUE: &[Problem] = &[
     p("bulk_requires_corporate_plus", 403, "Bulk entry requires Corporate+", "`POST /v1/money-requests/bulk` is a Corporate+ feature."),
     p("cannot_pay_own_request", 422, "Cannot pay your own request", "A merchant cannot approve a money request it created."),
     p("concurrent_update", 409, "Concurrent update", "Another change to the same data committed first. Retry the request (with the same Idempotency-Key)."),
+    p("database_timeout", 503, "Database timeout", "The database did not answer within the call deadline (`PINPAY_DB_CALL_TIMEOUT_MS`), for example during a network loss. The outcome is unknown: retry with the same `Idempotency-Key` (it replays the outcome if the work committed), or read the current state, after the `Retry-After` seconds."),
     p("database_unavailable", 503, "Database unavailable", "The database cannot be reached right now. Nothing was changed; retry after the `Retry-After` seconds."),
     p("delivery_pending", 409, "Delivery pending", "The callback event is still being delivered or waits for its next retry; redeliver it once it has been delivered or has failed."),
     p("document_too_large", 413, "Document too large", "A document may have 10 MB at most. Nothing was stored."),

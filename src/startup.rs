@@ -170,6 +170,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         DbOptions {
             max_size: config.db_pool_size,
             checkout_timeout: std::time::Duration::from_millis(config.db_checkout_timeout_ms),
+            call_timeout: std::time::Duration::from_millis(config.db_call_timeout_ms),
             busy_timeout: std::time::Duration::from_millis(config.sqlite_busy_timeout_ms),
         },
     )?;

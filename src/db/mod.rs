@@ -54,6 +54,8 @@ pub struct Manager {
     url: String,
     backend: Backend,
     busy_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on every connection.
+    statement_timeout: Duration,
 }
 
 impl Manager {
@@ -62,19 +64,32 @@ impl Manager {
     }
 
     /// `busy_timeout`: how long a SQLite statement waits for another process's write
-    /// lock. PostgreSQL connects give up after 2 s unless the URL says otherwise.
+    /// lock. PostgreSQL connects give up after 2 s, and a connection whose peer went
+    /// silent is found dead within seconds (TCP keepalives every 2 s after 5 s idle, and
+    /// sent data unacknowledged for 10 s), unless the URL says otherwise.
     pub fn with_busy_timeout(url: &str, busy_timeout: Duration) -> Result<Self, String> {
         let backend = Backend::from_url(url)?;
-        let url = if backend == Backend::Postgres && !url.contains("connect_timeout=") {
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}connect_timeout=2")
-        } else {
-            url.to_string()
-        };
+        let mut url = url.to_string();
+        if backend == Backend::Postgres {
+            for (key, value) in [
+                ("connect_timeout", "2"),
+                ("keepalives", "1"),
+                ("keepalives_idle", "5"),
+                ("keepalives_interval", "2"),
+                ("keepalives_count", "3"),
+                ("tcp_user_timeout", "10000"),
+            ] {
+                if !url.contains(&format!("{key}=")) {
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    url = format!("{url}{sep}{key}={value}");
+                }
+            }
+        }
         Ok(Self {
             url,
             backend,
             busy_timeout,
+            statement_timeout: Duration::from_secs(10),
         })
     }
 
@@ -148,9 +163,16 @@ impl Tracked {
 impl Manager {
     fn establish(&self) -> Result<DbConn, r2d2::Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url)
-                .map(DbConn::Pg)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut c =
+                    PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                c.batch_execute(&format!(
+                    "SET statement_timeout = {}",
+                    self.statement_timeout.as_millis()
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Pg(c))
+            }
             Backend::Sqlite => {
                 let mut c = SqliteConnection::establish(self.sqlite_path())
                     .map_err(r2d2::Error::ConnectionError)?;
@@ -213,6 +235,7 @@ pub struct Db {
     pub backend: Backend,
     breaker: Arc<Breaker>,
     checkout_timeout: Duration,
+    call_timeout: Duration,
     writer: Arc<writer::WriterLock>,
     /// One permit per pooled connection: see `Db::slot`.
     slots: Arc<tokio::sync::Semaphore>,
@@ -236,6 +259,10 @@ pub struct DbOptions {
     pub max_size: u32,
     pub checkout_timeout: Duration,
     pub busy_timeout: Duration,
+    /// The longest one piece of work may take: a call still inside the database then
+    /// answers 503 (a silent network loss must not hang requests), and PostgreSQL cancels
+    /// any statement running longer (`statement_timeout`).
+    pub call_timeout: Duration,
 }
 
 impl DbOptions {
@@ -244,6 +271,7 @@ impl DbOptions {
             max_size,
             checkout_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_millis(1500),
+            call_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -254,7 +282,8 @@ impl Db {
     }
 
     pub fn open(url: &str, options: DbOptions) -> Result<Self, String> {
-        let manager = Manager::with_busy_timeout(url, options.busy_timeout)?;
+        let mut manager = Manager::with_busy_timeout(url, options.busy_timeout)?;
+        manager.statement_timeout = options.call_timeout;
         let backend = manager.backend;
         let alive = Arc::new(());
         if backend == Backend::Sqlite {
@@ -273,6 +302,7 @@ impl Db {
             backend,
             breaker,
             checkout_timeout: options.checkout_timeout,
+            call_timeout: options.call_timeout,
             writer: writer::WriterLock::new(options.busy_timeout),
             slots: Arc::new(tokio::sync::Semaphore::new(options.max_size as usize)),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
@@ -300,7 +330,7 @@ impl Db {
         let deadline = Instant::now() + self.checkout_timeout;
         let _slot = self.slot(deadline).await?;
         let db = self.clone();
-        actix_web::web::block(move || {
+        let work = actix_web::web::block(move || {
             writer::with_current(&db.writer, || {
                 OUTBOX_WRITTEN.with(|w| w.set(false));
                 INSTANCE.with(|i| i.set(db.instance));
@@ -327,8 +357,13 @@ impl Db {
                 }
                 done
             })
-        })
-        .await?
+        });
+        // A call that hangs (a silent network loss) answers 503 here; its thread goes on
+        // until the connection's keepalive or the statement timeout ends it.
+        match tokio::time::timeout(self.call_timeout, work).await {
+            Ok(done) => done?,
+            Err(_) => Err(ApiError::database_timeout()),
+        }
     }
 
     /// A turn to run work on a pooled connection. Work beyond the pool's size waits here,
@@ -762,6 +797,7 @@ mod tests {
             max_size: 1,
             checkout_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(10),
         };
         let db = Db::open(&url, options).unwrap();
         let mut listener = db.listener().unwrap();
@@ -825,6 +861,7 @@ mod tests {
                 max_size: 1,
                 checkout_timeout: Duration::from_secs(5),
                 busy_timeout: Duration::from_secs(5),
+                call_timeout: Duration::from_secs(10),
             };
             let db = Db::open(&url, options).unwrap();
             let seen = db
@@ -855,6 +892,7 @@ mod tests {
             max_size: 1,
             checkout_timeout: Duration::from_millis(300),
             busy_timeout: Duration::from_millis(300),
+            call_timeout: Duration::from_secs(10),
         };
         let db = Db::open(&url, options).unwrap();
         let (release, released) = std::sync::mpsc::channel::<()>();

@@ -25,16 +25,18 @@ const FALLBACK_POLL: Duration = Duration::from_secs(5);
 /// when the stream ends (at its lifetime's end, or when the instance stops).
 const RETRY: &str = "retry: 3000\n";
 
-/// A place for a stream of `subject` (caps per instance, client address and subject),
-/// or the refusal as an answer that closes its connection.
-fn enter(state: &AppState, req: &HttpRequest, subject: String) -> Result<Pass, HttpResponse> {
+/// A place for a stream of `subject` (caps per instance, client address and subject).
+fn enter(state: &AppState, req: &HttpRequest, subject: String) -> Result<Pass, ApiError> {
     let address = req.peer_addr().map(|a| a.ip());
-    state.streams.enter(address, subject).map_err(|e| {
-        let mut res = actix_web::ResponseError::error_response(&e);
-        res.head_mut()
-            .set_connection_type(actix_web::http::ConnectionType::Close);
-        res
-    })
+    state.streams.enter(address, subject)
+}
+
+/// A stream's refusal, as an answer that closes its connection.
+fn refused(e: ApiError) -> HttpResponse {
+    let mut res = actix_web::ResponseError::error_response(&e);
+    res.head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    res
 }
 
 /// When a stream opened now ends: after the configured lifetime, or at `cap`.
@@ -89,7 +91,7 @@ pub async fn pay(
     let id = id.into_inner();
     let pass = match enter(&state, &req, format!("link:{id}")) {
         Ok(p) => p,
-        Err(refused) => return refused,
+        Err(e) => return refused(e),
     };
     let mut changes = state.db.changes.subscribe();
     match links::status(&state, id.clone()).await {
@@ -160,7 +162,7 @@ pub async fn wallet(
     let me = user.account.id;
     let pass = match enter(&state, &req, format!("wallet:{me}")) {
         Ok(p) => p,
-        Err(refused) => return Ok(refused),
+        Err(e) => return Ok(refused(e)),
     };
     let token_left =
         Duration::from_secs((user.expires_at - state.clock.now().timestamp()).max(0) as u64);

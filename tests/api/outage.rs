@@ -18,7 +18,31 @@ use tokio::task::AbortHandle;
 struct Relay {
     port: u16,
     up: Arc<AtomicBool>,
+    /// Blackholed: connections stay open, and every byte is dropped silently, as a
+    /// network that loses packets would.
+    hole: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+/// Copies `from` to `to` until either closes, dropping the bytes while `hole` is set.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    hole: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) if !hole.load(Ordering::SeqCst) => {
+                if to.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+        }
+    }
 }
 
 impl Relay {
@@ -26,23 +50,48 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let hole = Arc::new(AtomicBool::new(false));
         let links = Arc::new(Mutex::new(Vec::new()));
-        let (up2, links2) = (up.clone(), links.clone());
+        let (up2, hole2, links2) = (up.clone(), hole.clone(), links.clone());
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 if !up2.load(Ordering::SeqCst) {
                     continue; // dropped: the connection closes at once
                 }
-                let target = target.clone();
+                let (target, hole) = (target.clone(), hole2.clone());
                 let link = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(&target).await {
+                        let (cr, cw) = client.into_split();
+                        let (sr, sw) = server.into_split();
+                        tokio::select! {
+                            _ = pump(cr, sw, hole.clone()) => {}
+                            _ = pump(sr, cw, hole) => {}
+                        }
                     }
                 });
                 links2.lock().unwrap().push(link.abort_handle());
             }
         });
-        Self { port, up, links }
+        Self {
+            port,
+            up,
+            hole,
+            links,
+        }
+    }
+
+    /// Packets vanish: nothing is forwarded and nothing is closed.
+    fn blackhole(&self) {
+        self.hole.store(true, Ordering::SeqCst);
+    }
+
+    /// The network is back; the connections that lost bytes are gone (as their
+    /// keepalives would have ended them), new ones work.
+    fn heal(&self) {
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+        self.hole.store(false, Ordering::SeqCst);
     }
 
     fn cut(&self) {
@@ -267,4 +316,89 @@ async fn a_bulk_call_interrupted_by_an_outage_is_completed_once_by_its_retry() {
     let seen = references(&app, &shop).await;
     assert_eq!(seen.len(), 1000);
     assert!(seen.values().all(|n| *n == 1), "no item created twice");
+}
+
+/// PostgreSQL's packets are dropped silently (the connections stay open): requests already
+/// inside a database call, and new ones, answer 503 within the call deadline instead of
+/// hanging for the outage; afterwards the server serves again by itself, and no money
+/// moved twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgresql_packets_dropped_answer_503_within_the_call_deadline() {
+    if std::env::var("PINPAY_TEST_DATABASE_URL").map_or(true, |v| v.is_empty()) {
+        return; // a network between server and database: PostgreSQL only
+    }
+    let relay = Relay::start("127.0.0.1:5432".into()).await;
+    let port = relay.port;
+    let app = TestApp::spawn_with(move |c| {
+        c.database_url = c.database_url.replacen(":5432/", &format!(":{port}/"), 1);
+        c.db_call_timeout_ms = 2000;
+    })
+    .await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "50.00").await.ok(201);
+    app.wallet_user("bert").await;
+
+    relay.blackhole();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut calls = Vec::new();
+    for i in 0..6 {
+        let (client, address, anna) = (client.clone(), app.address.clone(), anna.clone());
+        calls.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let req = if i % 2 == 0 {
+                client.get(format!("{address}/v1/balance"))
+            } else {
+                client
+                    .post(format!("{address}/v1/transfers"))
+                    .header("idempotency-key", format!("blackhole-{i}"))
+                    .json(&json!({"to": "bert", "amount": "1.00", "pin": crate::helpers::PIN}))
+            };
+            let res = req
+                .bearer_auth(&anna)
+                .send()
+                .await
+                .expect("an answer, not a hang");
+            let status = res.status().as_u16();
+            let retry = res.headers().contains_key("retry-after");
+            let problem: serde_json::Value = res.json().await.unwrap_or_default();
+            (status, retry, problem, started.elapsed())
+        }));
+    }
+    for call in calls {
+        let (status, retry, problem, took) = call.await.unwrap();
+        eprintln!(
+            "during the blackhole: {status} {} after {took:?}",
+            problem["code"]
+        );
+        assert_eq!(status, 503, "{problem}");
+        assert!(retry, "Retry-After");
+        assert!(
+            ["database_timeout", "database_unavailable"]
+                .contains(&problem["code"].as_str().unwrap()),
+            "{problem}"
+        );
+        // The deadline is 2 s, plus a checkout wait of up to 5 s; far from the outage's end.
+        assert!(took < Duration::from_secs(10), "{took:?}");
+    }
+
+    relay.heal();
+    wait_ready(&app).await;
+    // Every transfer either committed or did not; their retries settle it exactly once.
+    for i in [1, 3, 5] {
+        let res = app
+            .client
+            .post(format!("{}/v1/transfers", app.address))
+            .bearer_auth(&anna)
+            .header("idempotency-key", format!("blackhole-{i}"))
+            .json(&json!({"to": "bert", "amount": "1.00", "pin": crate::helpers::PIN}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201, "{:?}", res.text().await);
+    }
+    assert_eq!(app.balance(&anna).await, "47.00");
+    assert_eq!(app.ledger_report().await["ok"], true);
 }

@@ -37,12 +37,13 @@ fn visible(r: &MoneyRequest, payer_id: i64) -> bool {
 /// ("send it to my app") and not addressed to anyone since.
 #[diesel::dsl::auto_type]
 fn mine(payer_id: i64) -> _ {
-    let pushed: _ = lp::table
-        .filter(lp::account_id.eq(payer_id))
-        .select(lp::request_id);
-    mr::payer_id
-        .eq(payer_id)
-        .or(mr::payer_id.is_null().and(mr::id.eq_any(pushed)))
+    mr::payer_id.eq(payer_id).or(mr::payer_id.is_null().and(
+        mr::id.eq_any(
+            lp::table
+                .filter(lp::account_id.eq(payer_id))
+                .select(lp::request_id),
+        ),
+    ))
 }
 
 pub async fn inbox(
