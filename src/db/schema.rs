@@ -319,6 +319,15 @@ diesel::table! {
         sha256 -> Text,
         content -> Binary,
         created_at -> Timestamp,
+        complete -> Bool,
+    }
+}
+
+diesel::table! {
+    document_chunks (document_id, seq) {
+        document_id -> BigInt,
+        seq -> Integer,
+        bytes -> Binary,
     }
 }
 
@@ -426,6 +435,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    document_chunks,
     link_pushes,
     auto_reload_settings,
     reload_orders,

@@ -3,10 +3,11 @@
 
 use super::extract::{ApiJson, ClientIp};
 use crate::auth::Merchant;
-use crate::domain::onboarding::{too_large, MAX_DOCUMENT_BYTES};
+use crate::db::models::Account;
 use crate::error::{ApiError, ApiResult};
 use crate::services::bank_account;
-use crate::services::upgrade::{self, DocumentFile, Upload};
+use crate::services::documents::{self, Incoming};
+use crate::services::upgrade::{self, DocumentFile};
 use crate::state::AppState;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -75,12 +76,19 @@ fn bad_form(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_multipart", detail)
 }
 
-/// Reads the upload form: a text field `kind` and one file part `file` (with its file
-/// name). The file is read to 10 MB and one byte; more is 413 without storing anything.
-async fn read_upload(mut form: Multipart) -> ApiResult<Upload> {
-    let (mut kind, mut file) = (None, None);
+/// Reads the upload form as it streams in: the text field `kind` first, then one file
+/// part `file` (with its file name), written to the database chunk by chunk
+/// (`services::documents`); past 10 MB it is 413 and nothing is kept. Any failure after
+/// the document was begun removes it.
+async fn upload(
+    state: &AppState,
+    account: &Account,
+    mut form: Multipart,
+) -> ApiResult<upgrade::DocumentView> {
+    let mut kind: Option<String> = None;
+    let mut stored = None;
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| match e {
+        let field = field.map_err(|e| match e {
             actix_multipart::MultipartError::ContentTypeMissing
             | actix_multipart::MultipartError::ContentTypeIncompatible => ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -88,52 +96,108 @@ async fn read_upload(mut form: Multipart) -> ApiResult<Upload> {
                 "Upload documents as multipart/form-data with the fields kind and file.",
             ),
             other => bad_form(format!("the multipart body cannot be read: {other}")),
-        })?;
-        let name = field.name().unwrap_or_default().to_string();
-        let filename = field
-            .content_disposition()
-            .and_then(|d| d.get_filename())
-            .map(str::to_string);
-        let limit = if name == "file" {
-            MAX_DOCUMENT_BYTES
-        } else {
-            100
+        });
+        let field = match field {
+            Ok(f) => f,
+            Err(e) => return abort(state, stored, e).await,
         };
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| bad_form(format!("the upload broke off: {e}")))?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(if name == "file" {
-                    too_large()
-                } else {
-                    bad_form(format!("the field {name} is too long"))
-                });
+        match field.name().unwrap_or_default() {
+            "kind" => match read_text(field).await {
+                Ok(text) => kind = Some(text),
+                Err(e) => return abort(state, stored, e).await,
+            },
+            "file" if stored.is_none() => {
+                let Some(kind) = kind.as_deref() else {
+                    return Err(ApiError::invalid_field(
+                        "kind",
+                        "send the kind field before the file part",
+                    ));
+                };
+                stored = Some(store(state, account, kind, field).await?);
             }
-            bytes.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "kind" => {
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| bad_form("the field kind must be text"))?;
-                kind = Some(text);
-            }
-            "file" => file = Some((filename.unwrap_or_default(), bytes)),
             other => {
-                return Err(bad_form(format!(
-                    "unknown field {other}; send kind and file"
-                )))
+                let e = bad_form(format!(
+                    "unexpected field {other}; send kind, then one file"
+                ));
+                return abort(state, stored, e).await;
             }
         }
     }
-    let kind =
-        kind.ok_or_else(|| ApiError::invalid_field("kind", "the form needs a kind field"))?;
-    let (filename, content) =
-        file.ok_or_else(|| ApiError::invalid_field("file", "the form needs a file part"))?;
-    Ok(Upload {
-        kind,
-        filename,
-        content,
-    })
+    match stored {
+        Some(doc) => doc.finish(state).await,
+        None if kind.is_none() => Err(ApiError::invalid_field(
+            "kind",
+            "the form needs a kind field",
+        )),
+        None => Err(ApiError::invalid_field(
+            "file",
+            "the form needs a file part",
+        )),
+    }
+}
+
+async fn abort<T>(state: &AppState, stored: Option<Incoming>, e: ApiError) -> ApiResult<T> {
+    if let Some(doc) = stored {
+        doc.abort(state).await;
+    }
+    Err(e)
+}
+
+/// A short text field (at most 100 bytes).
+async fn read_text(mut field: actix_multipart::Field) -> ApiResult<String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| bad_form(format!("the upload broke off: {e}")))?;
+        if bytes.len() + chunk.len() > 100 {
+            return Err(bad_form("the field kind is too long"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| bad_form("the field kind must be text"))
+}
+
+/// Streams the file part into a new document: its first bytes tell its type, the rest
+/// follows chunk by chunk.
+async fn store(
+    state: &AppState,
+    account: &Account,
+    kind: &str,
+    mut field: actix_multipart::Field,
+) -> ApiResult<Incoming> {
+    let filename = field
+        .content_disposition()
+        .and_then(|d| d.get_filename())
+        .unwrap_or_default()
+        .to_string();
+    let mut head = Vec::new();
+    let mut broke = None;
+    while head.len() < 16 {
+        match field.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                broke = Some(bad_form(format!("the upload broke off: {e}")));
+                break;
+            }
+            None => break,
+        }
+    }
+    if let Some(e) = broke {
+        return Err(e);
+    }
+    let mut doc = documents::begin(state, account, kind, &filename, &head).await?;
+    if let Err(e) = doc.append(state, &head).await {
+        return abort(state, Some(doc), e).await;
+    }
+    while let Some(chunk) = field.next().await {
+        let done = match chunk {
+            Ok(bytes) => doc.append(state, &bytes).await,
+            Err(e) => Err(bad_form(format!("the upload broke off: {e}"))),
+        };
+        if let Err(e) = done {
+            return abort(state, Some(doc), e).await;
+        }
+    }
+    Ok(doc)
 }
 
 pub async fn upload_document(
@@ -141,8 +205,7 @@ pub async fn upload_document(
     merchant: Merchant,
     form: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let upload = read_upload(form).await?;
-    let view = upgrade::add_document(&state, &merchant.account, upload).await?;
+    let view = upload(&state, &merchant.account, form).await?;
     Ok(HttpResponse::Created().json(view))
 }
 

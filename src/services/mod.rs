@@ -6,6 +6,7 @@ pub mod audit;
 pub mod balance_alerts;
 pub mod bank_account;
 pub mod deposits;
+pub mod documents;
 pub mod fx;
 pub mod idempotency;
 pub mod invoices;

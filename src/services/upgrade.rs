@@ -9,7 +9,6 @@ use crate::db::models::Account;
 use crate::db::schema::{accounts, application_documents as doc, upgrade_applications as ua};
 use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::account::{text_field, AccountKind};
-use crate::domain::onboarding as rules;
 use crate::domain::requests::public_id;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::rfc3339;
@@ -18,7 +17,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 #[derive(Serialize, Debug, Clone)]
 pub struct ApplicationView {
@@ -57,8 +55,8 @@ pub struct ApplicationStatus {
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = ua)]
-struct AppRow {
-    id: i64,
+pub(super) struct AppRow {
+    pub(super) id: i64,
     public_id: String,
     account_id: i64,
     status: String,
@@ -68,7 +66,7 @@ struct AppRow {
     decided_at: Option<NaiveDateTime>,
 }
 
-fn latest(c: &mut DbConn, account_id: i64) -> ApiResult<Option<AppRow>> {
+pub(super) fn latest(c: &mut DbConn, account_id: i64) -> ApiResult<Option<AppRow>> {
     Ok(ua::table
         .filter(ua::account_id.eq(account_id))
         .order(ua::id.desc())
@@ -93,6 +91,7 @@ fn by_public_id(c: &mut DbConn, id: &str) -> ApiResult<AppRow> {
 fn documents(c: &mut DbConn, application_id: i64) -> ApiResult<Vec<DocumentView>> {
     let rows: Vec<(String, String, String, String, i64, String, NaiveDateTime)> = doc::table
         .filter(doc::application_id.eq(application_id))
+        .filter(doc::complete.eq(true))
         .order(doc::id.asc())
         .select((
             doc::public_id,
@@ -151,7 +150,7 @@ pub async fn status(state: &AppState, account_id: i64) -> ApiResult<Option<Appli
         .await
 }
 
-fn only_corporate(account: &Account) -> ApiResult<()> {
+pub(super) fn only_corporate(account: &Account) -> ApiResult<()> {
     match AccountKind::from_db(&account.kind) {
         AccountKind::Corporate => Ok(()),
         AccountKind::CorporatePlus => Err(ApiError::conflict(
@@ -209,7 +208,7 @@ pub async fn current(state: &AppState, account: &Account) -> ApiResult<Applicati
 }
 
 /// The application still takes documents and a submission: open, or rejected.
-fn editable(row: Option<AppRow>) -> ApiResult<AppRow> {
+pub(super) fn editable(row: Option<AppRow>) -> ApiResult<AppRow> {
     let row = row.ok_or_else(|| {
         ApiError::conflict(
             "no_open_application",
@@ -227,76 +226,6 @@ fn editable(row: Option<AppRow>) -> ApiResult<AppRow> {
             "The application was accepted; there is nothing to add.",
         )),
     }
-}
-
-/// One uploaded file, as the route read it.
-pub struct Upload {
-    pub kind: String,
-    pub filename: String,
-    pub content: Vec<u8>,
-}
-
-pub async fn add_document(
-    state: &AppState,
-    account: &Account,
-    upload: Upload,
-) -> ApiResult<DocumentView> {
-    only_corporate(account)?;
-    let kind = rules::document_kind(&upload.kind)?;
-    if upload.content.len() > rules::MAX_DOCUMENT_BYTES {
-        return Err(rules::too_large());
-    }
-    let content_type = rules::sniff(&upload.content)?;
-    let filename = rules::clean_filename(&upload.filename);
-    let sha = hex::encode(Sha256::digest(&upload.content));
-    let (id, now) = (account.id, state.clock.now_naive());
-    let content = upload.content;
-    state
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                q::lock(c, id)?;
-                let app = editable(latest(c, id)?)?;
-                let held: i64 = doc::table
-                    .filter(doc::application_id.eq(app.id))
-                    .count()
-                    .get_result(c)?;
-                if held >= rules::MAX_DOCUMENTS {
-                    return Err(ApiError::conflict(
-                        "too_many_documents",
-                        "An application holds 20 documents at most.",
-                    ));
-                }
-                let public = public_id("doc");
-                diesel::insert_into(doc::table)
-                    .values((
-                        doc::public_id.eq(&public),
-                        doc::application_id.eq(app.id),
-                        doc::kind.eq(kind),
-                        doc::filename.eq(&filename),
-                        doc::content_type.eq(content_type),
-                        doc::size.eq(content.len() as i64),
-                        doc::sha256.eq(&sha),
-                        doc::content.eq(&content),
-                        doc::created_at.eq(now),
-                    ))
-                    .execute(c)?;
-                diesel::update(ua::table.find(app.id))
-                    .set(ua::updated_at.eq(now))
-                    .execute(c)?;
-                Ok(DocumentView {
-                    id: public,
-                    object: "document",
-                    kind: kind.to_string(),
-                    filename,
-                    content_type: content_type.to_string(),
-                    size: content.len() as i64,
-                    sha256: sha,
-                    created_at: rfc3339(now),
-                })
-            })
-        })
-        .await
 }
 
 pub async fn submit(state: &AppState, account: &Account) -> ApiResult<ApplicationView> {
@@ -339,13 +268,16 @@ pub async fn submit(state: &AppState, account: &Account) -> ApiResult<Applicatio
 pub type DocumentFile = (String, String, Vec<u8>);
 
 fn file(c: &mut DbConn, application_id: i64, public: &str) -> ApiResult<DocumentFile> {
-    doc::table
+    let (id, filename, content_type, column) = doc::table
         .filter(doc::application_id.eq(application_id))
         .filter(doc::public_id.eq(public))
-        .select((doc::filename, doc::content_type, doc::content))
-        .first(c)
+        .filter(doc::complete.eq(true))
+        .select((doc::id, doc::filename, doc::content_type, doc::content))
+        .first::<(i64, String, String, Vec<u8>)>(c)
         .optional()?
-        .ok_or_else(|| ApiError::not_found("No document has this id."))
+        .ok_or_else(|| ApiError::not_found("No document has this id."))?;
+    let content = super::documents::content(c, id, column)?;
+    Ok((filename, content_type, content))
 }
 
 /// One of the merchant's own documents (any of its applications); another merchant's is

@@ -473,3 +473,110 @@ async fn corporate_merchants_set_their_callback_url_and_hear_of_their_upgrade() 
         .collect();
     assert_eq!(events, ["account.tier_changed"]);
 }
+
+/// A PDF of `mib` MiB whose bytes differ along the way (so the stored chunks must come
+/// back in order for the digest to match).
+fn big_pdf(mib: usize) -> Vec<u8> {
+    let mut big = PDF.to_vec();
+    let mut i = 0u32;
+    while big.len() < mib * 1024 * 1024 {
+        big.extend_from_slice(format!("% filler line {i}\n").as_bytes());
+        i += 1;
+    }
+    big.truncate(mib * 1024 * 1024);
+    big
+}
+
+async fn documents_of(app: &TestApp, token: &str) -> Vec<Value> {
+    let mine = app.get("/v1/me/upgrade", Some(token)).await;
+    mine.ok(200)["documents"].as_array().unwrap().clone()
+}
+
+/// Uploads stream into the database in chunks and come back byte for byte; a merchant
+/// whose bank account is not verified yet has a small daily quota (5 documents, 20 MiB),
+/// which a verified one outgrows; a refused or broken-off upload keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_stored_in_chunks_within_a_daily_quota_and_broken_ones_leave_nothing() {
+    let app = TestApp::spawn().await;
+    app.register_merchant("shop").await.ok(201);
+    let shop = app.access_token("shop").await;
+    app.post("/v1/me/upgrade", Some(&shop), json!({}))
+        .await
+        .ok(201);
+
+    // 9 MiB: many chunks, the same bytes back.
+    let nine = big_pdf(9);
+    let doc = upload(&app, &shop, "bank_statement", "nine.pdf", &nine).await;
+    let doc = doc.ok(201).clone();
+    use sha2::Digest;
+    assert_eq!(doc["sha256"], hex::encode(sha2::Sha256::digest(&nine)));
+    assert_eq!(doc["size"], nine.len());
+    let path = format!("/v1/me/upgrade/documents/{}", doc["id"].as_str().unwrap());
+    let back = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(&shop)
+        .send()
+        .await
+        .unwrap();
+    assert!(back.bytes().await.unwrap().as_ref() == nine.as_slice());
+
+    // A second 9 MiB fits the unverified 20 MiB; a 3 MiB third would pass it: refused
+    // part-way, and nothing of it stays.
+    upload(&app, &shop, "bank_statement", "nine-b.pdf", &nine)
+        .await
+        .ok(201);
+    let refused = upload(&app, &shop, "other", "three.pdf", &big_pdf(3)).await;
+    let problem = refused.problem(429, "document_quota_exceeded");
+    assert_eq!(documents_of(&app, &shop).await.len(), 2, "{problem}");
+
+    // A broken-off upload (the connection closes part-way) keeps nothing either.
+    let other = app.register_merchant("other").await;
+    other.ok(201);
+    let other = app.access_token("other").await;
+    app.post("/v1/me/upgrade", Some(&other), json!({}))
+        .await
+        .ok(201);
+    {
+        use tokio::io::AsyncWriteExt;
+        let crate::helpers::RawBody::Bytes(content_type, body) =
+            document_form("other", "cut.pdf", &big_pdf(2))
+        else {
+            unreachable!()
+        };
+        let mut s = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /v1/me/upgrade/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {other}\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&body[..body.len() / 2]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(documents_of(&app, &other).await.len(), 0);
+    // Five small documents are the unverified day's count; the sixth waits.
+    for i in 0..5 {
+        upload(&app, &other, "other", &format!("d{i}.pdf"), PDF)
+            .await
+            .ok(201);
+    }
+    let sixth = upload(&app, &other, "other", "d6.pdf", PDF).await;
+    let problem = sixth.problem(429, "document_quota_exceeded").clone();
+    assert_eq!(problem["bank_account_verified"], false);
+    assert_eq!(problem["max_documents"], 5);
+
+    // Verified, the merchant gets the larger quota at once.
+    app.verify_bank_account("other").await;
+    upload(&app, &other, "other", "d6.pdf", PDF).await.ok(201);
+    assert_eq!(documents_of(&app, &other).await.len(), 6);
+    // A day later the window has moved on for the first merchant too.
+    app.clock.advance(chrono::Duration::hours(25));
+    let shop = app.access_token("shop").await;
+    upload(&app, &shop, "other", "three.pdf", &big_pdf(3))
+        .await
+        .ok(201);
+}

@@ -61,6 +61,7 @@ pub async fn sweep(state: &AppState, batch: i64) -> ApiResult<usize> {
                 }
                 crate::services::idempotency::purge(c, now)?;
                 crate::services::throttle::purge(c, now)?;
+                crate::services::documents::purge_incomplete(c, now)?;
                 Ok(due.len())
             })
         })
