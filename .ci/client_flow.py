@@ -25,10 +25,11 @@ from pinpay_client.api.money_requests import (
     list_money_requests,
 )
 from pinpay_client.api.operator import book_deposit, verify_ledger
-from pinpay_client.api.sandbox import create_sandbox_merchant, simulate_payer
+from pinpay_client.api.sandbox import advance_sandbox_clock, create_sandbox_merchant, simulate_payer
 from pinpay_client.api.sessions import login
 from pinpay_client.api.wallet import approve_money_request, list_inbox
 from pinpay_client.models import (
+    AdvanceSandboxClockBody,
     ApproveMoneyRequestBody,
     CreateMoneyRequest,
     CreateMoneyRequestMetadata,
@@ -144,6 +145,14 @@ def main():
         "link approved by the sandbox's simulated payer",
     )
     assert paid.status.value == "approved", paid.status
+
+    # The merchant's test clock moves an hour on: later callbacks are still signed with
+    # real time, so standardwebhooks (5 minutes' tolerance) accepts them below.
+    moved = ok(
+        advance_sandbox_clock.sync(client=shop, body=AdvanceSandboxClockBody(advance_seconds=3600)),
+        "merchant's test clock moved one hour",
+    )
+    assert moved.offset_seconds == 3600, moved.offset_seconds
 
     # A request to the wallet, approved in the wallet API with the PIN.
     addressed = ok(

@@ -179,13 +179,9 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         .await
         .map_err(|e| e.to_string())??;
     let (environment, now) = (config.environment, clock.now_naive());
-    let offset = db
-        .run(move |c| crate::services::sandbox::claim_database(c, environment, now))
+    db.run(move |c| crate::services::sandbox::claim_database(c, environment, now))
         .await
         .map_err(|e| e.to_string())??;
-    if environment == crate::config::Environment::Sandbox {
-        clock.set_offset(offset);
-    }
     let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hasher = Hasher::new(&config.pepper, config.argon2, hashing_threads)?;
     let jwt = Arc::new(JwtKeys::new(config.jwt_secret.expose()));
@@ -371,8 +367,7 @@ async fn request_log(
     Ok(res)
 }
 
-/// Expires overdue money requests every `sweep_interval_ms` until shutdown; in the
-/// sandbox it first reads the test clock, which another instance may have moved.
+/// Expires overdue money requests every `sweep_interval_ms` until shutdown.
 async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let every = std::time::Duration::from_millis(state.config.sweep_interval_ms);
     let mut tick = tokio::time::interval(every);
@@ -380,18 +375,11 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
     let mut alerts_swept: Option<chrono::NaiveDateTime> = None;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        // Another instance moving the sandbox clock (NOTIFY) counts as a tick at once.
-        let moved = tokio::select! {
+        tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            _ = state.db.clock_wake.notified() => true,
-            _ = tick.tick() => false,
+            _ = tick.tick() => {}
         };
-        if state.config.environment == crate::config::Environment::Sandbox {
-            if let Err(e) = crate::services::sandbox::sync_clock(&state).await {
-                tracing::warn!(error = %e, "reading the sandbox clock failed");
-            }
-        }
         crate::services::requests::expiry::sweep_backlog(&state, || *shutdown.borrow()).await;
         let now = state.clock.now_naive();
         if alerts_swept.is_none_or(|at| now - at >= chrono::Duration::hours(1)) {
@@ -399,11 +387,6 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
                 Ok(_) => alerts_swept = Some(now),
                 Err(e) => tracing::warn!(error = %e.detail, "the low-balance sweep failed"),
             }
-        }
-        if moved {
-            // Retries and link sends may have fallen due.
-            state.db.outbox_wake.notify_one();
-            state.sends_wake.notify_one();
         }
     }
 }

@@ -1,7 +1,7 @@
 //! PostgreSQL: one `LISTEN` connection per instance that turns other instances' (and
 //! this one's) commits into wake-ups here: new callback events wake the delivery worker
-//! (except this instance's own, whose worker `Db::run` woke), changed money requests
-//! reach the live streams, a moved sandbox clock is read again.
+//! (except this instance's own, whose worker `Db::run` woke), and changed money requests
+//! reach the live streams.
 
 use super::changes::{self, Change};
 use super::Db;
@@ -22,11 +22,7 @@ pub fn listen(db: Db, listening: Arc<AtomicBool>) {
                 continue;
             }
         };
-        let clock = crate::services::sandbox::CLOCK_CHANNEL;
-        let subscribed = format!(
-            "LISTEN {outbox}; LISTEN {}; LISTEN {clock}",
-            changes::CHANNEL
-        );
+        let subscribed = format!("LISTEN {outbox}; LISTEN {}", changes::CHANNEL);
         if diesel::connection::SimpleConnection::batch_execute(&mut conn, &subscribed).is_err() {
             std::thread::sleep(Duration::from_secs(1));
             continue;
@@ -36,7 +32,6 @@ pub fn listen(db: Db, listening: Arc<AtomicBool>) {
             for note in conn.notifications_iter() {
                 match note {
                     Ok(n) if n.channel == outbox => woken |= n.payload != own,
-                    Ok(n) if n.channel == clock => db.clock_wake.notify_one(),
                     Ok(n) => {
                         if let Some(change) = Change::decode(&n.payload) {
                             db.changes.publish(change);

@@ -244,8 +244,6 @@ pub struct Db {
     /// This instance's tag in its outbox `NOTIFY`s: its listener skips their echo, as
     /// `Db::run` has already woken its own worker.
     pub instance: u64,
-    /// Fired when another instance moved the sandbox's test clock (PostgreSQL `NOTIFY`).
-    pub clock_wake: Arc<tokio::sync::Notify>,
     /// Committed changes of money requests, for the live streams (see `changes`).
     pub changes: changes::Feed,
     url: String,
@@ -307,7 +305,6 @@ impl Db {
             slots: Arc::new(tokio::sync::Semaphore::new(options.max_size as usize)),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             instance: rand::random::<u64>() | 1,
-            clock_wake: Arc::new(tokio::sync::Notify::new()),
             changes: changes::Feed::default(),
             url: url.to_string(),
             _alive: alive,

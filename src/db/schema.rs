@@ -433,10 +433,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sandbox_clocks (account_id) {
+        account_id -> BigInt,
+        offset_micros -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     document_chunks,
     link_pushes,
+    sandbox_clocks,
     auto_reload_settings,
     reload_orders,
     invoice_sequences,

@@ -14,8 +14,8 @@ pub async fn clock(
     caller: Result<AnyCaller, ApiError>,
 ) -> ApiResult<HttpResponse> {
     only_in_sandbox(&state)?;
-    caller?;
-    Ok(HttpResponse::Ok().json(sandbox::sync_clock(&state).await?))
+    let caller = caller?;
+    Ok(HttpResponse::Ok().json(sandbox::clock(&state, caller.account.id).await?))
 }
 
 pub async fn advance_clock(
@@ -24,8 +24,9 @@ pub async fn advance_clock(
     body: Result<ApiJson<sandbox::Advance>, ApiError>,
 ) -> ApiResult<HttpResponse> {
     only_in_sandbox(&state)?;
-    let (_, body) = (caller?, body?);
-    Ok(HttpResponse::Ok().json(sandbox::advance(&state, body.into_inner()).await?))
+    let (caller, body) = (caller?, body?);
+    let moved = sandbox::advance(&state, caller.account.id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(moved))
 }
 
 pub async fn simulate(

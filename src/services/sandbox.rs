@@ -8,7 +8,9 @@ use super::requests::view::RequestView;
 use super::requests::{approval, merchant};
 use crate::config::Environment;
 use crate::db::models::Account;
-use crate::db::schema::server_environment as se;
+use crate::db::schema::{
+    money_requests as mr, outbox_events as ob, sandbox_clocks as sc, server_environment as se,
+};
 use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
@@ -24,8 +26,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// The PostgreSQL channel on which a moved clock reaches every instance.
-pub const CLOCK_CHANNEL: &str = "pinpay_clock";
 /// The wallet that pays open links when the simulation names no payer.
 pub const SANDBOX_PAYER: &str = "sandbox-payer";
 /// The test clock moves at most this far in one call (five years).
@@ -40,21 +40,21 @@ pub const EVENT_TYPES: [&str; 5] = [
 ];
 
 /// Records which kind of server uses the database, or refuses a database the other kind
-/// has used; returns the stored test clock offset. A database without the record that
-/// already holds accounts was used by a live server (the sandbox came later).
+/// has used. A database without the record that already holds accounts was used by a
+/// live server (the sandbox came later).
 pub fn claim_database(
     c: &mut DbConn,
     environment: Environment,
     now: NaiveDateTime,
-) -> ApiResult<Result<Duration, String>> {
+) -> ApiResult<Result<(), String>> {
     let class = environment.database_class();
     write_tx(c, |c| {
-        let stored: Option<(String, i64)> = se::table
+        let stored: Option<String> = se::table
             .find(1)
-            .select((se::environment, se::clock_offset_micros))
+            .select(se::environment)
             .first(c)
             .optional()?;
-        let (owner, offset) = match stored {
+        let owner = match stored {
             Some(found) => found,
             None => {
                 let used = crate::db::schema::accounts::table
@@ -71,7 +71,7 @@ pub fn claim_database(
                         se::updated_at.eq(now),
                     ))
                     .execute(c)?;
-                (owner.to_string(), 0)
+                owner.to_string()
             }
         };
         if owner != class {
@@ -85,7 +85,7 @@ pub fn claim_database(
                 }
             )));
         }
-        Ok(Ok(Duration::microseconds(offset)))
+        Ok(Ok(()))
     })
 }
 
@@ -105,27 +105,34 @@ pub fn only_in_sandbox(state: &AppState) -> ApiResult<()> {
 #[derive(Serialize)]
 pub struct ClockView {
     pub object: &'static str,
+    /// The time on this merchant's test clock.
     pub now: DateTime<Utc>,
-    /// How far the test clock is ahead of real time.
+    /// How far this merchant's test clock is ahead of real time.
     pub offset_seconds: i64,
 }
 
-fn clock_view(state: &AppState) -> ClockView {
+fn offset_of(c: &mut DbConn, account_id: i64) -> ApiResult<i64> {
+    Ok(sc::table
+        .find(account_id)
+        .select(sc::offset_micros)
+        .first(c)
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn clock_view(state: &AppState, offset_micros: i64) -> ClockView {
+    let offset = Duration::microseconds(offset_micros);
     ClockView {
         object: "sandbox_clock",
-        now: state.clock.now(),
-        offset_seconds: state.clock.offset().num_seconds(),
+        now: state.clock.now() + offset,
+        offset_seconds: offset.num_seconds(),
     }
 }
 
-/// Reads the stored test clock (another instance may have moved it).
-pub async fn sync_clock(state: &AppState) -> ApiResult<ClockView> {
-    let offset: i64 = state
-        .db
-        .run(|c| Ok(se::table.find(1).select(se::clock_offset_micros).first(c)?))
-        .await?;
-    state.clock.set_offset(Duration::microseconds(offset));
-    Ok(clock_view(state))
+/// The caller's test clock.
+pub async fn clock(state: &AppState, account_id: i64) -> ApiResult<ClockView> {
+    let offset = state.db.run(move |c| offset_of(c, account_id)).await?;
+    Ok(clock_view(state, offset))
 }
 
 #[derive(Deserialize)]
@@ -134,44 +141,61 @@ pub struct Advance {
     pub advance_seconds: i64,
 }
 
-/// Moves the clock of every time decision forward, stores it for the other instances and
-/// restarts, then runs what fell due at once: the expiry sweep, the callback worker
-/// (retries whose wait has passed) and link sends.
-pub async fn advance(state: &AppState, req: Advance) -> ApiResult<ClockView> {
+/// Moves the caller's test clock forward: what runs on it (the deadlines of its pending
+/// requests and the retries of its callbacks) comes that much nearer, in the database,
+/// so every instance sees it. Then runs what fell due at once: the expiry sweep and the
+/// callback worker. Real time stays real: callback signatures (`webhook-timestamp`),
+/// sessions, tokens and other merchants' requests are not moved.
+pub async fn advance(state: &AppState, account_id: i64, req: Advance) -> ApiResult<ClockView> {
     if !(1..=MAX_ADVANCE_SECS).contains(&req.advance_seconds) {
         return Err(ApiError::invalid_field(
             "advance_seconds",
             format!("advance_seconds must be between 1 and {MAX_ADVANCE_SECS} (the clock only moves forward)"),
         ));
     }
-    let by = Duration::seconds(req.advance_seconds)
-        .num_microseconds()
-        .unwrap_or(0);
+    let by = Duration::seconds(req.advance_seconds);
     let now = state.clock.now_naive();
     let offset: i64 = state
         .db
         .run(move |c| {
             write_tx(c, |c| {
-                let offset = diesel::update(se::table.find(1))
-                    .set((
-                        se::clock_offset_micros.eq(se::clock_offset_micros + by),
-                        se::updated_at.eq(now),
+                let moved = offset_of(c, account_id)? + by.num_microseconds().unwrap_or(0);
+                diesel::delete(sc::table.find(account_id)).execute(c)?;
+                diesel::insert_into(sc::table)
+                    .values((
+                        sc::account_id.eq(account_id),
+                        sc::offset_micros.eq(moved),
+                        sc::updated_at.eq(now),
                     ))
-                    .returning(se::clock_offset_micros)
-                    .get_result(c)?;
-                // Other instances read the clock again on commit (SQLite: at their next sweep).
-                if let DbConn::Pg(_) = c {
-                    diesel::sql_query(format!("NOTIFY {CLOCK_CHANNEL}")).execute(c)?;
+                    .execute(c)?;
+                let pending: Vec<(i64, NaiveDateTime)> = mr::table
+                    .filter(mr::merchant_id.eq(account_id))
+                    .filter(mr::status.eq("pending"))
+                    .select((mr::id, mr::expires_at))
+                    .load(c)?;
+                for (id, expires_at) in pending {
+                    diesel::update(mr::table.find(id))
+                        .set(mr::expires_at.eq(expires_at - by))
+                        .execute(c)?;
                 }
-                Ok(offset)
+                let waiting: Vec<(i64, NaiveDateTime)> = ob::table
+                    .filter(ob::merchant_id.eq(account_id))
+                    .filter(ob::delivered_at.is_null())
+                    .select((ob::id, ob::next_attempt_at))
+                    .load(c)?;
+                for (id, at) in waiting {
+                    diesel::update(ob::table.find(id))
+                        .set(ob::next_attempt_at.eq(at - by))
+                        .execute(c)?;
+                }
+                Ok(moved)
             })
         })
         .await?;
-    state.clock.set_offset(Duration::microseconds(offset));
     super::requests::expiry::sweep_backlog(state, || false).await;
     state.db.outbox_wake.notify_one();
     state.sends_wake.notify_one();
-    Ok(clock_view(state))
+    Ok(clock_view(state, offset))
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]

@@ -87,7 +87,7 @@ async fn browser_shows_the_api_reference_from_the_binary() {
     browser
         .wait_text(
             "#redoc",
-            "Move the sandbox's clock forward",
+            "Move your sandbox test clock forward",
             Duration::from_secs(10),
         )
         .await;

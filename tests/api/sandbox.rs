@@ -360,9 +360,9 @@ async fn a_database_serves_either_a_sandbox_or_a_live_server() {
     sandbox.restart().await;
 }
 
-/// Two sandbox servers (processes) on one PostgreSQL: the clock moved through one reaches
-/// the other at once (NOTIFY), not only at its next sweep (a minute here). On SQLite the
-/// other process reads the clock at its sweep, which this test does not wait for.
+/// Two sandbox servers (processes) on one PostgreSQL: a merchant's clock moved through one
+/// is the merchant's clock on the other at once (it lives in the database), and the
+/// request it expired is expired there too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_clock_moved_through_one_instance_moves_the_others() {
     use crate::process::{wait_healthy, ServerProcess};
@@ -427,28 +427,109 @@ async fn a_clock_moved_through_one_instance_moves_the_others() {
         .unwrap();
     assert_eq!(moved.status(), 200);
     assert_eq!(status().await, "expired");
-    // What B writes now carries the moved time: a request it creates is dated 601 s ahead.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let created: Value = client
-            .post(format!("{}/v1/money-requests", b.address()))
-            .bearer_auth(&shop)
-            .json(&json!({"amount": "1.00"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let at: chrono::DateTime<chrono::Utc> =
-            created["created_at"].as_str().unwrap().parse().unwrap();
-        if (at - chrono::Utc::now()).num_seconds() >= 590 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "instance B still reads the old clock: {created}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // B reads the merchant's clock from the database; what B writes carries real time.
+    let clock: Value = client
+        .get(format!("{}/v1/sandbox/clock", b.address()))
+        .bearer_auth(&shop)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clock["offset_seconds"], 601);
+    let created: Value = client
+        .post(format!("{}/v1/money-requests", b.address()))
+        .bearer_auth(&shop)
+        .json(&json!({"amount": "1.00"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at: chrono::DateTime<chrono::Utc> =
+        created["created_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (at - chrono::Utc::now()).num_seconds().abs() < 30,
+        "{created}"
+    );
+}
+
+/// Test clocks belong to the merchant who moves them: one merchant moving its clock 40 days
+/// expires its own requests, not another merchant's; its API token (30 days) keeps
+/// working; and callbacks are signed with real time, so a Standard Webhooks verifier
+/// (which refuses timestamps more than 5 minutes off) accepts them.
+#[tokio::test]
+async fn a_test_clock_belongs_to_its_merchant_and_signatures_keep_real_time() {
+    let app = sandbox().await;
+    let receiver = Receiver::start().await;
+    let (mover, _) = merchant(&app, &receiver).await;
+    let (bystander, _) = merchant(&app, &receiver).await;
+    let mine = app
+        .create_request(&mover, json!({"amount": "2.00"}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs = app
+        .create_request(&bystander, json!({"amount": "3.00"}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let moved = app
+        .post(
+            "/v1/sandbox/clock",
+            Some(&mover),
+            json!({"advance_seconds": 40 * 24 * 3600}),
+        )
+        .await;
+    assert_eq!(moved.ok(200)["offset_seconds"], 40 * 24 * 3600);
+    // The mover's request expired; its token still works (real time).
+    let detail = app
+        .get(&format!("/v1/money-requests/{mine}"), Some(&mover))
+        .await;
+    assert_eq!(detail.ok(200)["status"], "expired");
+    // The bystander's clock and request did not move.
+    let other = app.get("/v1/sandbox/clock", Some(&bystander)).await;
+    assert_eq!(other.ok(200)["offset_seconds"], 0);
+    let detail = app
+        .get(&format!("/v1/money-requests/{theirs}"), Some(&bystander))
+        .await;
+    assert_eq!(detail.ok(200)["status"], "pending");
+    // The expiry's callback carries real time in its signature.
+    let hits = receiver.wait_for(1).await;
+    assert_eq!(event_type(&hits[0]), "money_request.expired");
+    let stamped: i64 = hits[0].timestamp.parse().unwrap();
+    assert!(
+        (stamped - chrono::Utc::now().timestamp()).abs() < 60,
+        "webhook-timestamp {stamped} is real time"
+    );
+    // A request created after the move follows the merchant's clock: its deadline is the
+    // default 72 h from now, and a further move of 73 h expires it.
+    let later = app
+        .create_request(&mover, json!({"amount": "2.00"}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/v1/sandbox/clock",
+        Some(&mover),
+        json!({"advance_seconds": 73 * 3600}),
+    )
+    .await
+    .ok(200);
+    let detail = app
+        .get(&format!("/v1/money-requests/{later}"), Some(&mover))
+        .await;
+    assert_eq!(detail.ok(200)["status"], "expired");
+    let detail = app
+        .get(&format!("/v1/money-requests/{theirs}"), Some(&bystander))
+        .await;
+    assert_eq!(detail.ok(200)["status"], "pending");
 }
