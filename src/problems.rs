@@ -85,6 +85,7 @@ pub const CATALOGUE: &[Problem] = &[
     p("request_not_pending", 409, "Money request not pending", "The money request is already approved, declined, expired or cancelled (`request_status` says which)."),
     p("request_not_refundable", 409, "Not refundable", "Only approved money requests can be refunded."),
     p("request_timeout", 408, "Request timeout", "The request's body did not arrive in time. Send it again."),
+    p("return_url_not_registered", 422, "return_url not registered", "A hosted page returns the browser only to origins the merchant registered: add the return_url's origin to `return_origins` with `PUT /v1/hosted-page`, then create the request."),
     p("route_not_found", 404, "No such route", "No route matches this path. The API reference is at `/docs`; sandbox routes exist only on a sandbox server."),
     p("statement_too_large", 422, "Statement too large", "The month holds more postings than one statement lists; export it in parts by date range from `/v1/transactions.csv`."),
     p("streams_busy", 503, "Event streams busy", "This instance holds as many event streams as it allows, so that they never starve the API. Retry after the `Retry-After` seconds (an EventSource does so by itself) or poll the status."),

@@ -110,6 +110,7 @@ diesel::table! {
         merchant_id -> BigInt,
         frame_ancestors -> Text,
         updated_at -> Timestamp,
+        return_origins -> Text,
     }
 }
 

@@ -192,83 +192,132 @@ pub async fn balance(state: &AppState, account_id: i64) -> ApiResult<i64> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostedPageSettings {
-    /// Origins (`https://shop.example`) allowed to show the page in an iframe.
-    pub frame_ancestors: Vec<String>,
+    /// Origins (`https://shop.example`) allowed to show the page in an iframe; left out:
+    /// unchanged.
+    pub frame_ancestors: Option<Vec<String>>,
+    /// Origins a request's `return_url` may lead to; left out: unchanged.
+    pub return_origins: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
 pub struct HostedPageView {
     pub frame_ancestors: Vec<String>,
+    pub return_origins: Vec<String>,
 }
 
 pub const MAX_FRAME_ANCESTORS: usize = 10;
+
+/// The origins of one list, checked and without repeats.
+fn origins(field: &str, raw: &[String], allow_http: bool) -> ApiResult<Vec<String>> {
+    if raw.len() > MAX_FRAME_ANCESTORS {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("at most {MAX_FRAME_ANCESTORS} origins"),
+        ));
+    }
+    let mut out = Vec::new();
+    for r in raw {
+        let o = origin(field, r, allow_http)?;
+        if !out.contains(&o) {
+            out.push(o);
+        }
+    }
+    Ok(out)
+}
 
 pub async fn set_settings(
     state: &AppState,
     merchant_id: i64,
     s: HostedPageSettings,
 ) -> ApiResult<HostedPageView> {
-    if s.frame_ancestors.len() > MAX_FRAME_ANCESTORS {
-        return Err(ApiError::invalid_field(
-            "frame_ancestors",
-            format!("at most {MAX_FRAME_ANCESTORS} origins"),
-        ));
-    }
     let allow_http = state.config.callback_allow_private;
-    let mut origins = Vec::new();
-    for raw in &s.frame_ancestors {
-        let o = origin(raw, allow_http)?;
-        if !origins.contains(&o) {
-            origins.push(o);
-        }
-    }
+    let frames = s
+        .frame_ancestors
+        .map(|f| origins("frame_ancestors", &f, allow_http))
+        .transpose()?;
+    let returns = s
+        .return_origins
+        .map(|r| origins("return_origins", &r, allow_http))
+        .transpose()?;
     let now = state.clock.now_naive();
-    let stored = origins.join(" ");
     state
         .db
         .run(move |c| {
             write_tx(c, |c| {
+                let current = stored_settings(c, merchant_id)?;
+                let view = HostedPageView {
+                    frame_ancestors: frames.unwrap_or(current.frame_ancestors),
+                    return_origins: returns.unwrap_or(current.return_origins),
+                };
                 diesel::delete(hp::table.find(merchant_id)).execute(c)?;
                 diesel::insert_into(hp::table)
                     .values((
                         hp::merchant_id.eq(merchant_id),
-                        hp::frame_ancestors.eq(&stored),
+                        hp::frame_ancestors.eq(view.frame_ancestors.join(" ")),
+                        hp::return_origins.eq(view.return_origins.join(" ")),
                         hp::updated_at.eq(now),
                     ))
                     .execute(c)?;
-                Ok(())
+                Ok(view)
             })
         })
-        .await?;
-    Ok(HostedPageView {
-        frame_ancestors: origins,
-    })
+        .await
 }
 
 pub async fn settings(state: &AppState, merchant_id: i64) -> ApiResult<HostedPageView> {
-    let frame_ancestors = state
-        .db
-        .run(move |c| frame_ancestors_of(c, merchant_id))
-        .await?;
-    Ok(HostedPageView { frame_ancestors })
+    state.db.run(move |c| stored_settings(c, merchant_id)).await
+}
+
+fn stored_settings(c: &mut DbConn, merchant_id: i64) -> ApiResult<HostedPageView> {
+    let stored: Option<(String, String)> = hp::table
+        .find(merchant_id)
+        .select((hp::frame_ancestors, hp::return_origins))
+        .first(c)
+        .optional()?;
+    let list = |s: &str| s.split_whitespace().map(str::to_string).collect();
+    Ok(stored.map_or(
+        HostedPageView {
+            frame_ancestors: vec![],
+            return_origins: vec![],
+        },
+        |(f, r)| HostedPageView {
+            frame_ancestors: list(&f),
+            return_origins: list(&r),
+        },
+    ))
 }
 
 fn frame_ancestors_of(c: &mut DbConn, merchant_id: i64) -> ApiResult<Vec<String>> {
-    let stored: Option<String> = hp::table
-        .find(merchant_id)
-        .select(hp::frame_ancestors)
-        .first(c)
-        .optional()?;
-    Ok(stored
-        .map(|s| s.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default())
+    Ok(stored_settings(c, merchant_id)?.frame_ancestors)
+}
+
+/// Refuses a `return_url` whose origin the merchant has not registered in its hosted-page
+/// settings (PinPay's domain must not redirect anywhere a link's creator names).
+pub fn check_return_url(c: &mut DbConn, merchant_id: i64, return_url: &str) -> ApiResult<()> {
+    let origin = url::Url::parse(return_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    if stored_settings(c, merchant_id)?
+        .return_origins
+        .contains(&origin)
+    {
+        return Ok(());
+    }
+    Err(ApiError::unprocessable(
+        "return_url_not_registered",
+        format!(
+            "The return_url's origin {origin} is not among the hosted page's return_origins; \
+             register it with PUT /v1/hosted-page first."
+        ),
+    )
+    .with("field", "return_url"))
 }
 
 /// A web origin as CSP writes it: `https://host[:port]`, nothing after it.
-fn origin(raw: &str, allow_http: bool) -> ApiResult<String> {
+fn origin(field: &str, raw: &str, allow_http: bool) -> ApiResult<String> {
     let bad = || {
         ApiError::invalid_field(
-            "frame_ancestors",
+            field,
             format!("{raw:?} is not an origin such as https://shop.example"),
         )
     };

@@ -119,6 +119,13 @@ async fn browser_send_to_app_turns_paid_live_and_returns_to_the_shop() {
     let receiver = Receiver::start().await;
     let (shop, anna) = shop_and_payer(&app, &receiver).await;
     let back = format!("{}/health?order=77", app.address);
+    app.put(
+        "/v1/hosted-page",
+        Some(&shop),
+        json!({"return_origins": [app.address]}),
+    )
+    .await
+    .ok(200);
     let mr = link(&app, &shop, json!({"return_url": back})).await;
     let id = mr["id"].as_str().unwrap();
     let b = Browser::start(1280).await;
@@ -837,6 +844,36 @@ async fn links_last_72_hours_and_list_by_kind() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let (shop, _) = shop_and_payer(&app, &receiver).await;
+    // The page returns only to origins the merchant registered (no open redirect).
+    let res = app
+        .create_request(
+            &shop,
+            json!({"amount": "1.00", "return_url": "https://shop.example/thanks"}),
+        )
+        .await;
+    assert_eq!(
+        res.problem(422, "return_url_not_registered")["field"],
+        "return_url"
+    );
+    let settings = app
+        .put(
+            "/v1/hosted-page",
+            Some(&shop),
+            json!({"return_origins": ["https://shop.example"]}),
+        )
+        .await;
+    assert_eq!(
+        settings.ok(200)["return_origins"],
+        json!(["https://shop.example"])
+    );
+    assert_eq!(settings.ok(200)["frame_ancestors"], json!([]));
+    let elsewhere = app
+        .create_request(
+            &shop,
+            json!({"amount": "1.00", "return_url": "https://evil.example/phish"}),
+        )
+        .await;
+    elsewhere.problem(422, "return_url_not_registered");
     let open = link(
         &app,
         &shop,

@@ -182,6 +182,9 @@ fn insert(
     public_url: &str,
 ) -> ApiResult<RequestView> {
     let merchant = q::find(c, merchant_id)?.ok_or_else(ApiError::internal)?;
+    if let Some(url) = &v.return_url {
+        crate::services::links::check_return_url(c, merchant_id, url)?;
+    }
     let (eur, original) = if v.currency == "EUR" {
         (v.amount, None)
     } else {

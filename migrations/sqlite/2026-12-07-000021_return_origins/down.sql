@@ -1,0 +1,1 @@
+ALTER TABLE hosted_page_settings DROP COLUMN return_origins;
