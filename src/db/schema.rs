@@ -442,9 +442,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ended_sessions (jti) {
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     document_chunks,
+    ended_sessions,
     link_pushes,
     sandbox_clocks,
     auto_reload_settings,

@@ -5,7 +5,7 @@ use super::accounts::authenticate;
 use crate::auth::jwt::Audience;
 use crate::auth::opaque;
 use crate::db::models::{NewRefreshToken, RefreshToken};
-use crate::db::schema::refresh_tokens as rt;
+use crate::db::schema::{ended_sessions as es, refresh_tokens as rt};
 use crate::db::{write_tx, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -153,4 +153,36 @@ fn tokens(state: &AppState, account_id: i64, refresh_token: String) -> ApiResult
         expires_in: ttl,
         refresh_token,
     })
+}
+
+/// Ends a hosted-page session before its expiry: its token (`jti`) is refused from now on,
+/// on every instance.
+pub async fn end_page_session(
+    state: &AppState,
+    jti: String,
+    expires_at: NaiveDateTime,
+) -> ApiResult<()> {
+    state
+        .db
+        .run(move |c| {
+            let insert = diesel::insert_into(es::table)
+                .values((es::jti.eq(&jti), es::expires_at.eq(expires_at)))
+                .on_conflict_do_nothing();
+            match c {
+                DbConn::Pg(pg) => insert.execute(pg)?,
+                DbConn::Sqlite(lite) => insert.execute(lite)?,
+            };
+            Ok(())
+        })
+        .await
+}
+
+/// Whether a hosted-page session was ended by logging out.
+pub fn page_session_ended(c: &mut DbConn, jti: &str) -> ApiResult<bool> {
+    Ok(es::table.find(jti).count().get_result::<i64>(c)? > 0)
+}
+
+/// Forgets ended sessions whose tokens have expired anyway.
+pub fn purge_ended(c: &mut DbConn, now: NaiveDateTime) -> ApiResult<usize> {
+    Ok(diesel::delete(es::table.filter(es::expires_at.le(now))).execute(c)?)
 }

@@ -5,6 +5,7 @@
 
 pub mod docs;
 pub mod events;
+pub mod forms;
 pub mod i18n;
 pub mod pay;
 pub mod stream_gate;

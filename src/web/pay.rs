@@ -99,25 +99,14 @@ async fn page(
         Some(a) if a.balance >= 0 => Some(a),
         _ => None,
     };
-    let csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| v.len() == 48)
-        .unwrap_or_else(random_token);
+    let nonce = super::forms::nonce(req).unwrap_or_else(random_token);
+    let csrf = super::forms::token(state.config.jwt_secret.expose().as_bytes(), &nonce);
     // Back from "send it to my app" (`sent=1`): say where the request went.
     let sent = req.query_string().split('&').any(|p| p == "sent=1");
-    let view = view(
-        state,
-        lang,
-        &found,
-        session.as_ref(),
-        error,
-        csrf.clone(),
-        sent,
-    );
+    let view = view(state, lang, &found, session.as_ref(), error, csrf, sent);
     let mut res = html(status, &view, &view.nonce, &found.frame_ancestors);
     let secure = secure_cookies(&state.config.public_url);
-    let _ = res.add_cookie(&cookie(CSRF_COOKIE, csrf, None, secure));
+    let _ = res.add_cookie(&cookie(CSRF_COOKIE, nonce, None, secure));
     res
 }
 
@@ -238,32 +227,34 @@ fn qr_svg(url: &str) -> String {
 
 /// The account behind a valid page session cookie, if any.
 async fn session_account(state: &AppState, req: &HttpRequest) -> Option<Account> {
-    let token = req.cookie(SESSION_COOKIE)?;
-    let claims = state
-        .jwt
-        .verify(token.value(), &[Audience::PayPage], state.clock.now())
-        .ok()?;
+    let claims = session_claims(state, req)?;
     let id = claims.account_id().ok()?;
     state
         .db
-        .run(move |c| Ok(crate::db::accounts::find(c, id)?))
+        .run(move |c| {
+            if crate::services::sessions::page_session_ended(c, &claims.jti)? {
+                return Ok(None);
+            }
+            Ok(crate::db::accounts::find(c, id)?)
+        })
         .await
         .ok()
         .flatten()
 }
 
-/// The form's fields, if its CSRF token matches the cookie (compared in constant time).
+/// The page session cookie's verified claims, if any.
+fn session_claims(state: &AppState, req: &HttpRequest) -> Option<crate::auth::jwt::Claims> {
+    let token = req.cookie(SESSION_COOKIE)?;
+    state
+        .jwt
+        .verify(token.value(), &[Audience::PayPage], state.clock.now())
+        .ok()
+}
+
+/// The form's fields, if it passes the CSRF checks (`web::forms`).
 fn checked_form(req: &HttpRequest, body: &[u8]) -> Option<HashMap<String, String>> {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-    let cookie = req.cookie(CSRF_COOKIE)?;
-    let sent = form.get("csrf")?;
-    let same = sent.len() == cookie.value().len()
-        && sent
-            .bytes()
-            .zip(cookie.value().bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    same.then_some(form)
+    let state = req.app_data::<web::Data<AppState>>()?;
+    super::forms::checked(req, state.config.jwt_secret.expose().as_bytes(), body)
 }
 
 fn csrf_refused(req: &HttpRequest) -> HttpResponse {
@@ -473,6 +464,15 @@ pub async fn logout(
     let id = id.into_inner();
     if checked_form(&req, &body).is_none() {
         return csrf_refused(&req);
+    }
+    // Ended on the server too: the token is refused even if a copy of the cookie lives on.
+    if let Some(claims) = session_claims(&state, &req) {
+        let until = chrono::DateTime::from_timestamp(claims.exp, 0)
+            .map_or_else(|| state.clock.now_naive(), |t| t.naive_utc());
+        if let Err(e) = crate::services::sessions::end_page_session(&state, claims.jti, until).await
+        {
+            return failure_page(&req, &e);
+        }
     }
     let mut res = back_to_page(&req, &id);
     let secure = secure_cookies(&state.config.public_url);

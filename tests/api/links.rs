@@ -291,13 +291,22 @@ async fn pay_is_refused(app: &TestApp, mr: &Value, username: &str, wanted: &str,
     b.quit().await;
 }
 
+/// The CSRF cookie a page set (`pinpay_csrf=…`) and the token its forms carry.
+async fn page_form(res: reqwest::Response) -> (String, String) {
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = res.text().await.unwrap();
+    let needle = "name=\"csrf\" value=\"";
+    let at = html.find(needle).expect("a form with a CSRF token") + needle.len();
+    let token = html[at..].split('"').next().unwrap().to_string();
+    (cookie, token)
+}
+
 /// Logs `username` in on the hosted page `page` through its form, as a browser would;
 /// returns the form's CSRF token and the cookies to send with the next form.
 async fn form_login(app: &TestApp, page: &str, username: &str) -> (String, String) {
     let res = app.client.get(page).send().await.unwrap();
-    let csrf_cookie = res.headers()["set-cookie"].to_str().unwrap();
-    let csrf_cookie = csrf_cookie.split(';').next().unwrap().to_string();
-    let csrf = csrf_cookie.trim_start_matches("pinpay_csrf=").to_string();
+    let (csrf_cookie, csrf) = page_form(res).await;
     let login = post_form(
         app,
         format!("{page}/login"),
@@ -451,26 +460,55 @@ async fn html_pages_carry_csp_and_forms_refuse_cross_site_posts() {
     assert_eq!(history(&app, &shop, id).await, ["created"]);
     assert_eq!(app.balance(&anna).await, "100.00");
 
-    // The page's own form: cookie and token match; session cookie is strict.
+    // The page's own form: the token is signed for the cookie; session cookie is strict.
     let res = raw(page.clone()).await.unwrap();
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
-    let token = cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("pinpay_csrf=")
-        .to_string();
-    let login = post_form(
-        &app,
-        format!("{page}/login"),
-        &format!("pinpay_csrf={token}"),
-        login_form(&token, "anna"),
-    )
-    .await;
+    let (cookie, token) = page_form(res).await;
+    let nonce = cookie.trim_start_matches("pinpay_csrf=").to_string();
+    // Made-up tokens fail: the cookie's own value, one character, another cookie's token.
+    let (_, other_token) = page_form(raw(page.clone()).await.unwrap()).await;
+    for forged in [nonce.as_str(), "a", other_token.as_str()] {
+        let res = post_form(
+            &app,
+            format!("{page}/login"),
+            &cookie,
+            login_form(forged, "anna"),
+        )
+        .await;
+        assert_eq!(res.status().as_u16(), 403, "{forged}");
+    }
+    // The right token from another site's page is refused too.
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let res = app
+            .client
+            .post(format!("{page}/login"))
+            .header("cookie", &cookie)
+            .header(name, value)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(login_form(&token, "anna"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 403, "{name}: {value}");
+    }
+    let login = app
+        .client
+        .post(format!("{page}/login"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", app.address.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(login_form(&token, "anna"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status().as_u16(), 303);
     let session = login.headers()["set-cookie"].to_str().unwrap();
     assert!(session.starts_with("pinpay_pay="), "{session}");
@@ -943,9 +981,7 @@ async fn links_last_72_hours_and_list_by_kind() {
 /// The page's "send it to my app" form, posted by a visitor who is not signed in.
 async fn push_form(app: &TestApp, page: &str, username: &str) -> reqwest::Response {
     let res = app.client.get(page).send().await.unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let csrf = cookie.trim_start_matches("pinpay_csrf=").to_string();
+    let (cookie, csrf) = page_form(res).await;
     post_form(
         app,
         format!("{page}/send-to-app"),
@@ -1012,4 +1048,52 @@ async fn naming_a_wallet_on_a_link_pushes_it_without_locking_out_the_real_payer(
         .unwrap()
         .starts_with("text/html"));
     assert_eq!(app.ledger_report().await["ok"], true);
+}
+
+/// Logging out ends the page session on the server: a copy of the session cookie kept
+/// from before (as an attacker with a stolen cookie would) signs in nobody afterwards.
+#[tokio::test]
+async fn logging_out_ends_the_page_session_on_the_server() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let (shop, anna) = shop_and_payer(&app, &receiver).await;
+    let mr = link(&app, &shop, json!({})).await;
+    let page = page_url(&app, &mr);
+    let (csrf, cookies) = form_login(&app, &page, "anna").await;
+    let signed_in = |cookies: String| {
+        let (app, page) = (&app, page.clone());
+        async move {
+            let res = app
+                .client
+                .get(&page)
+                .header("cookie", cookies)
+                .send()
+                .await
+                .unwrap();
+            res.text().await.unwrap().contains("@anna")
+        }
+    };
+    assert!(signed_in(cookies.clone()).await, "signed in before");
+    let out = post_form(
+        &app,
+        format!("{page}/logout"),
+        &cookies,
+        format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(out.status().as_u16(), 303);
+    // The old cookie, replayed: not signed in, and it cannot pay.
+    assert!(
+        !signed_in(cookies.clone()).await,
+        "the ended session is refused"
+    );
+    let pay = post_form(
+        &app,
+        format!("{page}/approve"),
+        &cookies,
+        format!("csrf={csrf}&pin={PIN}"),
+    )
+    .await;
+    assert_eq!(pay.status().as_u16(), 401);
+    assert_eq!(app.balance(&anna).await, "100.00");
 }

@@ -62,6 +62,7 @@ pub async fn sweep(state: &AppState, batch: i64) -> ApiResult<usize> {
                 crate::services::idempotency::purge(c, now)?;
                 crate::services::throttle::purge(c, now)?;
                 crate::services::documents::purge_incomplete(c, now)?;
+                crate::services::sessions::purge_ended(c, now)?;
                 Ok(due.len())
             })
         })
