@@ -89,6 +89,7 @@ pub const CATALOGUE: &[Problem] = &[
     p("route_not_found", 404, "No such route", "No route matches this path. The API reference is at `/docs`; sandbox routes exist only on a sandbox server."),
     p("statement_too_large", 422, "Statement too large", "The month holds more postings than one statement lists; export it in parts by date range from `/v1/transactions.csv`."),
     p("streams_busy", 503, "Event streams busy", "This instance holds as many event streams as it allows, so that they never starve the API. Retry after the `Retry-After` seconds (an EventSource does so by itself) or poll the status."),
+    p("superseded_token", 403, "Superseded API token", "A newer API token replaced this one, which still works during its grace period (`previous_valid_for`) but may not revoke tokens: a leaked old key must not lock out the new one. Revoke with the newest token or from the merchant's app session."),
     p("too_many_attempts", 429, "Too many attempts", "Too many failed passwords for this account or from this address. Wait the `Retry-After` seconds; the wait doubles with further failures and ends with a successful login."),
     p("too_many_connections", 429, "Too many connections", "This client address holds more open connections than one client may (`PINPAY_MAX_CONNECTIONS_PER_ADDRESS`); the connection is closed. Reuse connections, or wait the `Retry-After` seconds."),
     p("too_many_documents", 409, "Too many documents", "An application holds 20 documents at most."),

@@ -36,6 +36,8 @@ pub struct AnyCaller {
     pub account: Account,
     pub audience: Audience,
     pub expires_at: i64,
+    /// An API token's generation (older ones live on in a grace period).
+    pub generation: Option<i64>,
 }
 
 /// The operator, authenticated by `PINPAY_ADMIN_TOKEN`.
@@ -134,7 +136,7 @@ async fn authenticate(
 ) -> Result<AnyCaller, ApiError> {
     let state = state(&req)?;
     let token = VerifiedToken::of(&req, accepted)?;
-    let (audience, expires_at) = (token.audience, token.claims.exp);
+    let (audience, expires_at, generation) = (token.audience, token.claims.exp, token.claims.gen);
     let now = state.clock.now_naive();
     let account = state.db.run(move |c| token.admit(c, now)).await?;
     note_caller(&req, account.id);
@@ -142,6 +144,7 @@ async fn authenticate(
         account,
         audience,
         expires_at,
+        generation,
     })
 }
 
@@ -220,11 +223,30 @@ impl FromRequest for Operator {
 pub struct Merchant {
     pub account: Account,
     pub audience: Audience,
+    generation: Option<i64>,
 }
 
 impl Merchant {
     pub fn via_api(&self) -> bool {
         self.audience == Audience::MerchantApi
+    }
+
+    /// The merchant behind a verified Corporate+ API token.
+    pub fn from_api(api: MerchantApi) -> Self {
+        Self {
+            account: api.account,
+            audience: Audience::MerchantApi,
+            generation: None,
+        }
+    }
+
+    /// An older API token still inside the grace period a newer one gave it: it works,
+    /// but may not revoke tokens (a leaked old key must not lock out the new one).
+    pub fn superseded(&self) -> bool {
+        self.via_api()
+            && self
+                .generation
+                .is_some_and(|g| g < self.account.api_token_generation)
     }
 }
 
@@ -251,6 +273,7 @@ impl FromRequest for Merchant {
             Ok(Self {
                 account: caller.account,
                 audience: caller.audience,
+                generation: caller.generation,
             })
         })
     }

@@ -46,10 +46,7 @@ pub async fn create_bulk(
     key: IdempotencyKey,
     body: ApiJson<create::BulkRequest>,
 ) -> ApiResult<HttpResponse> {
-    let caller = Merchant {
-        account: caller.account,
-        audience: crate::auth::jwt::Audience::MerchantApi,
-    };
+    let caller = Merchant::from_api(caller);
     let raw = body.raw.clone();
     idempotent(
         &state,
