@@ -5,6 +5,8 @@ use std::fmt;
 const DEV_PEPPER: &str = "pinpay-development-pepper-not-for-production";
 const DEV_RELOAD_SECRET: &str = "pinpay-sandbox-reload-secret";
 const MIN_SECRET_BYTES: usize = 32;
+/// The operator token's least estimated entropy in production (`domain::secrets`).
+const MIN_OPERATOR_TOKEN_BITS: f64 = 128.0;
 const MIN_PEPPER_BYTES: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -441,6 +443,12 @@ impl Config {
     }
 
     /// Checks the invariants the rest of the program relies on.
+    /// Whether the built-in sandbox reload provider still has its published MAC secret
+    /// (anyone can sign with it, so it is accepted from outside only in the sandbox).
+    pub fn published_reload_secret(&self) -> bool {
+        self.reload_sandbox_secret.expose() == DEV_RELOAD_SECRET
+    }
+
     /// The cap on event streams: as set, or a quarter of all connection slots (0), and
     /// never more than half of them, so streams always leave room for the API.
     pub fn stream_cap(&self) -> usize {
@@ -465,9 +473,12 @@ impl Config {
                 )));
             }
             if let Some(t) = &self.admin_token {
-                if t.expose().len() < MIN_SECRET_BYTES {
+                let bits = crate::domain::secrets::estimated_bits(t.expose());
+                if t.expose().len() < MIN_SECRET_BYTES || bits < MIN_OPERATOR_TOKEN_BITS {
                     return Err(ConfigError(format!(
-                        "PINPAY_ADMIN_TOKEN is too weak: at least {MIN_SECRET_BYTES} bytes are required"
+                        "PINPAY_ADMIN_TOKEN is too weak: at least {MIN_SECRET_BYTES} bytes and \
+                         {MIN_OPERATOR_TOKEN_BITS} bits of estimated entropy, no repeated pattern \
+                         (this one: about {bits:.0} bits); generate one with `openssl rand -hex 32`"
                     )));
                 }
             }
@@ -589,6 +600,33 @@ mod tests {
             prod,
             ("PINPAY_JWT_SECRET", STRONG),
             ("PINPAY_PEPPER", STRONG)
+        ])
+        .is_ok());
+        // An operator token a person made up: long enough, but a pattern.
+        for weak in [
+            "operator-token-".repeat(4),
+            "a".repeat(64),
+            "1234".repeat(10),
+        ] {
+            let message = err(&[
+                prod,
+                ("PINPAY_JWT_SECRET", STRONG),
+                ("PINPAY_PEPPER", STRONG),
+                ("PINPAY_ADMIN_TOKEN", &weak),
+            ]);
+            assert!(
+                message.contains("PINPAY_ADMIN_TOKEN is too weak"),
+                "{weak}: {message}"
+            );
+        }
+        assert!(load(&[
+            prod,
+            ("PINPAY_JWT_SECRET", STRONG),
+            ("PINPAY_PEPPER", STRONG),
+            (
+                "PINPAY_ADMIN_TOKEN",
+                "9f2c4e7a1b3d5f60718293a4b5c6d7e89f2c4e7a1b3d5f60"
+            ),
         ])
         .is_ok());
     }

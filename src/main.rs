@@ -69,6 +69,14 @@ fn init_logging() -> Result<(), String> {
 
 fn serve() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
+    if config.environment == pinpay::config::Environment::Development {
+        tracing::warn!(
+            "DEVELOPMENT MODE (PINPAY_ENV is not production): development secrets and \
+             defaults are accepted, the built-in sandbox reload provider is offered and \
+             callbacks may go to private addresses if allowed. Never take payments like this: \
+             set PINPAY_ENV=production (it refuses weak secrets) or PINPAY_ENV=sandbox."
+        );
+    }
     match pinpay::startup::raise_open_files_limit() {
         Ok((before, after)) => {
             let connections = config.workers.max(1) * config.max_connections;

@@ -11,5 +11,6 @@ pub mod onboarding;
 pub mod pin_attempts;
 pub mod reload;
 pub mod requests;
+pub mod secrets;
 pub mod throttle;
 pub mod tiers;

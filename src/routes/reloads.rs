@@ -41,6 +41,7 @@ pub async fn confirm(
     provider: web::Path<String>,
     body: ApiJson<reloads::Confirmation>,
 ) -> ApiResult<HttpResponse> {
-    let view = reloads::confirm(&state, provider.into_inner(), body.into_inner()).await?;
+    let view =
+        reloads::confirm_from_outside(&state, provider.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -382,6 +382,24 @@ fn bad_mac() -> ApiError {
     ApiError::unauthenticated("The confirmation's MAC does not verify.")
 }
 
+/// A confirmation that arrived over HTTP. The sandbox provider's published default secret
+/// signs nothing from outside except on a sandbox server (anyone can compute it); the
+/// server's own simulated confirmations go through [`confirm`] directly.
+pub async fn confirm_from_outside(
+    state: &AppState,
+    provider: String,
+    conf: Confirmation,
+) -> ApiResult<OrderView> {
+    let sandbox_server = state.config.environment == crate::config::Environment::Sandbox;
+    if provider == "sandbox" && !sandbox_server && state.config.published_reload_secret() {
+        return Err(ApiError::unauthenticated(
+            "The sandbox provider's published secret is accepted only on a sandbox server; \
+             set PINPAY_RELOAD_SANDBOX_SECRET.",
+        ));
+    }
+    confirm(state, provider, conf).await
+}
+
 /// A provider's confirmation: books the top-up once if the MAC verifies, the order is
 /// pending, the amount and currency match it and the top-up limits hold. A refusal after
 /// the MAC verified is recorded on the order (and counts against auto-reload).

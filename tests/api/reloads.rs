@@ -231,3 +231,41 @@ async fn three_failed_reloads_in_a_row_turn_auto_reload_off() {
     assert_eq!(orders(&app, &anna).await.len(), 3);
     assert_eq!(app.balance(&anna).await, "96.00");
 }
+
+/// The sandbox provider's published default secret signs nothing from outside a sandbox
+/// server (anyone can compute it); on a sandbox server it does.
+#[tokio::test]
+async fn the_published_sandbox_secret_confirms_only_on_a_sandbox_server() {
+    for (environment, expected) in [
+        (pinpay::config::Environment::Development, 401),
+        (pinpay::config::Environment::Sandbox, 200),
+    ] {
+        let app = TestApp::spawn_with(|c| {
+            c.environment = environment;
+            c.reload_sandbox_delay_ms = 600_000;
+        })
+        .await;
+        let anna = app.wallet_user("anna").await;
+        let order = app
+            .post("/v1/reloads", Some(&anna), json!({"amount": "20.00"}))
+            .await;
+        let code = order.ok(201)["id"].as_str().unwrap().to_string();
+        let published = pinpay::domain::reload::mac(
+            "pinpay-sandbox-reload-secret",
+            &code,
+            "20.00",
+            "EUR",
+            "AUTHORISED",
+        );
+        let res = app
+            .post(
+                "/v1/reload/confirmations/sandbox",
+                None,
+                json!({"order_code": code, "amount": "20.00", "currency": "EUR", "status": "AUTHORISED", "mac": published}),
+            )
+            .await;
+        assert_eq!(res.status, expected, "{environment:?}: {}", res.body);
+        let booked = if expected == 200 { "20.00" } else { "0.00" };
+        assert_eq!(app.balance(&anna).await, booked);
+    }
+}
