@@ -110,6 +110,7 @@ pub const CATALOGUE: &[Problem] = &[
     p("verification_code_invalid", 422, "Verification code invalid", "The code does not match. `attempts_remaining` says how many tries are left before the code is void."),
     p("verification_code_voided", 422, "Verification code void", "Three wrong codes void the code; request a new verification payout (at most 3 a day)."),
     p("verification_limit_reached", 429, "Verification limit reached", "At most 3 verification payouts a day; retry after the `Retry-After` seconds."),
+    p("verification_pending", 409, "Verification payout on its way", "A verification payout was sent less than 5 days ago and its code is still valid: enter the code from its transfer subject (`POST /v1/me/bank-account/verify`). Each payout costs real money, so another is sent only after 5 days, after 3 wrong codes void it, or for a new bank account."),
 ];
 
 pub fn find(code: &str) -> Option<&'static Problem> {

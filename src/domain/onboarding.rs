@@ -10,6 +10,10 @@ pub const VERIFICATION_AMOUNT_CENTS: i64 = 2;
 /// Wrong codes before the code is void.
 pub const MAX_WRONG_CODES: i32 = 3;
 /// Verification payouts a merchant may ask for per calendar day.
+/// A verification payout on its way blocks another for this long (a SEPA transfer takes a
+/// business day or two; each payout costs real money), unless it was voided or the bank
+/// account changed.
+pub const RESEND_AFTER_DAYS: i64 = 5;
 pub const MAX_VERIFICATIONS_PER_DAY: i64 = 3;
 /// How long a code stays valid (a bank transfer takes a few days to arrive).
 pub const CODE_VALID_DAYS: i64 = 14;

@@ -159,6 +159,22 @@ pub async fn request_verification(
                     )
                     .retry_after(wait));
                 }
+                if let Some(open) = pending(c, id)? {
+                    let (sent, expires) = (open.5, open.6);
+                    let again = sent + Duration::days(rules::RESEND_AFTER_DAYS);
+                    if expires > now && again > now {
+                        return Err(ApiError::conflict(
+                            "verification_pending",
+                            format!(
+                                "A verification payout is on its way (sent {}); enter the code \
+                                 from its transfer subject. Another can be asked for from {}.",
+                                crate::routes::rfc3339(sent),
+                                crate::routes::rfc3339(again)
+                            ),
+                        )
+                        .retry_after((again - now).num_seconds().max(1) as u64));
+                    }
+                }
                 void_pending(c, id, now)?;
                 let code = rules::new_code();
                 let amount = Money::cents(rules::VERIFICATION_AMOUNT_CENTS);

@@ -354,15 +354,19 @@ async fn verification_is_limited_expires_and_a_new_iban_starts_over() {
         .await
         .problem(409, "bank_account_not_verified");
 
-    for _ in 0..3 {
-        app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
-            .await
-            .ok(201);
-    }
-    let limited = app
+    // One payout on its way at a time (each costs real money): another after 5 days.
+    app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+        .await
+        .ok(201);
+    let again = app
         .post("/v1/me/bank-account/verification", Some(&shop), json!({}))
         .await;
-    limited.problem(429, "verification_limit_reached");
+    again.problem(409, "verification_pending");
+    app.clock.advance(chrono::Duration::days(5));
+    let shop = app.access_token("shop").await;
+    app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+        .await
+        .ok(201);
 
     // A code is good for 14 days.
     app.clock.advance(chrono::Duration::days(15));
@@ -428,13 +432,40 @@ async fn verification_is_limited_expires_and_a_new_iban_starts_over() {
     app.post("/v1/payouts", Some(&shop), payout)
         .await
         .problem(409, "bank_account_not_verified");
-    // Five payouts were booked: four verifications and one withdrawal, all pending.
+    // A new account may be verified at once; at most 3 payouts a day (one was today).
+    // (The account is GB82WEST12345698765432 / WESTGB2L now; one payout went today.)
+    for (change, expected) in [
+        (None, 201),
+        (
+            Some(
+                json!({"iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "password": PASSWORD}),
+            ),
+            201,
+        ),
+        (
+            Some(
+                json!({"iban": "GB82WEST12345698765432", "bic": "WESTGB2L", "password": PASSWORD}),
+            ),
+            429,
+        ),
+    ] {
+        if let Some(change) = change {
+            app.put("/v1/me/bank-account", Some(&shop), change)
+                .await
+                .ok(200);
+        }
+        let asked = app
+            .post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+            .await;
+        assert_eq!(asked.status, expected, "{}", asked.body);
+    }
+    // Six payouts were booked: five verifications and one withdrawal, all pending.
     let all = app
         .get("/v1/admin/payouts?limit=100", Some(ADMIN_TOKEN))
         .await;
     let all = all.ok(200)["data"].as_array().unwrap().clone();
-    assert_eq!(all.len(), 5);
-    assert_eq!(all[0]["purpose"], "withdrawal");
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[2]["purpose"], "withdrawal");
     assert_eq!(app.ledger_report().await["ok"], true);
 }
 
