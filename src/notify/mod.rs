@@ -34,6 +34,9 @@ impl Channel {
 /// One message to one recipient. `subject` is used by e-mail only.
 #[derive(Clone, Debug)]
 pub struct Message {
+    /// Stable across retries of the same message: a gateway deduplicates on it (sends are
+    /// at least once: an instance that dies between the send and its record sends again).
+    pub id: String,
     pub channel: Channel,
     pub to: String,
     pub subject: String,

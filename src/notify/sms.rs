@@ -1,6 +1,8 @@
 //! SMS through an HTTP gateway: `POST {url}` with the JSON body
-//! `{"from": sender, "to": "+49…", "text": "…"}` and `Authorization: Bearer {token}`
-//! when a token is configured; any 2xx answer means accepted. A 4xx other than 408 and
+//! `{"id": "…", "from": sender, "to": "+49…", "text": "…"}`, the same id as
+//! `Idempotency-Key` (a retry of one message carries the same id, so the gateway can drop
+//! the duplicate), and `Authorization: Bearer {token}` when a token is configured; any 2xx
+//! answer means accepted. A 4xx other than 408 and
 //! 429 is a permanent refusal; anything else is retried.
 
 use super::{Message, SendError};
@@ -29,7 +31,8 @@ impl SmsGateway {
             .http
             .post(&self.url)
             .timeout(std::time::Duration::from_secs(15))
-            .json(&json!({"from": self.sender, "to": m.to, "text": m.text}));
+            .header("Idempotency-Key", &m.id)
+            .json(&json!({"id": m.id, "from": self.sender, "to": m.to, "text": m.text}));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }

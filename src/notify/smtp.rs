@@ -48,6 +48,8 @@ impl SmtpSender {
             .from(self.from.clone())
             .to(to)
             .subject(&m.subject)
+            // The same Message-ID on every retry: a receiver can tell a resend.
+            .message_id(Some(format!("<{}@pinpay>", m.id)))
             .header(ContentType::TEXT_PLAIN)
             .body(m.text.clone())
             .map_err(|e| SendError {

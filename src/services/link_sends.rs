@@ -281,6 +281,7 @@ fn compose(
         Channel::Sms => format!("{text} {link}"),
     };
     Ok(Message {
+        id: send.public_id.clone(),
         channel,
         to: send.recipient.clone(),
         subject: fill(t.mail_subject),

@@ -68,6 +68,7 @@ pub async fn run(state: AppState, notifier: Arc<Notifier>, mut shutdown: watch::
             };
             for (id, attempts, to, subject, text) in claimed {
                 let message = Message {
+                    id: format!("ntf_{id}"),
                     channel: Channel::Email,
                     to,
                     subject,

@@ -124,9 +124,12 @@ async fn place_with_acquirer(
         shopper: order.shopper,
         notification_url: format!("{}/v1/reload/confirmations/acquirer", config.public_url),
     };
+    // The order code is the acquirer's deduplication key: a placement retried after an
+    // instance died mid-send names the same order.
     let mut req = http
         .post(&a.url)
         .timeout(Duration::from_secs(10))
+        .header("Idempotency-Key", body.order_code)
         .json(&body);
     if let Some(password) = &a.password {
         req = req.basic_auth(&a.merchant_code, Some(password.expose()));

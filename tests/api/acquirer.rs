@@ -21,6 +21,8 @@ const MERCHANT: &str = "PINPAYTEST";
 #[derive(Default)]
 struct Acquirer {
     orders: Mutex<Vec<(String, Value)>>,
+    /// The `Idempotency-Key` of each order call.
+    keys: Mutex<Vec<String>>,
     unavailable_for: AtomicUsize,
     status: AtomicU16,
     port: AtomicU16,
@@ -38,6 +40,13 @@ async fn create_order(
         .unwrap_or_default()
         .to_string();
     let code = body["order_code"].as_str().unwrap_or_default().to_string();
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    a.keys.lock().unwrap().push(key);
     a.orders.lock().unwrap().push((auth, body.into_inner()));
     if a.unavailable_for
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -182,6 +191,11 @@ async fn a_reload_through_the_card_acquirer_is_placed_over_http_and_booked_by_it
     assert_eq!(auth, &format!("Basic {basic}"));
     assert_eq!(body["merchant_code"], MERCHANT);
     assert_eq!(body["order_code"], code.as_str());
+    assert_eq!(
+        acquirer.keys.lock().unwrap()[0],
+        code,
+        "the order code deduplicates"
+    );
     assert_eq!(
         (body["amount"].as_str(), body["currency"].as_str()),
         (Some("30.00"), Some("EUR"))

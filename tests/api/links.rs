@@ -808,11 +808,12 @@ async fn links_go_by_sms_and_bad_or_too_many_sends_are_refused() {
     let path = format!("/v1/money-requests/{id}/send");
     let send = |body: Value| app.post(&path, Some(&shop), body);
 
-    send(json!({"channel": "sms", "to": "+4915112345678"}))
-        .await
-        .ok(202);
+    let queued = send(json!({"channel": "sms", "to": "+4915112345678"})).await;
+    let queued = queued.ok(202).clone();
     let hits = gateway.wait_for(1).await;
     let sms: Value = hits[0].json();
+    // The message id a gateway deduplicates on: the send's id, the same on every retry.
+    assert_eq!(sms["id"], queued["id"], "{sms}");
     assert_eq!(sms["to"], "+4915112345678");
     assert_eq!(sms["from"], "PinPay Shop");
     assert_eq!(hits[0].authorization, "Bearer gateway-token");
