@@ -318,6 +318,13 @@ fn resource(path: &str, methods: &[&str]) -> actix_web::Resource {
         .map(|m| m.to_uppercase())
         .collect::<Vec<_>>()
         .join(", ");
+    // A hosted page's form address opened in the browser (a reload after a post, a
+    // bookmark) leads back to the page instead of an error.
+    if path.starts_with("/pay/{id}/") && methods == ["post"] {
+        return web::resource(path)
+            .route(web::get().to(crate::web::pay::form_address))
+            .default_service(web::to(move || routes::method_not_allowed(allow.clone())));
+    }
     web::resource(path).default_service(web::to(move || routes::method_not_allowed(allow.clone())))
 }
 

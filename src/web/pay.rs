@@ -454,6 +454,11 @@ pub async fn send_to_app(
     }
 }
 
+/// `GET` on a form's address (`/pay/{id}/login` and the like): 303 to the page.
+pub async fn form_address(req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    back_to_page(&req, &id.into_inner())
+}
+
 /// `POST /pay/{id}/logout`: ends the page session.
 pub async fn logout(
     state: web::Data<AppState>,

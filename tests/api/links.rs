@@ -1075,6 +1075,21 @@ async fn logging_out_ends_the_page_session_on_the_server() {
         }
     };
     assert!(signed_in(cookies.clone()).await, "signed in before");
+    // A form's address opened in the browser (a reload, a bookmark) leads to the page.
+    for form in ["login", "approve", "decline", "send-to-app", "logout"] {
+        let res = app
+            .client
+            .get(format!("{page}/{form}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 303, "{form}");
+        let to = res.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            to.starts_with(&format!("/pay/{}?lang=", mr["id"].as_str().unwrap())),
+            "{to}"
+        );
+    }
     let out = post_form(
         &app,
         format!("{page}/logout"),
