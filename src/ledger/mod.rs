@@ -201,6 +201,7 @@ pub fn charge_fee(
     payer: i64,
     fee: Money,
     related: i64,
+    description: &str,
     now: NaiveDateTime,
 ) -> ApiResult<()> {
     if fee == Money::ZERO {
@@ -214,7 +215,7 @@ pub fn charge_fee(
             legs: &[Leg::debit(payer, fee), Leg::credit(fees, fee)],
             related_id: Some(related),
             external_ref: None,
-            description: None,
+            description: Some(description),
         },
         now,
     )?;

@@ -96,7 +96,7 @@ pub async fn withdraw(
                     },
                     at,
                 )?;
-                ledger::charge_fee(c, account.id, fee, transaction_id, at)?;
+                ledger::charge_fee(c, account.id, fee, transaction_id, "Payout fee", at)?;
                 record(
                     c,
                     NewPayout {

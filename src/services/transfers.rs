@@ -101,7 +101,8 @@ pub async fn send(
                     },
                     at,
                 )?;
-                ledger::charge_fee(c, sender.id, fee, transaction_id, at)?;
+                let fee_for = format!("Fee on transfer to {}", recipient.username);
+                ledger::charge_fee(c, sender.id, fee, transaction_id, &fee_for, at)?;
                 Ok(Transfer {
                     transaction_id,
                     to: recipient.username,

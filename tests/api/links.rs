@@ -1035,6 +1035,10 @@ async fn naming_a_wallet_on_a_link_pushes_it_without_locking_out_the_real_payer(
         history(&app, &shop, id).await,
         ["created", "pushed", "approved"]
     );
+    // The shop's fee line names the payment by its id and the shop's order reference.
+    let txns = app.get("/v1/transactions?kind=fee", Some(&shop)).await;
+    let fee = txns.ok(200)["data"][0]["description"].clone();
+    assert_eq!(fee, format!("Fee on payment {id} (order-77)"), "{fee}");
 
     // Five pushes on one link, then it backs off (whatever the names).
     let other = link(&app, &shop, json!({})).await;

@@ -313,7 +313,12 @@ fn pay(
         },
         now,
     )?;
-    ledger::charge_fee(c, merchant.id, fee, txn, now)?;
+    // The fee line names what the merchant knows the payment by: its order reference.
+    let fee_for = match &row.reference {
+        Some(reference) => format!("Fee on payment {} ({reference})", row.public_id),
+        None => format!("Fee on payment {}", row.public_id),
+    };
+    ledger::charge_fee(c, merchant.id, fee, txn, &fee_for, now)?;
     row.status = "approved".into();
     row.fee = fee.as_cents();
     row.paid_by = Some(payer.id);
