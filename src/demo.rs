@@ -47,10 +47,12 @@ fn commands(base: &str, s: &Seeded) -> Vec<String> {
         "# Callbacks: set a URL you control (https and public, e.g. from webhook.site; a local".into(),
         "# http receiver needs PINPAY_CALLBACK_ALLOW_PRIVATE=true on the server), then uncomment:".into(),
         format!("# curl -s -XPUT $BASE/v1/callback-url -H \"Authorization: Bearer $SHOP\" {json} -d '{{\"url\":\"https://webhook.site/your-id\"}}'"),
-        format!("ID=$(curl -s -XPOST $BASE/v1/money-requests -H \"Authorization: Bearer $SHOP\" {json} -d '{{\"payer\":\"{}\",\"amount\":\"12.34\",\"description\":\"Demo order\"}}' | sed -E 's/.*\"id\":\"(mr_[A-Za-z0-9]+)\".*/\\1/'); echo $ID", s.wallet),
-        "curl -s $BASE/v1/wallet/money-requests -H \"Authorization: Bearer $ANNA\"".into(),
-        format!("curl -s -XPOST $BASE/v1/wallet/money-requests/$ID/approve -H \"Authorization: Bearer $ANNA\" {json} -d '{{\"pin\":\"{}\"}}'", s.pin),
-        "curl -s $BASE/v1/money-requests/$ID -H \"Authorization: Bearer $SHOP\"".into(),
+        // The request's id, or the server's problem and no $ID: the lines after it run
+        // only with an id (nothing is approved by accident, no problem text becomes $ID).
+        format!("RES=$(curl -s -XPOST $BASE/v1/money-requests -H \"Authorization: Bearer $SHOP\" {json} -d '{{\"payer\":\"{}\",\"amount\":\"12.34\",\"description\":\"Demo order\"}}'); ID=$(printf '%s' \"$RES\" | sed -nE 's/.*\"id\":\"(mr_[A-Za-z0-9]+)\".*/\\1/p'); [ -n \"$ID\" ] && echo $ID || echo \"STOPPED, the server answered: $RES\"", s.wallet),
+        "[ -n \"$ID\" ] && curl -s $BASE/v1/wallet/money-requests -H \"Authorization: Bearer $ANNA\"".into(),
+        format!("[ -n \"$ID\" ] && curl -s -XPOST $BASE/v1/wallet/money-requests/$ID/approve -H \"Authorization: Bearer $ANNA\" {json} -d '{{\"pin\":\"{}\"}}'", s.pin),
+        "[ -n \"$ID\" ] && curl -s $BASE/v1/money-requests/$ID -H \"Authorization: Bearer $SHOP\"".into(),
         "curl -s $BASE/v1/callbacks -H \"Authorization: Bearer $SHOP\"".into(),
     ]
 }
@@ -118,6 +120,58 @@ pub async fn seed(state: &AppState) -> ApiResult<Seeded> {
     seeded.base_url = crate::config::local_url(&state.config.bind);
     seeded.commands = commands(&seeded.base_url, &seeded);
     Ok(seeded)
+}
+
+/// Whether a PinPay server answers at `base` (a server already running when the demo
+/// starts signs tokens with its own secret, whatever this process was given).
+pub async fn server_at(base: &str) -> bool {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build();
+    let Ok(client) = client else { return false };
+    client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// The seeded accounts' tokens issued by the running server at `base` itself, so they
+/// work whatever secret it runs with; the earlier API token stays valid for a day.
+pub async fn tokens_from(base: &str, seeded: &mut Seeded) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        let request = client.post(format!("{base}{path}")).json(&body).send();
+        async move {
+            let res = request.await.map_err(|e| format!("{base}: {e}"))?;
+            let status = res.status();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            if !status.is_success() {
+                return Err(format!(
+                    "the server at {base} refused the demo's login ({status}): {body}; is it \
+                     running on the same DATABASE_URL?"
+                ));
+            }
+            Ok(body)
+        }
+    };
+    let login = |user: &str| serde_json::json!({"username": user, "password": PASSWORD});
+    let field =
+        |v: &serde_json::Value, name: &str| v[name].as_str().unwrap_or_default().to_string();
+    seeded.merchant_app_token = field(
+        &post("/v1/sessions", login(MERCHANT)).await?,
+        "access_token",
+    );
+    seeded.wallet_app_token = field(&post("/v1/sessions", login(WALLET)).await?, "access_token");
+    let mut api = login(MERCHANT);
+    api["previous_valid_for"] = serde_json::json!(86_400);
+    let issued = post("/v1/auth/tokens", api).await?;
+    seeded.merchant_api_token = field(&issued, "token");
+    if seeded.webhook_secret.is_none() {
+        seeded.webhook_secret = issued["webhook_secret"].as_str().map(str::to_string);
+    }
+    seeded.commands = commands(base, seeded);
+    Ok(())
 }
 
 async fn seed_accounts(state: &AppState) -> ApiResult<Seeded> {

@@ -134,9 +134,13 @@ fn demo(json: bool) -> Result<(), String> {
         );
     }
     // Tokens are signed with PINPAY_JWT_SECRET: without one, `serve` would pick another at
-    // random and refuse them. Keep one in .env, which `serve` reads too.
+    // random and refuse them. Keep one in .env, which `serve` reads too. A server already
+    // running signs with its own secret: then the tokens come from it (below), and .env
+    // stays as it is.
+    let base = pinpay::config::local_url(&config.bind);
+    let running = actix_web::rt::System::new().block_on(pinpay::demo::server_at(&base));
     let mut wrote_env = false;
-    if std::env::var("PINPAY_JWT_SECRET").is_err() {
+    if std::env::var("PINPAY_JWT_SECRET").is_err() && !running {
         let secret = pinpay::web::random_token();
         let mut env = std::fs::OpenOptions::new()
             .create(true)
@@ -150,7 +154,10 @@ fn demo(json: bool) -> Result<(), String> {
     }
     actix_web::rt::System::new().block_on(async move {
         let state = pinpay::startup::build_state(config, Clock::system()).await?;
-        let seeded = pinpay::demo::seed(&state).await.map_err(|e| e.to_string())?;
+        let mut seeded = pinpay::demo::seed(&state).await.map_err(|e| e.to_string())?;
+        if running {
+            pinpay::demo::tokens_from(&base, &mut seeded).await?;
+        }
         if json {
             println!("{}", serde_json::to_string_pretty(&seeded).map_err(|e| e.to_string())?);
             return Ok(());
@@ -160,7 +167,11 @@ fn demo(json: bool) -> Result<(), String> {
         if wrote_env {
             println!("  PINPAY_JWT_SECRET was unset: a new one is in ./.env, which `pinpay serve` reads");
         }
-        println!("\nStart the server from this directory (cargo run --release), then paste:\n");
+        if running {
+            println!("\nThe server at {base} is running and issued these tokens; paste:\n");
+        } else {
+            println!("\nStart the server from this directory (cargo run --release), then paste:\n");
+        }
         for line in &seeded.commands {
             println!("{line}");
         }

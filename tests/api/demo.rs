@@ -91,3 +91,79 @@ async fn the_demo_flow_runs_as_printed_and_a_second_run_keeps_the_first_token() 
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The newcomer's trap: the server is already running (with a secret of its own) when
+/// `pinpay demo` runs without PINPAY_JWT_SECRET. The demo finds the server, has it issue
+/// the tokens, leaves .env alone, and the pasted flow works; a failing call stops the
+/// flow instead of turning the problem into `$ID`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_demo_run_beside_a_running_server_uses_the_servers_tokens() {
+    let db = TestDb::create();
+    let dir = std::env::temp_dir().join(format!("pinpay-demo-{}", Receiver::free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = ServerProcess::start(
+        &db.url(),
+        &[(
+            "PINPAY_JWT_SECRET",
+            "a-secret-only-the-running-server-knows-0123456789",
+        )],
+    );
+    let port: u16 = server
+        .address()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_healthy(&reqwest::Client::new(), &server.address()).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_pinpay"))
+        .args(["demo", "--json"])
+        .current_dir(&dir)
+        .env_clear()
+        .env("DATABASE_URL", db.url())
+        .env("PINPAY_BIND", format!("127.0.0.1:{port}"))
+        .output()
+        .expect("run pinpay demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seeded: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        !dir.join(".env").exists(),
+        "no new secret written beside a running server"
+    );
+    let mut script: Vec<String> = seeded["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    script.push("echo; echo STATUS=$(curl -s $BASE/v1/money-requests/$ID -H \"Authorization: Bearer $SHOP\" | sed -E 's/.*\"status\":\"([a-z]+)\".*/\\1/')".into());
+    let run = |script: String| {
+        let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let printed = run(script.join("\n"));
+    assert!(printed.contains("STATUS=approved"), "{printed}");
+    // With a token the server refuses, the flow stops at the first call.
+    let broken = script
+        .iter()
+        .map(|line| {
+            if line.starts_with("export SHOP=") {
+                "export SHOP=not-a-token".to_string()
+            } else {
+                line.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let printed = run(broken);
+    assert!(
+        printed.contains("STOPPED, the server answered"),
+        "{printed}"
+    );
+    assert!(!printed.contains("\"pin\""), "{printed}");
+    let _ = std::fs::remove_dir_all(dir);
+}
