@@ -4,7 +4,7 @@ use super::pdf::{self, Doc, Weight};
 use crate::domain::calendar::Calendar;
 use crate::services::invoices::Invoice;
 
-pub fn pdf(inv: &Invoice, cal: &Calendar, issuer_url: &str) -> Vec<u8> {
+pub fn pdf(inv: &Invoice, cal: &Calendar, issuer_url: &str) -> Result<Vec<u8>, String> {
     let number = inv.display_number();
     let mut doc = Doc::new(
         &format!("PinPay invoice {number}"),

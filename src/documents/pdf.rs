@@ -1,15 +1,24 @@
-//! A small page layout over `pdf-writer`: A4 pages, the standard Helvetica fonts in
-//! WinAnsi encoding (text that `pdftotext` and screen readers can extract), left and
-//! right aligned text, rules and shaded bands, and a "page n of m" footer.
+//! A small page layout over `krilla`: A4 pages, DejaVu Sans (embedded and subsetted, so
+//! any script the font covers prints as itself: Hebrew, Greek, Polish, Cyrillic…, and
+//! `pdftotext` and screen readers can extract it), left and right aligned text, rules and
+//! shaded bands, and a "page n of m" footer. Coordinates are points from the bottom left.
 
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use krilla::color::luma;
+use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::metadata::Metadata;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, Stroke};
+use krilla::surface::Surface;
+use krilla::text::{Font, TextDirection};
+use krilla::Document;
+use std::sync::OnceLock;
 
 pub const WIDTH: f32 = 595.0;
 pub const HEIGHT: f32 = 842.0;
 pub const MARGIN: f32 = 50.0;
 
-const REGULAR: Name = Name(b"F1");
-const BOLD: Name = Name(b"F2");
+static REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 
 #[derive(Clone, Copy)]
 pub enum Weight {
@@ -17,11 +26,54 @@ pub enum Weight {
     Bold,
 }
 
+impl Weight {
+    fn ttf(self) -> &'static [u8] {
+        match self {
+            Weight::Regular => REGULAR_TTF,
+            Weight::Bold => BOLD_TTF,
+        }
+    }
+
+    fn font(self) -> Font {
+        static FONTS: OnceLock<(Font, Font)> = OnceLock::new();
+        let (regular, bold) = FONTS.get_or_init(|| {
+            let load =
+                |ttf: &'static [u8]| Font::new(ttf.into(), 0).expect("the shipped font loads");
+            (load(REGULAR_TTF), load(BOLD_TTF))
+        });
+        match self {
+            Weight::Regular => regular.clone(),
+            Weight::Bold => bold.clone(),
+        }
+    }
+}
+
+/// What a page shows, recorded until the document is written (the footer needs the
+/// page count).
+enum Mark {
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        weight: Weight,
+        gray: u8,
+        text: String,
+    },
+    Rule {
+        y: f32,
+        width: f32,
+    },
+    Band {
+        y: f32,
+        height: f32,
+    },
+}
+
 pub struct Doc {
     title: String,
     footer: String,
-    pages: Vec<Content>,
-    current: Content,
+    pages: Vec<Vec<Mark>>,
+    current: Vec<Mark>,
 }
 
 impl Doc {
@@ -30,151 +82,200 @@ impl Doc {
             title: title.to_string(),
             footer: footer.to_string(),
             pages: Vec::new(),
-            current: Content::new(),
+            current: Vec::new(),
         }
     }
 
     /// Text with its left edge at `x` and baseline at `y` (points from the bottom).
     pub fn text(&mut self, x: f32, y: f32, size: f32, weight: Weight, s: &str) {
-        let font = match weight {
-            Weight::Regular => REGULAR,
-            Weight::Bold => BOLD,
-        };
-        self.current
-            .begin_text()
-            .set_font(font, size)
-            .next_line(x, y)
-            .show(Str(&win_ansi(s)))
-            .end_text();
+        let text: String = s.chars().filter(|c| !c.is_control()).collect();
+        self.current.push(Mark::Text {
+            x,
+            y,
+            size,
+            weight,
+            gray: 0,
+            text,
+        });
     }
 
     /// Text with its right edge at `right`.
     pub fn text_right(&mut self, right: f32, y: f32, size: f32, weight: Weight, s: &str) {
-        let width = text_width(s, size);
+        let width = width_in(weight, s, size);
         self.text(right - width, y, size, weight, s);
     }
 
     /// A horizontal rule across the text width.
     pub fn rule(&mut self, y: f32, width: f32) {
-        self.current
-            .set_line_width(width)
-            .move_to(MARGIN, y)
-            .line_to(WIDTH - MARGIN, y)
-            .stroke();
+        self.current.push(Mark::Rule { y, width });
     }
 
     /// A light grey band behind a table row or heading.
     pub fn band(&mut self, y: f32, height: f32) {
-        self.current
-            .save_state()
-            .set_fill_gray(0.93)
-            .rect(MARGIN, y, WIDTH - 2.0 * MARGIN, height)
-            .fill_nonzero()
-            .restore_state();
+        self.current.push(Mark::Band { y, height });
     }
 
     pub fn new_page(&mut self) {
-        let done = std::mem::replace(&mut self.current, Content::new());
+        let done = std::mem::take(&mut self.current);
         self.pages.push(done);
     }
 
     /// The finished file.
-    pub fn finish(mut self) -> Vec<u8> {
+    pub fn finish(mut self) -> Result<Vec<u8>, String> {
         self.new_page();
-        let mut pdf = Pdf::new();
-        let (catalog, tree, regular, bold, info) = (
-            Ref::new(1),
-            Ref::new(2),
-            Ref::new(3),
-            Ref::new(4),
-            Ref::new(5),
-        );
-        let mut next = 6;
-        let mut alloc = || {
-            next += 1;
-            Ref::new(next - 1)
-        };
         let count = self.pages.len();
-        let ids: Vec<(Ref, Ref)> = (0..count).map(|_| (alloc(), alloc())).collect();
-        pdf.catalog(catalog).pages(tree);
-        pdf.pages(tree)
-            .kids(ids.iter().map(|(page, _)| *page))
-            .count(count as i32);
-        for (n, (mut content, (page_id, content_id))) in
-            self.pages.into_iter().zip(ids.iter().copied()).enumerate()
-        {
-            let footer = format!("{}  ·  page {} of {count}", self.footer, n + 1);
-            content
-                .set_fill_gray(0.4)
-                .begin_text()
-                .set_font(REGULAR, 8.0)
-                .next_line(MARGIN, 30.0)
-                .show(Str(&win_ansi(&footer)))
-                .end_text();
-            let mut page = pdf.page(page_id);
-            page.media_box(Rect::new(0.0, 0.0, WIDTH, HEIGHT))
-                .parent(tree)
-                .contents(content_id);
-            page.resources()
-                .fonts()
-                .pair(REGULAR, regular)
-                .pair(BOLD, bold);
+        let mut document = Document::new();
+        for (n, mut marks) in std::mem::take(&mut self.pages).into_iter().enumerate() {
+            marks.push(Mark::Text {
+                x: MARGIN,
+                y: 30.0,
+                size: 8.0,
+                weight: Weight::Regular,
+                gray: 102,
+                text: format!("{}  ·  page {} of {count}", self.footer, n + 1),
+            });
+            let settings = PageSettings::from_wh(WIDTH, HEIGHT).ok_or("page size")?;
+            let mut page = document.start_page_with(settings);
+            let mut surface = page.surface();
+            for mark in &marks {
+                draw(&mut surface, mark);
+            }
+            surface.finish();
             page.finish();
-            pdf.stream(content_id, &content.finish());
         }
-        for (id, name) in [(regular, "Helvetica"), (bold, "Helvetica-Bold")] {
-            pdf.type1_font(id)
-                .base_font(Name(name.as_bytes()))
-                .encoding_predefined(Name(b"WinAnsiEncoding"));
-        }
-        pdf.document_info(info)
-            .title(TextStr(&self.title))
-            .producer(TextStr("PinPay"));
-        pdf.finish()
+        document.set_metadata(
+            Metadata::new()
+                .title(self.title.clone())
+                .producer("PinPay".to_string()),
+        );
+        document
+            .finish()
+            .map_err(|e| format!("the PDF cannot be written: {e:?}"))
     }
 }
 
-/// The text in Windows-1252, the encoding the standard fonts use here; characters it
-/// lacks become `?`, control characters are dropped.
-fn win_ansi(s: &str) -> Vec<u8> {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .map(|c| match c {
-            ' '..='~' => c as u8,
-            '\u{a0}'..='\u{ff}' => c as u32 as u8,
-            '€' => 0x80,
-            '‚' => 0x82,
-            '„' => 0x84,
-            '…' => 0x85,
-            '‘' => 0x91,
-            '’' => 0x92,
-            '“' => 0x93,
-            '”' => 0x94,
-            '•' => 0x95,
-            '–' => 0x96,
-            '—' => 0x97,
-            _ => b'?',
-        })
-        .collect()
+fn draw(surface: &mut Surface<'_>, mark: &Mark) {
+    match mark {
+        Mark::Text {
+            x,
+            y,
+            size,
+            weight,
+            gray,
+            text,
+        } => {
+            surface.set_stroke(None);
+            surface.set_fill(Some(Fill {
+                paint: luma::Color::new(*gray).into(),
+                ..Fill::default()
+            }));
+            // Runs of right-to-left script are shaped right to left, in a line that reads
+            // left to right (the documents' direction).
+            let mut at = *x;
+            for (run, rtl) in runs(text) {
+                let direction = if rtl {
+                    TextDirection::RightToLeft
+                } else {
+                    TextDirection::LeftToRight
+                };
+                surface.draw_text(
+                    Point::from_xy(at, HEIGHT - y),
+                    weight.font(),
+                    *size,
+                    run,
+                    false,
+                    direction,
+                );
+                at += width_in(*weight, run, *size);
+            }
+        }
+        Mark::Rule { y, width } => {
+            let mut pb = PathBuilder::new();
+            pb.move_to(MARGIN, HEIGHT - y);
+            pb.line_to(WIDTH - MARGIN, HEIGHT - y);
+            if let Some(path) = pb.finish() {
+                surface.set_fill(None);
+                surface.set_stroke(Some(Stroke {
+                    width: *width,
+                    ..Stroke::default()
+                }));
+                surface.draw_path(&path);
+            }
+        }
+        Mark::Band { y, height } => {
+            let rect = Rect::from_xywh(MARGIN, HEIGHT - y - height, WIDTH - 2.0 * MARGIN, *height);
+            if let Some(path) = rect.and_then(|r| {
+                let mut pb = PathBuilder::new();
+                pb.push_rect(r);
+                pb.finish()
+            }) {
+                surface.set_stroke(None);
+                surface.set_fill(Some(Fill {
+                    paint: luma::Color::new(237).into(),
+                    ..Fill::default()
+                }));
+                surface.draw_path(&path);
+            }
+        }
+    }
 }
 
-/// The width of `s` in Helvetica at `size` points: exact for the digits, separators and
-/// signs that amounts use, an average for other characters.
-pub fn text_width(s: &str, size: f32) -> f32 {
-    let units: u32 = s
-        .chars()
-        .map(|c| match c {
-            '0'..='9' => 556,
-            '.' | ',' | ' ' | ':' => 278,
-            '-' => 333,
-            '+' => 584,
-            'E' => 667,
-            'U' | 'R' => 722,
-            'A'..='Z' => 690,
-            _ => 520,
+/// Whether `c` belongs to a right-to-left script (Hebrew, Arabic and their neighbours).
+fn is_rtl(c: char) -> bool {
+    matches!(c as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
+}
+
+/// `s` cut into runs of one direction: neutral characters (spaces, digits, punctuation)
+/// between two right-to-left characters belong to their run, elsewhere to the line's.
+fn runs(s: &str) -> Vec<(&str, bool)> {
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    let strong_rtl = |i: usize| is_rtl(chars[i].1);
+    let strong_ltr = |i: usize| chars[i].1.is_alphabetic() && !is_rtl(chars[i].1);
+    let dir: Vec<bool> = (0..chars.len())
+        .map(|i| {
+            if strong_rtl(i) {
+                return true;
+            }
+            if strong_ltr(i) {
+                return false;
+            }
+            let before = (0..i).rev().find(|&j| strong_rtl(j) || strong_ltr(j));
+            let after = (i + 1..chars.len()).find(|&j| strong_rtl(j) || strong_ltr(j));
+            before.is_some_and(strong_rtl) && after.is_some_and(strong_rtl)
         })
-        .sum();
-    units as f32 * size / 1000.0
+        .collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=chars.len() {
+        if i == chars.len() || dir[i] != dir[start] {
+            let (from, to) = (chars[start].0, chars.get(i).map_or(s.len(), |c| c.0));
+            out.push((&s[from..to], dir[start]));
+            start = i;
+        }
+    }
+    out
+}
+
+/// The advance width of `s` in the font of `weight` at `size` points.
+fn width_in(weight: Weight, s: &str, size: f32) -> f32 {
+    use skrifa::instance::{LocationRef, Size};
+    use skrifa::{FontRef, MetadataProvider};
+    let Ok(font) = FontRef::new(weight.ttf()) else {
+        return 0.0;
+    };
+    let charmap = font.charmap();
+    let metrics = font.glyph_metrics(Size::new(size), LocationRef::default());
+    s.chars()
+        .map(|c| {
+            let glyph = charmap.map(c).unwrap_or_default();
+            metrics.advance_width(glyph).unwrap_or(0.0)
+        })
+        .sum()
+}
+
+/// The width of `s` in the regular font at `size` points.
+pub fn text_width(s: &str, size: f32) -> f32 {
+    width_in(Weight::Regular, s, size)
 }
 
 /// `s` cut to fit `width` at `size` points, with an ellipsis when cut.
@@ -198,15 +299,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_is_encoded_for_the_standard_fonts() {
-        assert_eq!(win_ansi("Müller € 5"), b"M\xfcller \x80 5".to_vec());
-        assert_eq!(win_ansi("a\u{7}b✓"), b"ab?".to_vec());
+    fn right_to_left_runs_keep_their_numbers_and_spaces() {
+        assert_eq!(runs("Invoice 12"), vec![("Invoice 12", false)]);
+        assert_eq!(
+            runs("Company: שלום עולם Ltd"),
+            vec![("Company: ", false), ("שלום עולם", true), (" Ltd", false)]
+        );
+        assert_eq!(runs("אבג 5 דהו"), vec![("אבג 5 דהו", true)]);
+        assert!(runs("").is_empty());
     }
 
     #[test]
-    fn long_text_is_cut_with_an_ellipsis() {
+    fn widths_come_from_the_font_and_long_text_is_cut() {
+        assert!(text_width("WWW", 10.0) > text_width("iii", 10.0));
+        assert!(width_in(Weight::Bold, "Total", 10.0) > text_width("Total", 10.0));
         let cut = fit(&"x".repeat(200), 100.0, 9.0);
         assert!(cut.ends_with('…') && text_width(&cut, 9.0) <= 100.0);
         assert_eq!(fit("short", 100.0, 9.0), "short");
+    }
+
+    #[test]
+    fn a_document_embeds_its_font_and_keeps_non_latin_text() {
+        let mut doc = Doc::new("Test", "PinPay");
+        doc.text(
+            MARGIN,
+            700.0,
+            12.0,
+            Weight::Bold,
+            "Zażółć gęślą jaźń · Ελληνικά · עברית",
+        );
+        let bytes = doc.finish().unwrap();
+        assert!(bytes.starts_with(b"%PDF-"));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("FontFile2") || text.contains("DejaVu"),
+            "a font is embedded"
+        );
     }
 }

@@ -101,12 +101,12 @@ const ROW: f32 = 14.0;
 const SIZE: f32 = 8.5;
 /// Column left edges (and the two money columns' right edges).
 const X_DATE: f32 = pdf::MARGIN;
-const X_KIND: f32 = 128.0;
-const X_TEXT: f32 = 190.0;
+const X_KIND: f32 = 140.0;
+const X_TEXT: f32 = 200.0;
 const X_AMOUNT_RIGHT: f32 = 470.0;
 const X_BALANCE_RIGHT: f32 = pdf::WIDTH - pdf::MARGIN;
 
-pub fn pdf(s: &Statement, cal: &Calendar) -> Vec<u8> {
+pub fn pdf(s: &Statement, cal: &Calendar) -> Result<Vec<u8>, String> {
     let title = format!("PinPay statement {} – {}", s.month, s.username);
     let mut doc = Doc::new(
         &title,

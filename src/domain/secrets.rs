@@ -26,7 +26,7 @@ pub fn estimated_bits(s: &str) -> f64 {
     let per_char = f64::from(alphabet.max(2)).log2();
     // A string made of a repeated unit carries the unit's entropy only.
     let period = (1..=chars.len())
-        .find(|&p| chars.len() % p == 0 && chars.chunks(p).all(|c| c == &chars[..p]))
+        .find(|&p| chars.len().is_multiple_of(p) && chars.chunks(p).all(|c| c == &chars[..p]))
         .unwrap_or(chars.len());
     let mut distinct = chars[..period].to_vec();
     distinct.sort_unstable();

@@ -87,6 +87,10 @@ fn xlsx_failed(e: rust_xlsxwriter::XlsxError) -> ApiError {
     ApiError::internal_from("writing the workbook failed", e)
 }
 
+fn pdf_failed(e: String) -> ApiError {
+    ApiError::internal_from("writing the PDF failed", e)
+}
+
 #[derive(Serialize)]
 struct StatementView {
     object: &'static str,
@@ -170,7 +174,10 @@ pub async fn statement(
             let book = documents::statement::xlsx(&s, cal).map_err(xlsx_failed)?;
             attachment(format, &name, book)
         }
-        Format::Pdf => attachment(format, &name, documents::statement::pdf(&s, cal)),
+        Format::Pdf => {
+            let file = documents::statement::pdf(&s, cal).map_err(pdf_failed)?;
+            attachment(format, &name, file)
+        }
     })
 }
 
@@ -205,11 +212,9 @@ pub async fn invoice(
     Ok(match format {
         Format::Pdf => {
             let name = format!("pinpay-invoice-{}-{month}", inv.display_number());
-            attachment(
-                format,
-                &name,
-                documents::invoice::pdf(&inv, &state.calendar, &state.config.public_url),
-            )
+            let file = documents::invoice::pdf(&inv, &state.calendar, &state.config.public_url)
+                .map_err(pdf_failed)?;
+            attachment(format, &name, file)
         }
         _ => HttpResponse::Ok().json(InvoiceView {
             object: "invoice",

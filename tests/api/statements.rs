@@ -439,3 +439,74 @@ async fn fee_invoices_are_issued_once_a_month_has_ended_with_sequential_numbers(
         .problem(400, "invalid_query");
     assert_eq!(app.ledger_report().await["ok"], true);
 }
+
+/// Company names in Hebrew, Polish and Greek print as themselves in statements and fee
+/// invoices (the PDF embeds a Unicode font; nothing becomes `?`), as `pdftotext` reads
+/// them; one statement is rendered to PNG for a look (target/screenshots).
+#[tokio::test]
+async fn statements_and_invoices_print_hebrew_polish_and_greek_names() {
+    let app = TestApp::spawn().await;
+    app.clock.set(at("2027-01-15T12:00:00Z"));
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "100.00").await.ok(201);
+    let names = [
+        ("hebrew-shop", "חנות הפרחים בע״מ"),
+        ("polish-shop", "Zakład Łódź Gęś sp. z o.o."),
+        ("greek-shop", "Ελληνικά Προϊόντα Α.Ε."),
+    ];
+    for (username, company) in names {
+        app.post(
+            "/v1/accounts",
+            None,
+            json!({"kind": "corporate", "username": username, "password": PASSWORD,
+                   "email": format!("{username}@shop.example"), "company_name": company,
+                   "iban": crate::helpers::IBAN, "bic": "DEUTDEFF"}),
+        )
+        .await
+        .ok(201);
+        app.onboard(username).await;
+        let token = api_token(&app, username).await;
+        pay(&app, &token, &anna, "10.00").await;
+    }
+    app.clock.set(at("2027-02-02T09:00:00Z"));
+    for (username, company) in names {
+        let token = api_token(&app, username).await;
+        let statement = download(&app, &token, "/v1/statements/2027-01?format=pdf").await;
+        assert_eq!(statement.status, 200);
+        let text = pdf_text(&statement.bytes);
+        let invoice = download(&app, &token, "/v1/invoices/2027-01").await;
+        assert_eq!(invoice.status, 200);
+        let invoice_text = pdf_text(&invoice.bytes);
+        // pdftotext gives right-to-left text in reading order; compare the words.
+        for word in company.split_whitespace() {
+            assert!(
+                text.contains(word),
+                "{username} statement lacks {word:?}:\n{text}"
+            );
+            assert!(
+                invoice_text.contains(word),
+                "{username} invoice lacks {word:?}:\n{invoice_text}"
+            );
+        }
+        assert!(!text.contains('?'), "{text}");
+        if username == "hebrew-shop" {
+            render("statement-hebrew", &statement.bytes);
+            render("invoice-hebrew", &invoice.bytes);
+        }
+    }
+}
+
+/// Writes the PDF to target/screenshots and renders its first page to PNG (pdftoppm).
+fn render(name: &str, bytes: &[u8]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pdf = dir.join(format!("{name}.pdf"));
+    std::fs::write(&pdf, bytes).unwrap();
+    let rendered = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "70", "-singlefile"])
+        .arg(&pdf)
+        .arg(dir.join(name))
+        .status()
+        .expect("pdftoppm runs (poppler-utils)");
+    assert!(rendered.success());
+}
