@@ -6,7 +6,7 @@ use crate::auth::Merchant;
 use crate::db::models::Account;
 use crate::error::{ApiError, ApiResult};
 use crate::services::bank_account;
-use crate::services::documents::{self, Incoming};
+use crate::services::documents::Incoming;
 use crate::services::upgrade::{self, DocumentFile};
 use crate::state::AppState;
 use actix_multipart::Multipart;
@@ -171,6 +171,8 @@ async fn store(
         .to_string();
     let mut head = Vec::new();
     let mut broke = None;
+    // A field must not be polled again once it has ended (a file shorter than its head).
+    let mut ended = false;
     while head.len() < 16 {
         match field.next().await {
             Some(Ok(chunk)) => head.extend_from_slice(&chunk),
@@ -178,17 +180,20 @@ async fn store(
                 broke = Some(bad_form(format!("the upload broke off: {e}")));
                 break;
             }
-            None => break,
+            None => {
+                ended = true;
+                break;
+            }
         }
     }
     if let Some(e) = broke {
         return Err(e);
     }
-    let mut doc = documents::begin(state, account, kind, &filename, &head).await?;
+    let mut doc = upgrade::begin_document(state, account, kind, &filename, &head).await?;
     if let Err(e) = doc.append(state, &head).await {
         return abort(state, Some(doc), e).await;
     }
-    while let Some(chunk) = field.next().await {
+    while let Some(chunk) = if ended { None } else { field.next().await } {
         let done = match chunk {
             Ok(bytes) => doc.append(state, &bytes).await,
             Err(e) => Err(bad_form(format!("the upload broke off: {e}"))),

@@ -33,17 +33,7 @@ pub struct ApplicationView {
     pub decided_at: Option<String>,
 }
 
-#[derive(Serialize, Debug, Clone)]
-pub struct DocumentView {
-    pub id: String,
-    pub object: &'static str,
-    pub kind: String,
-    pub filename: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: String,
-    pub created_at: String,
-}
+pub use super::documents::DocumentView;
 
 /// The application's status as `GET /v1/me` shows it.
 #[derive(Serialize, Debug, Clone)]
@@ -55,8 +45,8 @@ pub struct ApplicationStatus {
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = ua)]
-pub(super) struct AppRow {
-    pub(super) id: i64,
+struct AppRow {
+    id: i64,
     public_id: String,
     account_id: i64,
     status: String,
@@ -66,7 +56,7 @@ pub(super) struct AppRow {
     decided_at: Option<NaiveDateTime>,
 }
 
-pub(super) fn latest(c: &mut DbConn, account_id: i64) -> ApiResult<Option<AppRow>> {
+fn latest(c: &mut DbConn, account_id: i64) -> ApiResult<Option<AppRow>> {
     Ok(ua::table
         .filter(ua::account_id.eq(account_id))
         .order(ua::id.desc())
@@ -150,7 +140,7 @@ pub async fn status(state: &AppState, account_id: i64) -> ApiResult<Option<Appli
         .await
 }
 
-pub(super) fn only_corporate(account: &Account) -> ApiResult<()> {
+fn only_corporate(account: &Account) -> ApiResult<()> {
     match AccountKind::from_db(&account.kind) {
         AccountKind::Corporate => Ok(()),
         AccountKind::CorporatePlus => Err(ApiError::conflict(
@@ -207,8 +197,23 @@ pub async fn current(state: &AppState, account: &Account) -> ApiResult<Applicati
         .await
 }
 
+/// Starts a document for the merchant's application (one that still takes documents);
+/// it streams in through `documents::Incoming`.
+pub async fn begin_document(
+    state: &AppState,
+    account: &Account,
+    kind: &str,
+    filename: &str,
+    first: &[u8],
+) -> ApiResult<super::documents::Incoming> {
+    only_corporate(account)?;
+    let id = account.id;
+    let application = move |c: &mut DbConn| Ok(editable(latest(c, id)?)?.id);
+    super::documents::begin(state, id, application, kind, filename, first).await
+}
+
 /// The application still takes documents and a submission: open, or rejected.
-pub(super) fn editable(row: Option<AppRow>) -> ApiResult<AppRow> {
+fn editable(row: Option<AppRow>) -> ApiResult<AppRow> {
     let row = row.ok_or_else(|| {
         ApiError::conflict(
             "no_open_application",
