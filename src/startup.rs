@@ -303,11 +303,11 @@ routes! {
     "/v1/sandbox/merchants" => { post => routes::sandbox::create_merchant }
     "/pay/{id}" => { get => crate::web::pay::show }
     "/pay/{id}/events" => { get => crate::web::events::pay }
-    "/pay/{id}/login" => { post => crate::web::pay::login }
-    "/pay/{id}/approve" => { post => crate::web::pay::approve }
-    "/pay/{id}/decline" => { post => crate::web::pay::decline }
-    "/pay/{id}/send-to-app" => { post => crate::web::pay::send_to_app }
-    "/pay/{id}/logout" => { post => crate::web::pay::logout }
+    "/pay/{id}/login" => { get => crate::web::pay::form_address, post => crate::web::pay::login }
+    "/pay/{id}/approve" => { get => crate::web::pay::form_address, post => crate::web::pay::approve }
+    "/pay/{id}/decline" => { get => crate::web::pay::form_address, post => crate::web::pay::decline }
+    "/pay/{id}/send-to-app" => { get => crate::web::pay::form_address, post => crate::web::pay::send_to_app }
+    "/pay/{id}/logout" => { get => crate::web::pay::form_address, post => crate::web::pay::logout }
 }
 
 /// A resource that answers other methods with 405 and an `Allow` header (rather than
@@ -318,13 +318,6 @@ fn resource(path: &str, methods: &[&str]) -> actix_web::Resource {
         .map(|m| m.to_uppercase())
         .collect::<Vec<_>>()
         .join(", ");
-    // A hosted page's form address opened in the browser (a reload after a post, a
-    // bookmark) leads back to the page instead of an error.
-    if path.starts_with("/pay/{id}/") && methods == ["post"] {
-        return web::resource(path)
-            .route(web::get().to(crate::web::pay::form_address))
-            .default_service(web::to(move || routes::method_not_allowed(allow.clone())));
-    }
     web::resource(path).default_service(web::to(move || routes::method_not_allowed(allow.clone())))
 }
 

@@ -193,10 +193,17 @@ pub async fn balance(state: &AppState, account_id: i64) -> ApiResult<i64> {
 #[serde(deny_unknown_fields)]
 pub struct HostedPageSettings {
     /// Origins (`https://shop.example`) allowed to show the page in an iframe; left out:
-    /// unchanged.
+    /// unchanged (`null` is refused, like any other non-list).
+    #[serde(default, deserialize_with = "list")]
     pub frame_ancestors: Option<Vec<String>>,
     /// Origins a request's `return_url` may lead to; left out: unchanged.
+    #[serde(default, deserialize_with = "list")]
     pub return_origins: Option<Vec<String>>,
+}
+
+/// A field that may be left out but, when present, is a list (not `null`).
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Vec::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Serialize)]

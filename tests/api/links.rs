@@ -906,6 +906,20 @@ async fn links_last_72_hours_and_list_by_kind() {
         json!(["https://shop.example"])
     );
     assert_eq!(settings.ok(200)["frame_ancestors"], json!([]));
+    // A field left out stays; null is not a list.
+    let null = app
+        .put(
+            "/v1/hosted-page",
+            Some(&shop),
+            json!({"return_origins": null}),
+        )
+        .await;
+    assert_eq!(null.status, 422, "{}", null.body);
+    let kept = app.get("/v1/hosted-page", Some(&shop)).await;
+    assert_eq!(
+        kept.ok(200)["return_origins"],
+        json!(["https://shop.example"])
+    );
     let elsewhere = app
         .create_request(
             &shop,
