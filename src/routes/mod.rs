@@ -15,6 +15,7 @@ pub mod reloads;
 pub mod sandbox;
 pub mod sessions;
 pub mod statements;
+pub mod upload_guard;
 pub mod version;
 pub mod wallet;
 

@@ -2,8 +2,10 @@
 //! payout's code) and `/v1/me/upgrade…` (the Corporate+ application and its documents).
 
 use super::extract::{ApiJson, ClientIp};
+use super::upload_guard::{self, Breach};
 use crate::auth::Merchant;
 use crate::db::models::Account;
+use crate::domain::onboarding::{too_large, MAX_DOCUMENT_BYTES};
 use crate::error::{ApiError, ApiResult};
 use crate::services::bank_account;
 use crate::services::documents::Incoming;
@@ -205,14 +207,56 @@ async fn store(
     Ok(doc)
 }
 
+/// `POST /v1/me/upgrade/documents`: the body passes `upload_guard` (size, part headers,
+/// pace) before the multipart parser reads it.
 pub async fn upload_document(
     state: web::Data<AppState>,
     merchant: Merchant,
-    form: Multipart,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let view = upload(&state, &merchant.account, form).await?;
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let multipart = content_type
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"));
+    if !multipart {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Upload documents as multipart/form-data with the fields kind and file.",
+        ));
+    }
+    let boundary = upload_guard::boundary(content_type)
+        .filter(|b| !b.is_empty() && b.len() <= 70)
+        .ok_or_else(|| bad_form("the multipart boundary is missing"))?;
+    let idle = state
+        .connections
+        .body_deadline(std::time::Duration::from_millis(
+            state.config.body_timeout_ms,
+        ));
+    let (body, breach) = upload_guard::guard(payload, &boundary, MAX_UPLOAD_BYTES, idle);
+    let form = Multipart::new(req.headers(), body);
+    let uploaded = upload(&state, &merchant.account, form).await;
+    let view = uploaded.map_err(|e| match breach.get() {
+        Some(Breach::TooLarge) => too_large(),
+        Some(Breach::HeaderTooLong) => bad_form("a part's header is longer than 8 KiB"),
+        Some(Breach::TooSlow) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The upload paused too long or took longer than two minutes.",
+        ),
+        None => e,
+    })?;
     Ok(HttpResponse::Created().json(view))
 }
+
+/// A document and the form around it.
+const MAX_UPLOAD_BYTES: usize = MAX_DOCUMENT_BYTES + 64 * 1024;
 
 pub async fn document(
     state: web::Data<AppState>,

@@ -616,3 +616,93 @@ async fn uploads_are_stored_in_chunks_within_a_daily_quota_and_broken_ones_leave
         .await
         .ok(201);
 }
+
+/// Sends an upload's head and then `body` in pieces of `piece` bytes every `every`;
+/// returns the server's answer (its first bytes) and how long it took to come.
+async fn raw_upload(
+    app: &TestApp,
+    token: &str,
+    body: Vec<u8>,
+    piece: usize,
+    every: std::time::Duration,
+) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/me/upgrade/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XB\r\nContent-Length: {}\r\n\r\n",
+        body.len() + 10_000_000
+    );
+    let started = std::time::Instant::now();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    for part in body.chunks(piece) {
+        if s.write_all(part).await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(every, s.read(&mut answer)).await {
+            Ok(Ok(n)) if n > 0 => {
+                return (
+                    String::from_utf8_lossy(&answer[..n]).into(),
+                    started.elapsed(),
+                )
+            }
+            Ok(_) => return (String::new(), started.elapsed()),
+            Err(_) => {}
+        }
+    }
+    let n = tokio::time::timeout(std::time::Duration::from_secs(30), s.read(&mut answer))
+        .await
+        .map_or(0, |r| r.unwrap_or(0));
+    (
+        String::from_utf8_lossy(&answer[..n]).into(),
+        started.elapsed(),
+    )
+}
+
+/// An upload whose part header never ends is cut off at 8 KiB (the multipart parser would
+/// buffer it without end), and one that pauses past the body deadline is answered 408;
+/// neither stores anything, and the server keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_part_header_or_a_stalled_upload_is_cut_off() {
+    let app = TestApp::spawn_with(|c| c.body_timeout_ms = 1000).await;
+    app.register_merchant("shop").await.ok(201);
+    let shop = app.access_token("shop").await;
+    app.post("/v1/me/upgrade", Some(&shop), json!({}))
+        .await
+        .ok(201);
+    let mut endless = b"--XB\r\nContent-Disposition: form-data; name=\"kind\"\r\nX-Pad: ".to_vec();
+    endless.extend(std::iter::repeat_n(b'A', 2 * 1024 * 1024));
+    let (answer, took) = raw_upload(
+        &app,
+        &shop,
+        endless,
+        16 * 1024,
+        std::time::Duration::from_millis(20),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("longer than 8 KiB"), "{answer}");
+    eprintln!("an endless part header was answered after {took:?}");
+    assert_eq!(app.get("/health", None).await.status, 200);
+
+    // A stalled upload: the header and a first piece, then nothing.
+    let mut stalled =
+        b"--XB\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\nother\r\n--XB\r\n\
+        Content-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF-1.4\n"
+            .to_vec();
+    stalled.extend(std::iter::repeat_n(b' ', 100));
+    let (answer, _) = raw_upload(
+        &app,
+        &shop,
+        stalled,
+        1 << 20,
+        std::time::Duration::from_millis(10),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert_eq!(documents_of(&app, &shop).await.len(), 0, "nothing stored");
+}
