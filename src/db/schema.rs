@@ -449,11 +449,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_addresses (account_bucket, address_bucket) {
+        account_bucket -> Text,
+        address_bucket -> Text,
+        last_success -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     document_chunks,
     ended_sessions,
     link_pushes,
+    login_addresses,
     sandbox_clocks,
     auto_reload_settings,
     reload_orders,

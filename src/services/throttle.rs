@@ -3,7 +3,7 @@
 //! failure) in one transaction before the password hash runs, so concurrent guesses cannot
 //! slip past the count; a success takes its count back.
 
-use crate::db::schema::auth_throttles as at;
+use crate::db::schema::{auth_throttles as at, login_addresses as la};
 use crate::db::{write_tx, DbConn};
 use crate::domain::throttle::{backoff_secs, Limits, RESET_AFTER_SECS};
 use crate::error::{ApiError, ApiResult};
@@ -75,9 +75,11 @@ fn admit_tx(c: &mut DbConn, buckets: &[(String, i32)], now: NaiveDateTime) -> Ap
         seen.push((bucket, failures, *free, wait));
     }
     // Throttle the guesser, not the owner: an account backing off still admits an attempt
-    // from an address with no recent failures (one try: a wrong one gives that address a
-    // failure, so it waits like the others). A blocked address always waits.
-    let clean_address = seen.len() > 1 && seen[1..].iter().all(|(_, f, _, _)| *f == 0);
+    // from an address its owner signed in from before, while that address has no
+    // failures (one try: a wrong one gives the address a failure, so it waits like the
+    // others). A fresh address waits, so rotating addresses gains a guesser nothing.
+    let clean_address =
+        seen.len() == 2 && seen[1].1 == 0 && known_address(c, &buckets[0].0, &buckets[1].0)?;
     for (i, (_, _, _, wait)) in seen.iter().enumerate() {
         match wait {
             Some(_) if i == 0 && clean_address => {}
@@ -103,10 +105,14 @@ fn admit_tx(c: &mut DbConn, buckets: &[(String, i32)], now: NaiveDateTime) -> Ap
 /// back (it was counted as a failure in advance).
 pub async fn succeeded(state: &AppState, attempt: &Attempt) -> ApiResult<()> {
     let buckets = attempt.buckets.clone();
+    let now = state.clock.now_naive();
     state
         .db
         .run(move |c| {
             write_tx(c, |c| {
+                if let [(account, _), (address, _)] = buckets.as_slice() {
+                    remember_address(c, account, address, now)?;
+                }
                 let mut buckets = buckets.into_iter();
                 if let Some((account, _)) = buckets.next() {
                     diesel::delete(at::table.find(account)).execute(c)?;
@@ -141,8 +147,38 @@ pub async fn succeeded(state: &AppState, attempt: &Attempt) -> ApiResult<()> {
         .await
 }
 
-/// Forgets buckets quiet for longer than the reset period.
+/// Whether the account's owner has signed in from this address before.
+fn known_address(c: &mut DbConn, account: &str, address: &str) -> ApiResult<bool> {
+    let n: i64 = la::table.find((account, address)).count().get_result(c)?;
+    Ok(n > 0)
+}
+
+/// Remembers the address a right password came from, for `known_address`.
+fn remember_address(
+    c: &mut DbConn,
+    account: &str,
+    address: &str,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    diesel::delete(la::table.find((account, address))).execute(c)?;
+    diesel::insert_into(la::table)
+        .values((
+            la::account_bucket.eq(account),
+            la::address_bucket.eq(address),
+            la::last_success.eq(now),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// How long an address stays known without a sign-in from it.
+const KNOWN_FOR_DAYS: i64 = 90;
+
+/// Forgets buckets quiet for longer than the reset period, and addresses not used to sign
+/// in for 90 days.
 pub fn purge(c: &mut DbConn, now: NaiveDateTime) -> ApiResult<usize> {
+    diesel::delete(la::table.filter(la::last_success.le(now - Duration::days(KNOWN_FOR_DAYS))))
+        .execute(c)?;
     Ok(diesel::delete(
         at::table.filter(at::updated_at.le(now - Duration::seconds(RESET_AFTER_SECS))),
     )
