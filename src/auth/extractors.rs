@@ -40,6 +40,16 @@ pub struct AnyCaller {
     pub generation: Option<i64>,
 }
 
+impl AnyCaller {
+    /// An older API token still inside the grace period a newer one gave it.
+    pub fn superseded(&self) -> bool {
+        self.audience == Audience::MerchantApi
+            && self
+                .generation
+                .is_some_and(|g| g < self.account.api_token_generation)
+    }
+}
+
 /// The operator, authenticated by `PINPAY_ADMIN_TOKEN`.
 pub struct Operator;
 

@@ -90,6 +90,7 @@ pub async fn set_balance_alert(
     caller: AnyCaller,
     body: ApiJson<balance_alerts::AlertSettings>,
 ) -> ApiResult<HttpResponse> {
+    super::not_superseded(caller.superseded())?;
     let view = balance_alerts::set(&state, &caller.account, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -14,6 +14,7 @@ pub async fn set_url(
     merchant: Merchant,
     body: ApiJson<settings::UrlUpdate>,
 ) -> ApiResult<HttpResponse> {
+    super::not_superseded(merchant.superseded())?;
     Ok(HttpResponse::Ok()
         .json(settings::set_url(&state, merchant.account.id, body.into_inner()).await?))
 }
@@ -22,6 +23,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     merchant: Merchant,
 ) -> ApiResult<HttpResponse> {
+    super::not_superseded(merchant.superseded())?;
     let rotated = settings::rotate(&state, merchant.account.id).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))

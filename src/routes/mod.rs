@@ -134,3 +134,17 @@ pub fn problem_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
         res.map_body(|_, b| EitherBody::right(b)),
     ))
 }
+
+/// Only the newest API token, or the merchant's app session, may revoke tokens or change
+/// settings (callback URL and secret, hosted page, alerts, auto-reload): an older token in
+/// its grace period keeps working for payments, but a leaked one cannot take the shop over.
+pub fn not_superseded(superseded: bool) -> crate::error::ApiResult<()> {
+    if superseded {
+        return Err(crate::error::ApiError::forbidden(
+            "superseded_token",
+            "This API token has been replaced and lives on only in its grace period; revoke \
+             tokens and change settings with the newest token or from the app.",
+        ));
+    }
+    Ok(())
+}

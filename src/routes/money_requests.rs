@@ -235,6 +235,7 @@ pub async fn set_hosted_page(
     caller: Merchant,
     body: ApiJson<links::HostedPageSettings>,
 ) -> ApiResult<HttpResponse> {
+    super::not_superseded(caller.superseded())?;
     Ok(HttpResponse::Ok()
         .json(links::set_settings(&state, caller.account.id, body.into_inner()).await?))
 }

@@ -17,6 +17,7 @@ pub async fn set_auto_reload(
     caller: AnyCaller,
     body: ApiJson<reloads::AutoReloadSettings>,
 ) -> ApiResult<HttpResponse> {
+    super::not_superseded(caller.superseded())?;
     let view = reloads::set_settings(&state, &caller.account, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -2,7 +2,7 @@
 
 use super::extract::{ApiJson, ClientIp};
 use crate::auth::Merchant;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::services::{api_tokens, sessions};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -45,7 +45,7 @@ pub async fn revoke_api_tokens(
     state: web::Data<AppState>,
     merchant: Merchant,
 ) -> ApiResult<HttpResponse> {
-    not_superseded(&merchant)?;
+    super::not_superseded(merchant.superseded())?;
     api_tokens::revoke_all(&state, merchant.account.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -63,19 +63,7 @@ pub async fn revoke_api_token(
     merchant: Merchant,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    not_superseded(&merchant)?;
+    super::not_superseded(merchant.superseded())?;
     api_tokens::revoke(&state, &merchant.account, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Only the newest API token, or the merchant's app session, may revoke tokens.
-fn not_superseded(merchant: &Merchant) -> ApiResult<()> {
-    if merchant.superseded() {
-        return Err(ApiError::forbidden(
-            "superseded_token",
-            "This API token has been replaced and lives on only in its grace period; revoke \
-             tokens with the newest token or from the app.",
-        ));
-    }
-    Ok(())
 }

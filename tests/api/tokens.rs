@@ -209,7 +209,49 @@ async fn an_old_key_in_its_grace_period_cannot_revoke_the_new_one() {
     app.delete("/v1/auth/tokens", Some(&old))
         .await
         .problem(403, "superseded_token");
+    // Nor may it change the shop's settings: callbacks, their secret, the hosted page,
+    // alerts, auto-reload.
+    for (method, path, body) in [
+        (
+            "PUT",
+            "/v1/callback-url",
+            json!({"url": "https://evil.example/hook"}),
+        ),
+        ("POST", "/v1/callback-secret/rotate", json!({})),
+        (
+            "PUT",
+            "/v1/hosted-page",
+            json!({"frame_ancestors": ["https://evil.example"]}),
+        ),
+        (
+            "PUT",
+            "/v1/me/balance-alert",
+            json!({"threshold": "5.00", "recipients": ["x@evil.example"], "enabled": true}),
+        ),
+        (
+            "PUT",
+            "/v1/me/auto-reload",
+            json!({"enabled": false, "replenish_amount": "10.00", "recurring_amount": "20.00", "provider": "sandbox"}),
+        ),
+    ] {
+        let res = app
+            .request(
+                method,
+                path,
+                Some(&old),
+                Some(crate::helpers::RawBody::Json(body)),
+            )
+            .await;
+        res.problem(403, "superseded_token");
+    }
     assert!(works(&app, &new, None).await, "the new key lives");
+    app.put(
+        "/v1/hosted-page",
+        Some(&new),
+        json!({"frame_ancestors": []}),
+    )
+    .await
+    .ok(200);
     // The newest key revokes the old one; the app session could revoke all.
     let res = app
         .delete(&format!("/v1/auth/tokens/{old_id}"), Some(&new))
