@@ -122,7 +122,7 @@ pub struct Config {
     /// `net.core.somaxconn`); a burst of new connections beyond it waits for SYN retries.
     pub listen_backlog: u32,
     /// Open connections one client address may hold (0: no cap, e.g. behind a proxy
-    /// that caps them itself); beyond it a connection is answered 429 and closed.
+    /// that caps them itself); beyond it a connection is closed as soon as it is accepted.
     pub max_connections_per_address: usize,
     /// The head and body deadline while more than half the connection slots are taken
     /// (and for a connection over its address's cap).

@@ -1,14 +1,12 @@
 //! Who holds the server's connection slots: each client address may hold a bounded number
-//! of connections (beyond it the next request is answered 429 and the connection closed),
-//! and while more than half the slots are taken a connection that has not sent its request
-//! head, or its body, within a short deadline is cut off. One client opening connections
+//! of connections (beyond it a new connection is closed as soon as it is accepted, so it
+//! never holds a slot), and while more than half the slots are taken a connection that
+//! has not sent its request head, or its body, within a short deadline is cut off. One client opening connections
 //! (slow heads, slow bodies, event streams) can so never take the slots of everyone else.
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
-use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::HttpResponse;
 use std::any::Any;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -112,7 +110,13 @@ impl Gate {
             return;
         };
         let held = self.hold(peer.ip());
-        if held.over_cap || self.under_pressure() {
+        if held.over_cap {
+            // Closed at once: the client sees the connection end (reset) before any answer.
+            let _ = socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Both);
+            extensions.insert(held);
+            return;
+        }
+        if self.under_pressure() {
             // A duplicate of the socket's descriptor: shutting it down ends the
             // connection, and it can never name another connection's socket.
             if let Ok(socket) = socket2::SockRef::from(socket).try_clone() {
@@ -129,31 +133,14 @@ impl Gate {
     }
 }
 
-/// Middleware: marks the connection's head as arrived, and answers a connection over its
-/// address's cap with 429 and `Connection: close`.
+/// Middleware: marks the connection's head as arrived (a connection under the pressure
+/// deadline is then left alone).
 pub async fn admit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let over_cap = req.conn_data::<Held>().is_some_and(|held| {
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(held) = req.conn_data::<Held>() {
         held.started.store(true, Ordering::Relaxed);
-        held.over_cap
-    });
-    if over_cap {
-        let problem = crate::error::ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_connections",
-            "This client address holds too many open connections; close some and retry.",
-        )
-        .retry_after(1);
-        let mut res: HttpResponse = actix_web::ResponseError::error_response(&problem);
-        res.head_mut()
-            .set_connection_type(actix_web::http::ConnectionType::Close);
-        res.headers_mut().insert(
-            header::CONNECTION,
-            header::HeaderValue::from_static("close"),
-        );
-        return Ok(req.into_response(res).map_into_right_body());
     }
-    Ok(next.call(req).await?.map_into_left_body())
+    next.call(req).await
 }
