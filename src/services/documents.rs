@@ -80,19 +80,25 @@ fn quota_exceeded(quota: Quota, verified: bool, retry_after: i64) -> ApiError {
 }
 
 /// The merchant's uploads in the quota window: count, bytes, and the oldest one's time.
+/// An upload still under way counts as the largest document it may become, so uploads
+/// started together cannot each claim the same remaining quota.
 fn window_usage(
     c: &mut DbConn,
     account_id: i64,
     since: NaiveDateTime,
 ) -> ApiResult<(i64, i64, Option<NaiveDateTime>)> {
-    let rows: Vec<(i64, NaiveDateTime)> = doc::table
+    let rows: Vec<(i64, bool, NaiveDateTime)> = doc::table
         .inner_join(ua::table.on(ua::id.eq(doc::application_id)))
         .filter(ua::account_id.eq(account_id))
         .filter(doc::created_at.ge(since))
-        .select((doc::size, doc::created_at))
+        .select((doc::size, doc::complete, doc::created_at))
         .load(c)?;
-    let bytes = rows.iter().map(|(s, _)| s).sum();
-    let oldest = rows.iter().map(|(_, at)| *at).min();
+    let reserved = |(size, complete, _): &(i64, bool, NaiveDateTime)| match complete {
+        true => *size,
+        false => (*size).max(rules::MAX_DOCUMENT_BYTES as i64),
+    };
+    let bytes = rows.iter().map(reserved).sum();
+    let oldest = rows.iter().map(|(_, _, at)| *at).min();
     Ok((rows.len() as i64, bytes, oldest))
 }
 

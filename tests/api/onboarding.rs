@@ -706,3 +706,34 @@ async fn an_endless_part_header_or_a_stalled_upload_is_cut_off() {
     assert!(answer.contains("request_timeout"), "{answer}");
     assert_eq!(documents_of(&app, &shop).await.len(), 0, "nothing stored");
 }
+
+/// Uploads started together cannot each claim the same remaining quota: an upload under
+/// way counts as the largest document it may become (five 9 MiB uploads at once from an
+/// unverified merchant store at most 20 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_stay_within_the_daily_quota() {
+    let app = TestApp::spawn().await;
+    app.register_merchant("shop").await.ok(201);
+    let shop = app.access_token("shop").await;
+    app.post("/v1/me/upgrade", Some(&shop), json!({}))
+        .await
+        .ok(201);
+    let nine = big_pdf(9);
+    let uploads = (0..5).map(|i| {
+        let (app, shop, nine) = (&app, shop.clone(), nine.clone());
+        async move { upload(app, &shop, "other", &format!("n{i}.pdf"), &nine).await }
+    });
+    let answers = futures::future::join_all(uploads).await;
+    let stored = answers.iter().filter(|r| r.status == 201).count();
+    assert!(answers.iter().all(|r| r.status == 201 || r.status == 429));
+    let bytes: i64 = documents_of(&app, &shop)
+        .await
+        .iter()
+        .map(|d| d["size"].as_i64().unwrap())
+        .sum();
+    eprintln!("{stored} of 5 concurrent 9 MiB uploads stored, {bytes} bytes");
+    assert!(
+        stored >= 1 && bytes <= 20 * 1024 * 1024,
+        "{stored} stored, {bytes} bytes"
+    );
+}
