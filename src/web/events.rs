@@ -160,12 +160,19 @@ pub async fn wallet(
     user: AppUser,
 ) -> Result<HttpResponse, ApiError> {
     let me = user.account.id;
+    let left = user.expires_at - state.clock.now().timestamp();
+    if left <= 0 {
+        // Inside the verifier's leeway: a stream would end at once and the app reconnect
+        // in a loop; refreshing the session is what it needs.
+        return Err(ApiError::unauthenticated(
+            "The access token is missing, invalid or expired.",
+        ));
+    }
     let pass = match enter(&state, &req, format!("wallet:{me}")) {
         Ok(p) => p,
         Err(e) => return Ok(refused(e)),
     };
-    let token_left =
-        Duration::from_secs((user.expires_at - state.clock.now().timestamp()).max(0) as u64);
+    let token_left = Duration::from_secs(left as u64);
     let ends = lifetime(&state, Some(token_left));
     let mut changes = state.db.changes.subscribe();
     let (tx, rx) = mpsc::channel(64);

@@ -38,7 +38,9 @@ fn same_origin(req: &HttpRequest) -> bool {
     match h(header::ORIGIN.as_str()) {
         None => true,
         Some(origin) => {
-            let host = req.connection_info().host().to_string();
+            // The request's own Host header: forwarding headers a client may set itself
+            // are not trusted here.
+            let host = h(header::HOST.as_str()).unwrap_or_default().to_string();
             url::Url::parse(origin)
                 .ok()
                 .and_then(|u| {

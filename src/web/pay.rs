@@ -262,8 +262,20 @@ fn csrf_refused(req: &HttpRequest) -> HttpResponse {
     super::error_page(req, StatusCode::FORBIDDEN, t.error_title, t.err_csrf)
 }
 
+/// Whether `id` could be a request's id at all (letters, digits, `_` and `-`): anything
+/// else is no page (and would not fit a `Location` header).
+fn plausible_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// 303 back to the page, in the same language.
 fn back_to_page(req: &HttpRequest, id: &str) -> HttpResponse {
+    if !plausible_id(id) {
+        return not_found_page(req);
+    }
     HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,
@@ -310,7 +322,12 @@ async fn refused(state: &AppState, req: &HttpRequest, id: String, e: ApiError) -
         return back_to_page(req, &id);
     }
     let t = language(req).t();
-    page(state, req, id, Some(explain(t, &e)), e.status).await
+    let mut res = page(state, req, id, Some(explain(t, &e)), e.status).await;
+    if let Some(secs) = e.retry_after {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    res
 }
 
 fn failure_page(req: &HttpRequest, e: &ApiError) -> HttpResponse {
@@ -467,6 +484,9 @@ pub async fn logout(
     body: web::Bytes,
 ) -> HttpResponse {
     let id = id.into_inner();
+    if !plausible_id(&id) {
+        return not_found_page(&req);
+    }
     if checked_form(&req, &body).is_none() {
         return csrf_refused(&req);
     }

@@ -1108,6 +1108,24 @@ async fn logging_out_ends_the_page_session_on_the_server() {
             "{to}"
         );
     }
+    // An id no request can have (a control character) is no page, and ends nothing.
+    let bad = format!("{}/pay/a%0a", app.address);
+    let res = app
+        .client
+        .get(format!("{bad}/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let res = post_form(
+        &app,
+        format!("{bad}/logout"),
+        &cookies,
+        format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 404);
+    assert!(signed_in(cookies.clone()).await, "still signed in");
     let out = post_form(
         &app,
         format!("{page}/logout"),

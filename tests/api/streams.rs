@@ -284,6 +284,11 @@ async fn the_wallet_stream_ends_when_its_session_expires() {
         .await
         .ok(201);
     assert_eq!(app.get("/v1/wallet/events", Some(&anna)).await.status, 401);
+    // Just past its expiry, inside the verifier's few seconds of leeway, the token opens no
+    // stream either (it would end at once, and the app reconnect in a loop).
+    let fresh = app.access_token("anna").await;
+    app.clock.advance(chrono::Duration::seconds(15 * 60 + 2));
+    assert_eq!(app.get("/v1/wallet/events", Some(&fresh)).await.status, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
