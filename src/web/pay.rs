@@ -262,13 +262,13 @@ fn csrf_refused(req: &HttpRequest) -> HttpResponse {
     super::error_page(req, StatusCode::FORBIDDEN, t.error_title, t.err_csrf)
 }
 
-/// Whether `id` could be a request's id at all (letters, digits, `_` and `-`): anything
+/// Whether `id` could be a request's id at all (`mr_` and letters or digits): anything
 /// else is no page (and would not fit a `Location` header).
 fn plausible_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
+    id.len() <= 64
         && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            .strip_prefix("mr_")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// 303 back to the page, in the same language.
