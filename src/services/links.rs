@@ -89,9 +89,7 @@ pub async fn push(
                     return Ok(Settled::Done(()));
                 }
                 let payer = match known_shape {
-                    true => q::find_by_username(c, &name)?
-                        .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
-                        .filter(|a| a.id != row.merchant_id),
+                    true => wallet_for(c, &name, &row)?,
                     false => None,
                 };
                 let Some(payer) = payer else {
@@ -109,15 +107,7 @@ pub async fn push(
                     DbConn::Sqlite(lite) => insert.execute(lite)?,
                 };
                 if pushed > 0 {
-                    record(
-                        c,
-                        row.id,
-                        "pushed",
-                        "payer_page",
-                        Some(&payer.username),
-                        now,
-                    )?;
-                    crate::db::changes::note(c, &row.public_id, Some(payer.id))?;
+                    announce(c, &row, "pushed", &payer, now)?;
                 }
                 Ok(Settled::Done(()))
             })
@@ -149,27 +139,40 @@ pub async fn address(state: &AppState, public_id: String, username: String) -> A
                         "This payment request is already addressed to a wallet.",
                     )));
                 }
-                let payer = q::find_by_username(c, &name)?
-                    .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
-                    .filter(|a| a.id != row.merchant_id)
-                    .ok_or_else(unknown_wallet)?;
+                let payer = wallet_for(c, &name, &row)?.ok_or_else(unknown_wallet)?;
                 diesel::update(mr::table.find(row.id).filter(mr::payer_id.is_null()))
                     .set((mr::payer_id.eq(payer.id), mr::updated_at.eq(now)))
                     .execute(c)?;
-                record(
-                    c,
-                    row.id,
-                    "addressed",
-                    "payer_page",
-                    Some(&payer.username),
-                    now,
-                )?;
-                crate::db::changes::note(c, &row.public_id, Some(payer.id))?;
+                announce(c, &row, "addressed", &payer, now)?;
                 Ok(Settled::Done(()))
             })
         })
         .await?
         .into_result()
+}
+
+/// The wallet named `name` that may pay `row`: not a system account, not its merchant.
+fn wallet_for(
+    c: &mut DbConn,
+    name: &str,
+    row: &MoneyRequest,
+) -> ApiResult<Option<crate::db::models::Account>> {
+    Ok(q::find_by_username(c, name)?
+        .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
+        .filter(|a| a.id != row.merchant_id))
+}
+
+/// The link went to `payer`'s inbox: on its history, and to that wallet's stream.
+fn announce(
+    c: &mut DbConn,
+    row: &MoneyRequest,
+    event: &str,
+    payer: &crate::db::models::Account,
+    now: chrono::NaiveDateTime,
+) -> ApiResult<()> {
+    record(c, row.id, event, "payer_page", Some(&payer.username), now)?;
+    crate::db::changes::note(c, &row.public_id, Some(payer.id))?;
+    Ok(())
 }
 
 fn unknown_wallet() -> ApiError {

@@ -7,15 +7,27 @@ use crate::receiver::Receiver;
 use std::process::Command;
 
 fn demo(db_url: &str, port: u16, dir: &std::path::Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_pinpay"))
+    demo_with(db_url, port, dir, Some(JWT_SECRET))
+}
+
+/// `pinpay demo --json` in `dir` with only these settings (`secret`: PINPAY_JWT_SECRET).
+fn demo_with(
+    db_url: &str,
+    port: u16,
+    dir: &std::path::Path,
+    secret: Option<&str>,
+) -> serde_json::Value {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pinpay"));
+    command
         .args(["demo", "--json"])
         .current_dir(dir)
         .env_clear()
         .env("DATABASE_URL", db_url)
-        .env("PINPAY_BIND", format!("127.0.0.1:{port}"))
-        .env("PINPAY_JWT_SECRET", JWT_SECRET)
-        .output()
-        .expect("run pinpay demo");
+        .env("PINPAY_BIND", format!("127.0.0.1:{port}"));
+    if let Some(secret) = secret {
+        command.env("PINPAY_JWT_SECRET", secret);
+    }
+    let out = command.output().expect("run pinpay demo");
     assert!(
         out.status.success(),
         "{}",
@@ -24,12 +36,15 @@ fn demo(db_url: &str, port: u16, dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("demo --json prints JSON")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_demo_flow_runs_as_printed_and_a_second_run_keeps_the_first_token() {
+/// A fresh database, a folder to run the demo in, and a server process on them with
+/// `extra` settings, healthy; and its port.
+async fn server_and_folder(
+    extra: &[(&str, &str)],
+) -> (TestDb, std::path::PathBuf, ServerProcess, u16) {
     let db = TestDb::create();
     let dir = std::env::temp_dir().join(format!("pinpay-demo-{}", Receiver::free_port()));
     std::fs::create_dir_all(&dir).unwrap();
-    let server = ServerProcess::start(&db.url(), &[]);
+    let server = ServerProcess::start(&db.url(), extra);
     let port: u16 = server
         .address()
         .rsplit(':')
@@ -38,6 +53,12 @@ async fn the_demo_flow_runs_as_printed_and_a_second_run_keeps_the_first_token() 
         .parse()
         .unwrap();
     wait_healthy(&reqwest::Client::new(), &server.address()).await;
+    (db, dir, server, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_flow_runs_as_printed_and_a_second_run_keeps_the_first_token() {
+    let (db, dir, server, port) = server_and_folder(&[]).await;
     let first = demo(&db.url(), port, &dir);
     let second = demo(&db.url(), port, &dir);
     assert_eq!(first["base_url"], server.address());
@@ -98,38 +119,12 @@ async fn the_demo_flow_runs_as_printed_and_a_second_run_keeps_the_first_token() 
 /// flow instead of turning the problem into `$ID`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_demo_run_beside_a_running_server_uses_the_servers_tokens() {
-    let db = TestDb::create();
-    let dir = std::env::temp_dir().join(format!("pinpay-demo-{}", Receiver::free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = ServerProcess::start(
-        &db.url(),
-        &[(
-            "PINPAY_JWT_SECRET",
-            "a-secret-only-the-running-server-knows-0123456789",
-        )],
+    let secret = (
+        "PINPAY_JWT_SECRET",
+        "a-secret-only-the-running-server-knows-0123456789",
     );
-    let port: u16 = server
-        .address()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    wait_healthy(&reqwest::Client::new(), &server.address()).await;
-    let out = Command::new(env!("CARGO_BIN_EXE_pinpay"))
-        .args(["demo", "--json"])
-        .current_dir(&dir)
-        .env_clear()
-        .env("DATABASE_URL", db.url())
-        .env("PINPAY_BIND", format!("127.0.0.1:{port}"))
-        .output()
-        .expect("run pinpay demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seeded: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (db, dir, _server, port) = server_and_folder(&[secret]).await;
+    let seeded = demo_with(&db.url(), port, &dir, None);
     assert!(
         !dir.join(".env").exists(),
         "no new secret written beside a running server"

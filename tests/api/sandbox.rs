@@ -460,46 +460,48 @@ async fn a_clock_moved_through_one_instance_moves_the_others() {
 /// expires its own requests, not another merchant's; its API token (30 days) keeps
 /// working; and callbacks are signed with real time, so a Standard Webhooks verifier
 /// (which refuses timestamps more than 5 minutes off) accepts them.
+/// A new request of `token`'s merchant; its id.
+async fn new_request(app: &TestApp, token: &str, amount: &str) -> String {
+    let res = app.create_request(token, json!({ "amount": amount })).await;
+    res.ok(201)["id"].as_str().unwrap().to_string()
+}
+
+/// The request's status as its merchant reads it.
+async fn status_of(app: &TestApp, token: &str, id: &str) -> String {
+    let res = app
+        .get(&format!("/v1/money-requests/{id}"), Some(token))
+        .await;
+    res.ok(200)["status"].as_str().unwrap().to_string()
+}
+
+/// Moves `token`'s test clock.
+async fn advance(app: &TestApp, token: &str, seconds: i64) -> Value {
+    let res = app
+        .post(
+            "/v1/sandbox/clock",
+            Some(token),
+            json!({ "advance_seconds": seconds }),
+        )
+        .await;
+    res.ok(200).clone()
+}
+
 #[tokio::test]
 async fn a_test_clock_belongs_to_its_merchant_and_signatures_keep_real_time() {
     let app = sandbox().await;
     let receiver = Receiver::start().await;
     let (mover, _) = merchant(&app, &receiver).await;
     let (bystander, _) = merchant(&app, &receiver).await;
-    let mine = app
-        .create_request(&mover, json!({"amount": "2.00"}))
-        .await
-        .ok(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let theirs = app
-        .create_request(&bystander, json!({"amount": "3.00"}))
-        .await
-        .ok(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let moved = app
-        .post(
-            "/v1/sandbox/clock",
-            Some(&mover),
-            json!({"advance_seconds": 40 * 24 * 3600}),
-        )
-        .await;
-    assert_eq!(moved.ok(200)["offset_seconds"], 40 * 24 * 3600);
+    let mine = new_request(&app, &mover, "2.00").await;
+    let theirs = new_request(&app, &bystander, "3.00").await;
+    let moved = advance(&app, &mover, 40 * 24 * 3600).await;
+    assert_eq!(moved["offset_seconds"], 40 * 24 * 3600);
     // The mover's request expired; its token still works (real time).
-    let detail = app
-        .get(&format!("/v1/money-requests/{mine}"), Some(&mover))
-        .await;
-    assert_eq!(detail.ok(200)["status"], "expired");
+    assert_eq!(status_of(&app, &mover, &mine).await, "expired");
     // The bystander's clock and request did not move.
     let other = app.get("/v1/sandbox/clock", Some(&bystander)).await;
     assert_eq!(other.ok(200)["offset_seconds"], 0);
-    let detail = app
-        .get(&format!("/v1/money-requests/{theirs}"), Some(&bystander))
-        .await;
-    assert_eq!(detail.ok(200)["status"], "pending");
+    assert_eq!(status_of(&app, &bystander, &theirs).await, "pending");
     // The expiry's callback carries real time in its signature.
     let hits = receiver.wait_for(1).await;
     assert_eq!(event_type(&hits[0]), "money_request.expired");
@@ -510,26 +512,8 @@ async fn a_test_clock_belongs_to_its_merchant_and_signatures_keep_real_time() {
     );
     // A request created after the move follows the merchant's clock: its deadline is the
     // default 72 h from now, and a further move of 73 h expires it.
-    let later = app
-        .create_request(&mover, json!({"amount": "2.00"}))
-        .await
-        .ok(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.post(
-        "/v1/sandbox/clock",
-        Some(&mover),
-        json!({"advance_seconds": 73 * 3600}),
-    )
-    .await
-    .ok(200);
-    let detail = app
-        .get(&format!("/v1/money-requests/{later}"), Some(&mover))
-        .await;
-    assert_eq!(detail.ok(200)["status"], "expired");
-    let detail = app
-        .get(&format!("/v1/money-requests/{theirs}"), Some(&bystander))
-        .await;
-    assert_eq!(detail.ok(200)["status"], "pending");
+    let later = new_request(&app, &mover, "2.00").await;
+    advance(&app, &mover, 73 * 3600).await;
+    assert_eq!(status_of(&app, &mover, &later).await, "expired");
+    assert_eq!(status_of(&app, &bystander, &theirs).await, "pending");
 }
