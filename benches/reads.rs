@@ -293,6 +293,8 @@ fn plans(c: &mut DbConn, pg: bool, (shop, anna): (i64, i64)) {
         ("merchant list kind=link", format!("SELECT * FROM money_requests WHERE merchant_id = {shop} AND kind = 'link' ORDER BY id DESC LIMIT 21")),
         ("wallet inbox", format!("SELECT * FROM money_requests WHERE payer_id = {anna} ORDER BY id DESC LIMIT 21")),
         ("wallet inbox status=approved", format!("SELECT * FROM money_requests WHERE payer_id = {anna} AND status = 'approved' ORDER BY id DESC LIMIT 21")),
+        ("wallet inbox, pushed links", format!("SELECT * FROM money_requests WHERE payer_id IS NULL AND id IN (SELECT request_id FROM link_pushes WHERE account_id = {anna}) ORDER BY id DESC LIMIT 21")),
+        ("wallet stream fallback, pushed links", format!("SELECT public_id FROM money_requests WHERE payer_id IS NULL AND id IN (SELECT request_id FROM link_pushes WHERE account_id = {anna}) AND updated_at >= '{month_ago}' ORDER BY updated_at LIMIT 200")),
         ("transactions", format!("SELECT id FROM postings WHERE account_id = {anna} ORDER BY id DESC LIMIT 21")),
         ("transactions kind=payment", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'payment' ORDER BY id DESC LIMIT 21")),
         ("transactions kind=refund", format!("SELECT id FROM postings WHERE account_id = {anna} AND kind = 'refund' ORDER BY id DESC LIMIT 21")),

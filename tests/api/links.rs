@@ -1149,3 +1149,42 @@ async fn logging_out_ends_the_page_session_on_the_server() {
     assert_eq!(pay.status().as_u16(), 401);
     assert_eq!(app.balance(&anna).await, "100.00");
 }
+
+/// A wallet's inbox pages through requests addressed to it and links pushed to it
+/// together, newest first, each once (two branches merged page by page).
+#[tokio::test]
+async fn the_inbox_pages_addressed_requests_and_pushed_links_together() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let (shop, anna) = shop_and_payer(&app, &receiver).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mr = if i % 2 == 0 {
+            app.create_request(&shop, json!({"payer": "anna", "amount": "1.00"}))
+                .await
+                .ok(201)
+                .clone()
+        } else {
+            let mr = link(&app, &shop, json!({})).await;
+            let page = page_url(&app, &mr);
+            assert_eq!(push_form(&app, &page, "anna").await.status(), 303);
+            mr
+        };
+        ids.push(mr["id"].as_str().unwrap().to_string());
+    }
+    ids.reverse();
+    let mut seen: Vec<String> = Vec::new();
+    let mut path = "/v1/wallet/money-requests?limit=2".to_string();
+    loop {
+        let res = app.get(&path, Some(&anna)).await;
+        let body = res.ok(200).clone();
+        let data = body["data"].as_array().unwrap();
+        seen.extend(data.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        if body["has_more"] != true {
+            break;
+        }
+        let last = data.last().unwrap()["id"].as_str().unwrap();
+        path = format!("/v1/wallet/money-requests?limit=2&starting_after={last}");
+    }
+    assert_eq!(seen, ids);
+}

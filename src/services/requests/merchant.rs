@@ -117,7 +117,7 @@ pub async fn list(
             let listable = |r: &MoneyRequest| r.merchant_id == merchant_id;
             page(
                 c,
-                query,
+                vec![query],
                 starting_after,
                 listable,
                 limit,

@@ -199,28 +199,43 @@ pub fn status_filter(
 pub type ViewFn =
     fn(&mut DbConn, &mut view::Names, &MoneyRequest, &str) -> ApiResult<view::RequestView>;
 
-/// One page of `query` (newest first) after the `starting_after` request, which must be
-/// one `listable` admits, shown with `view` as of `now`; returns the views and whether
-/// more follow.
+/// One page (newest first) of the requests `branches` select, after the `starting_after`
+/// request, which must be one `listable` admits, shown with `view` as of `now`; returns
+/// the views and whether more follow. Each branch is read on its own index, a page at
+/// most, and the pages merged: an OR of differently indexed conditions in one query
+/// would make the planner walk the whole table.
 pub fn page(
     c: &mut DbConn,
-    mut query: mr::BoxedQuery<'static, crate::db::MultiBackend>,
+    branches: Vec<mr::BoxedQuery<'static, crate::db::MultiBackend>>,
     starting_after: Option<String>,
     listable: impl Fn(&MoneyRequest) -> bool,
     limit: i64,
     (view, public_url, now): (ViewFn, &str, NaiveDateTime),
 ) -> ApiResult<(Vec<view::RequestView>, bool)> {
-    if let Some(after) = starting_after {
-        let cursor = find_by_public_id(c, &after)?
-            .filter(|r| listable(r))
-            .ok_or_else(ApiError::unknown_cursor)?;
-        query = query.filter(mr::id.lt(cursor.id));
+    let cursor = match starting_after {
+        Some(after) => Some(
+            find_by_public_id(c, &after)?
+                .filter(|r| listable(r))
+                .ok_or_else(ApiError::unknown_cursor)?
+                .id,
+        ),
+        None => None,
+    };
+    let mut rows: Vec<MoneyRequest> = Vec::new();
+    for mut query in branches {
+        if let Some(cursor) = cursor {
+            query = query.filter(mr::id.lt(cursor));
+        }
+        rows.extend(
+            query
+                .order(mr::id.desc())
+                .limit(limit + 1)
+                .select(MoneyRequest::as_select())
+                .load(c)?,
+        );
     }
-    let mut rows: Vec<MoneyRequest> = query
-        .order(mr::id.desc())
-        .limit(limit + 1)
-        .select(MoneyRequest::as_select())
-        .load(c)?;
+    rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+    rows.dedup_by_key(|r| r.id);
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let mut names = view::Names::default();
