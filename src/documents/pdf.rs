@@ -256,12 +256,12 @@ fn runs(s: &str) -> Vec<(&str, bool)> {
     out
 }
 
-/// The advance width of `s` in the font of `weight` at `size` points.
-fn width_in(weight: Weight, s: &str, size: f32) -> f32 {
+/// The advance of each character of `s` in the font of `weight` at `size` points.
+fn advances(weight: Weight, s: &str, size: f32) -> Vec<f32> {
     use skrifa::instance::{LocationRef, Size};
     use skrifa::{FontRef, MetadataProvider};
     let Ok(font) = FontRef::new(weight.ttf()) else {
-        return 0.0;
+        return vec![0.0; s.chars().count()];
     };
     let charmap = font.charmap();
     let metrics = font.glyph_metrics(Size::new(size), LocationRef::default());
@@ -270,7 +270,12 @@ fn width_in(weight: Weight, s: &str, size: f32) -> f32 {
             let glyph = charmap.map(c).unwrap_or_default();
             metrics.advance_width(glyph).unwrap_or(0.0)
         })
-        .sum()
+        .collect()
+}
+
+/// The advance width of `s` in the font of `weight` at `size` points.
+fn width_in(weight: Weight, s: &str, size: f32) -> f32 {
+    advances(weight, s, size).iter().sum()
 }
 
 /// The width of `s` in the regular font at `size` points.
@@ -278,18 +283,24 @@ pub fn text_width(s: &str, size: f32) -> f32 {
     width_in(Weight::Regular, s, size)
 }
 
-/// `s` cut to fit `width` at `size` points, with an ellipsis when cut.
+/// `s` cut to fit `width` at `size` points, with an ellipsis when cut (the font is read
+/// once per call, not once per character).
 pub fn fit(s: &str, width: f32, size: f32) -> String {
-    if text_width(s, size) <= width {
+    let each = advances(Weight::Regular, s, size);
+    if each.iter().sum::<f32>() <= width {
         return s.to_string();
     }
-    let mut out = String::new();
-    for c in s.chars() {
-        if text_width(&format!("{out}{c}…"), size) > width {
-            break;
-        }
-        out.push(c);
-    }
+    let room = width - text_width("…", size);
+    let mut used = 0.0;
+    let mut out: String = s
+        .chars()
+        .zip(each)
+        .take_while(|(_, w)| {
+            used += w;
+            used <= room
+        })
+        .map(|(c, _)| c)
+        .collect();
     out.push('…');
     out
 }

@@ -108,9 +108,4 @@ impl StreamGate {
             subject,
         })
     }
-
-    /// Streams open now (for the metrics).
-    pub fn open(&self) -> usize {
-        self.lock().total
-    }
 }

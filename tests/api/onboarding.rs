@@ -529,11 +529,7 @@ async fn documents_of(app: &TestApp, token: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_are_stored_in_chunks_within_a_daily_quota_and_broken_ones_leave_nothing() {
     let app = TestApp::spawn().await;
-    app.register_merchant("shop").await.ok(201);
-    let shop = app.access_token("shop").await;
-    app.post("/v1/me/upgrade", Some(&shop), json!({}))
-        .await
-        .ok(201);
+    let shop = merchant_with_application(&app, "shop").await;
 
     // A file shorter than the bytes that tell its type (15 bytes): stored whole (the
     // upload's end is not read twice).
@@ -567,12 +563,7 @@ async fn uploads_are_stored_in_chunks_within_a_daily_quota_and_broken_ones_leave
     assert_eq!(documents_of(&app, &shop).await.len(), 3, "{problem}");
 
     // A broken-off upload (the connection closes part-way) keeps nothing either.
-    let other = app.register_merchant("other").await;
-    other.ok(201);
-    let other = app.access_token("other").await;
-    app.post("/v1/me/upgrade", Some(&other), json!({}))
-        .await
-        .ok(201);
+    let other = merchant_with_application(&app, "other").await;
     {
         use tokio::io::AsyncWriteExt;
         let crate::helpers::RawBody::Bytes(content_type, body) =
@@ -668,11 +659,7 @@ async fn raw_upload(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_part_header_or_a_stalled_upload_is_cut_off() {
     let app = TestApp::spawn_with(|c| c.body_timeout_ms = 1000).await;
-    app.register_merchant("shop").await.ok(201);
-    let shop = app.access_token("shop").await;
-    app.post("/v1/me/upgrade", Some(&shop), json!({}))
-        .await
-        .ok(201);
+    let shop = merchant_with_application(&app, "shop").await;
     let mut endless = b"--XB\r\nContent-Disposition: form-data; name=\"kind\"\r\nX-Pad: ".to_vec();
     endless.extend(std::iter::repeat_n(b'A', 2 * 1024 * 1024));
     let (answer, took) = raw_upload(
@@ -713,11 +700,7 @@ async fn an_endless_part_header_or_a_stalled_upload_is_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_uploads_stay_within_the_daily_quota() {
     let app = TestApp::spawn().await;
-    app.register_merchant("shop").await.ok(201);
-    let shop = app.access_token("shop").await;
-    app.post("/v1/me/upgrade", Some(&shop), json!({}))
-        .await
-        .ok(201);
+    let shop = merchant_with_application(&app, "shop").await;
     let nine = big_pdf(9);
     let uploads = (0..5).map(|i| {
         let (app, shop, nine) = (&app, shop.clone(), nine.clone());
@@ -736,4 +719,14 @@ async fn concurrent_uploads_stay_within_the_daily_quota() {
         stored >= 1 && bytes <= 20 * 1024 * 1024,
         "{stored} stored, {bytes} bytes"
     );
+}
+
+/// A registered Corporate merchant with an open Corporate+ application; its app token.
+async fn merchant_with_application(app: &TestApp, username: &str) -> String {
+    app.register_merchant(username).await.ok(201);
+    let token = app.access_token(username).await;
+    app.post("/v1/me/upgrade", Some(&token), json!({}))
+        .await
+        .ok(201);
+    token
 }
