@@ -208,6 +208,7 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         calendar: Calendar::new(tz),
         pin_gate: Default::default(),
         sends_wake: Default::default(),
+        notifications_wake: Default::default(),
         metrics: Default::default(),
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -247,6 +248,9 @@ routes! {
     "/v1/me/auto-reload" => { get => routes::reloads::auto_reload, put => routes::reloads::set_auto_reload }
     "/v1/reloads" => { post => routes::reloads::order, get => routes::reloads::list }
     "/v1/reload/confirmations/{provider}" => { post => routes::reloads::confirm }
+    "/v1/me/email" => { get => routes::onboarding::email }
+    "/v1/me/email/confirmation" => { post => routes::onboarding::send_email_code }
+    "/v1/me/email/confirm" => { post => routes::onboarding::confirm_email }
     "/v1/me/bank-account" => { get => routes::onboarding::bank_account, put => routes::onboarding::change_bank_account }
     "/v1/me/bank-account/verification" => { post => routes::onboarding::request_verification }
     "/v1/me/bank-account/verify" => { post => routes::onboarding::verify }

@@ -21,6 +21,8 @@ pub struct AppState {
     pub pin_gate: crate::services::pins::PinGate,
     /// Fired when a payment link is queued for sending (see `services::link_sends`).
     pub sends_wake: Arc<tokio::sync::Notify>,
+    /// Fired when an e-mail is queued for the account holder (see `services::notifications`).
+    pub notifications_wake: Arc<tokio::sync::Notify>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Outgoing calls to providers and gateways (redirects are not followed).
     pub http: reqwest::Client,

@@ -2,6 +2,8 @@
 //! and the server's settings.
 
 pub mod load;
+#[path = "../../tests/api/smtp.rs"]
+pub mod smtp;
 
 use pinpay::config::{Config, Secret};
 
@@ -25,6 +27,14 @@ pub fn config(db_url: &str) -> Config {
     c.bind = "127.0.0.1:0".into();
     c.jwt_secret = Secret::new("bench-jwt-secret-0123456789abcdef0123456789");
     c.admin_token = Some(Secret::new(ADMIN));
+    c.smtp = Some(pinpay::config::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: smtp::shared().0,
+        tls: pinpay::config::SmtpTls::None,
+        username: None,
+        password: None,
+        from: "PinPay <noreply@pinpay.bench>".into(),
+    });
     c
 }
 
@@ -77,8 +87,8 @@ pub fn fresh_database(prefix: &str) -> (String, Box<dyn FnOnce()>) {
     (url, cleanup)
 }
 
-/// Takes a registered Corporate merchant to Corporate+ the way a real one goes: the bank
-/// account verified by the payout's code, one document, the application submitted and
+/// Takes a registered Corporate merchant to Corporate+ the way a real one goes: the e-mail
+/// address confirmed by the mailed code, the bank account verified by the payout's code, one document, the application submitted and
 /// accepted by the operator.
 pub async fn onboard(client: &reqwest::Client, base: &str, name: &str, password: &str) {
     use serde_json::{json, Value};
@@ -106,6 +116,11 @@ pub async fn onboard(client: &reqwest::Client, base: &str, name: &str, password:
         .unwrap();
     let token = session["access_token"].as_str().unwrap().to_string();
     let post = reqwest::Method::POST;
+    let sent = call(post.clone(), "/v1/me/email/confirmation", &token, None).await;
+    let to = sent["email"].as_str().unwrap();
+    let code = smtp::confirmation_code(&smtp::shared().1, to).await;
+    let confirm = Some(json!({"code": code}));
+    call(post.clone(), "/v1/me/email/confirm", &token, confirm).await;
     call(
         post.clone(),
         "/v1/me/bank-account/verification",

@@ -35,6 +35,8 @@ pub struct Account {
     pub reload_threshold: Option<i64>,
     /// The time of the account's latest posting: the next one is booked no earlier.
     pub booking_clock: NaiveDateTime,
+    /// When the account's e-mail address was confirmed by the code mailed to it.
+    pub email_confirmed_at: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable, Debug)]

@@ -24,6 +24,7 @@ diesel::table! {
         alert_armed -> Bool,
         reload_threshold -> Nullable<BigInt>,
         booking_clock -> Timestamp,
+        email_confirmed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -280,6 +281,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_confirmations (account_id) {
+        account_id -> BigInt,
+        email -> Text,
+        code_hash -> Text,
+        failed_attempts -> Integer,
+        expires_at -> Timestamp,
+        window_start -> Timestamp,
+        sends -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     bank_verifications (id) {
         id -> BigInt,
         account_id -> BigInt,
@@ -473,6 +487,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     payouts,
     bank_verifications,
+    email_confirmations,
     upgrade_applications,
     application_documents,
     audit_log,

@@ -40,10 +40,25 @@ pub fn normalise_code(raw: &str) -> Result<String, ApiError> {
     if code.len() != CODE_LEN || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::invalid_field(
             "code",
-            "the 6-character code from the transfer's subject",
+            "the 6-character code of letters and digits you were sent",
         ));
     }
     Ok(code)
+}
+
+/// How long an e-mailed confirmation code stays valid.
+pub const EMAIL_CODE_VALID_HOURS: i64 = 24;
+/// Confirmation codes mailed to one account per rolling day.
+pub const MAX_EMAIL_CODES_PER_DAY: i32 = 5;
+
+/// The peppered hash a one-time code is kept as (the account's id binds it to its owner).
+pub fn code_hash(pepper: &str, account_id: i64, code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [pepper, "\n", &account_id.to_string(), "\n", code] {
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 /// What the transfer's subject says.

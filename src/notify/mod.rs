@@ -99,7 +99,7 @@ impl Notifier {
                     to = %m.to,
                     subject = %m.subject,
                     text = %m.text,
-                    "payment link sent to the log sink"
+                    "message delivered to the log sink"
                 );
                 Ok(())
             }

@@ -20,6 +20,8 @@ pub struct AccountView {
     pub iban: Option<String>,
     pub bic: Option<String>,
     pub pin_set: bool,
+    /// Whether the e-mail address is confirmed by the code mailed to it.
+    pub email_confirmed: bool,
     pub created_at: String,
     /// Merchants: whether the current bank account is verified.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,6 +42,7 @@ impl From<&Account> for AccountView {
             iban: a.iban.clone(),
             bic: a.bic.clone(),
             pin_set: a.pin_hash.is_some(),
+            email_confirmed: a.email_confirmed_at.is_some(),
             created_at: rfc3339(a.created_at),
             bank_account_verified: crate::domain::account::AccountKind::from_db(&a.kind)
                 .is_merchant()

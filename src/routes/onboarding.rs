@@ -3,13 +3,13 @@
 
 use super::extract::{ApiJson, ClientIp};
 use super::upload_guard::{self, Breach};
-use crate::auth::Merchant;
+use crate::auth::{AnyCaller, Merchant};
 use crate::db::models::Account;
 use crate::domain::onboarding::{too_large, MAX_DOCUMENT_BYTES};
 use crate::error::{ApiError, ApiResult};
-use crate::services::bank_account;
 use crate::services::documents::Incoming;
 use crate::services::upgrade::{self, DocumentFile};
+use crate::services::{bank_account, email_confirmation};
 use crate::state::AppState;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -47,6 +47,27 @@ pub async fn verify(
     body: ApiJson<bank_account::CodeEntry>,
 ) -> ApiResult<HttpResponse> {
     let view = bank_account::verify(&state, &merchant.account, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+pub async fn email(state: web::Data<AppState>, caller: AnyCaller) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(email_confirmation::view(&state, &caller.account).await?))
+}
+
+pub async fn send_email_code(
+    state: web::Data<AppState>,
+    caller: AnyCaller,
+) -> ApiResult<HttpResponse> {
+    let view = email_confirmation::send_code(&state, &caller.account).await?;
+    Ok(HttpResponse::Accepted().json(view))
+}
+
+pub async fn confirm_email(
+    state: web::Data<AppState>,
+    caller: AnyCaller,
+    body: ApiJson<email_confirmation::CodeEntry>,
+) -> ApiResult<HttpResponse> {
+    let view = email_confirmation::confirm(&state, &caller.account, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

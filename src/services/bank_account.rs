@@ -21,7 +21,6 @@ use crate::state::AppState;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The verification state shown to the merchant (and in `GET /v1/me`).
 #[derive(Serialize, Debug, Clone)]
@@ -42,14 +41,6 @@ pub struct VerificationView {
     pub requested_at: String,
     pub expires_at: String,
     pub attempts_remaining: i32,
-}
-
-fn code_hash(pepper: &str, account_id: i64, code: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [pepper, "\n", &account_id.to_string(), "\n", code] {
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
 }
 
 type VerificationRow = (
@@ -144,6 +135,9 @@ pub async fn request_verification(
                         "This bank account is verified already.",
                     ));
                 }
+                if account.email_confirmed_at.is_none() {
+                    return Err(super::email_confirmation::not_confirmed());
+                }
                 let asked_today: i64 = bv::table
                     .filter(bv::account_id.eq(id))
                     .filter(bv::created_at.ge(today.start))
@@ -211,7 +205,7 @@ pub async fn request_verification(
                     .values((
                         bv::account_id.eq(id),
                         bv::iban.eq(&iban),
-                        bv::code_hash.eq(code_hash(&pepper, id, &code)),
+                        bv::code_hash.eq(rules::code_hash(&pepper, id, &code)),
                         bv::status.eq("pending"),
                         bv::payout_id.eq(payout_id),
                         bv::created_at.eq(now),
@@ -263,7 +257,7 @@ pub async fn verify(
                         "The code has expired (codes are valid for 14 days); request a new one.",
                     )));
                 }
-                if !constant_time_eq(&code_hash(&pepper, id, &code), &hash) {
+                if !constant_time_eq(&rules::code_hash(&pepper, id, &code), &hash) {
                     let failed = failed + 1;
                     let voided = failed >= rules::MAX_WRONG_CODES;
                     diesel::update(bv::table.find(vid))

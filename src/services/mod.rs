@@ -7,6 +7,7 @@ pub mod balance_alerts;
 pub mod bank_account;
 pub mod deposits;
 pub mod documents;
+pub mod email_confirmation;
 pub mod fx;
 pub mod idempotency;
 pub mod invoices;

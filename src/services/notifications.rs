@@ -48,10 +48,13 @@ pub async fn run(state: AppState, notifier: Arc<Notifier>, mut shutdown: watch::
     let owner = crate::auth::opaque::generate("notifier");
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let wake = state.notifications_wake.clone();
     loop {
+        // Every second for the other instances' queueing, at once for this instance's.
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
+            _ = wake.notified() => {}
             _ = tick.tick() => {}
         }
         if *shutdown.borrow() {

@@ -541,7 +541,10 @@ pub async fn grant_for_tooling(state: &AppState, username: String, actor: Actor)
                     return Ok(());
                 }
                 diesel::update(accounts::table.find(merchant.id))
-                    .set(accounts::bank_verified_at.eq(Some(now)))
+                    .set((
+                        accounts::bank_verified_at.eq(Some(now)),
+                        accounts::email_confirmed_at.eq(Some(now)),
+                    ))
                     .execute(c)?;
                 let public = public_id("app");
                 diesel::insert_into(ua::table)

@@ -148,6 +148,8 @@ pub struct TestApp {
     pub address: String,
     pub clock: Clock,
     pub client: reqwest::Client,
+    /// Where the server's e-mail arrives (the shared listener unless the test set its own).
+    pub mailbox: crate::smtp::Mailbox,
     config: Config,
     handle: actix_web::dev::ServerHandle,
     // Declared last: the server stops before the database is dropped.
@@ -173,6 +175,15 @@ impl TestApp {
         config.sweep_interval_ms = 100;
         config.delivery_interval_ms = 50;
         config.callback_timeout_ms = 700;
+        let (smtp_port, _) = crate::smtp::shared();
+        config.smtp = Some(pinpay::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: smtp_port,
+            tls: pinpay::config::SmtpTls::None,
+            username: None,
+            password: None,
+            from: "PinPay <noreply@pinpay.test>".into(),
+        });
         adjust(&mut config);
         Self::start(config, Clock::system(), db).await
     }
@@ -203,6 +214,7 @@ impl TestApp {
             address,
             clock,
             client,
+            mailbox: crate::smtp::shared().1,
             config,
             handle,
             _db: db,
@@ -216,13 +228,19 @@ impl TestApp {
 
     /// Stops the server and starts a new one on the same database, secret and clock.
     pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Stops the server and starts it again on the same database with `adjust` applied.
+    pub async fn restart_with(self, adjust: impl FnOnce(&mut Config)) -> Self {
         self.handle.stop(true).await;
         let Self {
-            config,
+            mut config,
             clock,
             _db: db,
             ..
         } = self;
+        adjust(&mut config);
         Self::start(config, clock, db).await
     }
 
@@ -297,10 +315,28 @@ impl TestApp {
             "/v1/accounts",
             None,
             json!({"kind": "corporate", "username": username, "password": PASSWORD,
-                   "email": format!("{username}@shop.example"), "company_name": "Shop GmbH",
+                   "email": self.merchant_email(username), "company_name": "Shop GmbH",
                    "iban": IBAN, "bic": "DEUTDEFF"}),
         )
         .await
+    }
+
+    /// The merchant's address: unique to this server, since the tests share one mailbox.
+    pub fn merchant_email(&self, username: &str) -> String {
+        let port = self.address.rsplit(':').next().unwrap();
+        format!("{username}@p{port}.shop.example")
+    }
+
+    /// Confirms the account's e-mail address with the code mailed to it.
+    pub async fn confirm_email(&self, token: &str) {
+        let sent = self
+            .post("/v1/me/email/confirmation", Some(token), json!({}))
+            .await;
+        let to = sent.ok(202)["email"].as_str().unwrap().to_string();
+        let code = crate::smtp::confirmation_code(&self.mailbox, &to).await;
+        self.post("/v1/me/email/confirm", Some(token), json!({"code": code}))
+            .await
+            .ok(200);
     }
 
     /// Logs in; returns the session (access and refresh token).
@@ -342,9 +378,11 @@ impl TestApp {
         subject.rsplit(' ').next().unwrap().to_string()
     }
 
-    /// Verifies the merchant's bank account with the payout's code; returns its app token.
+    /// Confirms the merchant's e-mail address, then verifies its bank account with the
+    /// payout's code; returns its app token.
     pub async fn verify_bank_account(&self, username: &str) -> String {
         let token = self.access_token(username).await;
+        self.confirm_email(&token).await;
         self.post("/v1/me/bank-account/verification", Some(&token), json!({}))
             .await
             .ok(201);

@@ -720,20 +720,22 @@ fn unfold_qp(data: &str) -> String {
 /// survives a restart and is delivered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_are_e_mailed_through_smtp_and_a_queued_send_survives_a_restart() {
-    let smtp_port = Receiver::free_port();
-    let app = TestApp::spawn_with(|c| {
-        c.smtp = Some(pinpay::config::SmtpConfig {
-            host: "127.0.0.1".into(),
-            port: smtp_port,
-            tls: pinpay::config::SmtpTls::None,
-            username: None,
-            password: None,
-            from: "PinPay <links@pinpay.test>".into(),
-        });
-    })
-    .await;
+    let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let (shop, _) = shop_and_payer(&app, &receiver).await;
+    let smtp_port = Receiver::free_port();
+    let app = app
+        .restart_with(|c| {
+            c.smtp = Some(pinpay::config::SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: smtp_port,
+                tls: pinpay::config::SmtpTls::None,
+                username: None,
+                password: None,
+                from: "PinPay <links@pinpay.test>".into(),
+            });
+        })
+        .await;
     let mr = link(&app, &shop, json!({})).await;
     let id = mr["id"].as_str().unwrap().to_string();
     // Nothing listens on the SMTP port yet: the first attempt fails and is retried.

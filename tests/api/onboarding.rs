@@ -47,6 +47,7 @@ async fn a_merchant_goes_from_registration_to_corporate_plus_through_review() {
         .problem(403, "api_access_requires_corporate_plus");
     let me = app.get("/v1/me", Some(&shop)).await;
     assert_eq!(me.ok(200)["bank_account_verified"], false);
+    app.confirm_email(&shop).await;
 
     // Verification: three wrong codes void the code; a new payout brings a new one.
     let started = app
@@ -353,6 +354,7 @@ async fn verification_is_limited_expires_and_a_new_iban_starts_over() {
     app.post("/v1/payouts", Some(&shop), payout.clone())
         .await
         .problem(409, "bank_account_not_verified");
+    app.confirm_email(&shop).await;
 
     // One payout on its way at a time (each costs real money): another after 5 days.
     app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
@@ -729,4 +731,127 @@ async fn merchant_with_application(app: &TestApp, username: &str) -> String {
         .await
         .ok(201);
     token
+}
+
+/// The mailed confirmation code in the newest e-mail to the merchant.
+async fn mailed_code(app: &TestApp, username: &str) -> String {
+    crate::smtp::confirmation_code(&app.mailbox, &app.merchant_email(username)).await
+}
+
+/// A verification payout costs real money: PinPay books one only for a merchant whose
+/// e-mail address is confirmed by the code mailed to it. Nothing is booked before.
+#[tokio::test]
+async fn a_verification_payout_waits_for_the_confirmed_e_mail_address() {
+    let app = TestApp::spawn().await;
+    app.register_merchant("shop").await.ok(201);
+    let shop = app.access_token("shop").await;
+    let me = app.get("/v1/me", Some(&shop)).await;
+    assert_eq!(me.ok(200)["email_confirmed"], false);
+    app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+        .await
+        .problem(409, "email_not_confirmed");
+    let payouts = app
+        .get("/v1/admin/payouts?limit=100", Some(ADMIN_TOKEN))
+        .await;
+    assert_eq!(payouts.ok(200)["data"], json!([]), "no payout was booked");
+    app.post(
+        "/v1/me/email/confirm",
+        Some(&shop),
+        json!({"code": "ABC234"}),
+    )
+    .await
+    .problem(409, "no_confirmation_code");
+
+    // The code goes to the registered address; a wrong code counts, the right one confirms.
+    let sent = app
+        .post("/v1/me/email/confirmation", Some(&shop), json!({}))
+        .await;
+    let sent = sent.ok(202);
+    assert_eq!(
+        sent["email"].as_str(),
+        Some(app.merchant_email("shop").as_str())
+    );
+    assert_eq!(sent["confirmed"], false);
+    assert!(sent["code_expires_at"].is_string(), "{sent}");
+    let code = mailed_code(&app, "shop").await;
+    let res = app
+        .post(
+            "/v1/me/email/confirm",
+            Some(&shop),
+            json!({"code": wrong(&code)}),
+        )
+        .await;
+    assert_eq!(
+        res.problem(422, "confirmation_code_invalid")["attempts_remaining"],
+        2
+    );
+    let typed = format!("{}-{}", &code[..3], &code[3..]).to_lowercase();
+    let confirmed = app
+        .post("/v1/me/email/confirm", Some(&shop), json!({"code": typed}))
+        .await;
+    assert_eq!(confirmed.ok(200)["confirmed"], true);
+    assert!(confirmed.ok(200)["confirmed_at"].is_string());
+    app.post("/v1/me/email/confirm", Some(&shop), json!({"code": code}))
+        .await
+        .problem(409, "email_already_confirmed");
+    app.post("/v1/me/email/confirmation", Some(&shop), json!({}))
+        .await
+        .problem(409, "email_already_confirmed");
+    let me = app.get("/v1/me", Some(&shop)).await;
+    assert_eq!(me.ok(200)["email_confirmed"], true);
+    app.post("/v1/me/bank-account/verification", Some(&shop), json!({}))
+        .await
+        .ok(201);
+}
+
+/// A new code voids the last, three wrong codes void one, and at most five codes a day
+/// are mailed (429 with `Retry-After`).
+#[tokio::test]
+async fn confirmation_codes_are_single_use_few_and_limited() {
+    let app = TestApp::spawn().await;
+    app.register_merchant("shop").await.ok(201);
+    let shop = app.access_token("shop").await;
+    let send = || app.post("/v1/me/email/confirmation", Some(&shop), json!({}));
+    let confirm =
+        |code: String| app.post("/v1/me/email/confirm", Some(&shop), json!({"code": code}));
+
+    send().await.ok(202);
+    let first = mailed_code(&app, "shop").await;
+    send().await.ok(202);
+    let mut second = mailed_code(&app, "shop").await;
+    while second == first {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        second = mailed_code(&app, "shop").await;
+    }
+    confirm(first.clone())
+        .await
+        .problem(422, "confirmation_code_invalid");
+    for _ in 0..2 {
+        confirm(wrong(&second)).await;
+    }
+    confirm(second.clone())
+        .await
+        .problem(409, "no_confirmation_code");
+    for _ in 0..3 {
+        send().await.ok(202);
+    }
+    let limited = app
+        .client
+        .post(format!("{}/v1/me/email/confirmation", app.address))
+        .bearer_auth(&shop)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&retry_after), "{retry_after}");
+    let problem: Value = limited.json().await.unwrap();
+    assert_eq!(problem["code"], "confirmation_limit_reached", "{problem}");
+    let me = app.get("/v1/me", Some(&shop)).await;
+    assert_eq!(me.ok(200)["email_confirmed"], false);
+    confirm("12".into()).await.problem(422, "validation_failed");
 }

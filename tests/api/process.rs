@@ -71,12 +71,26 @@ impl ServerProcess {
             .env("PINPAY_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("PINPAY_CALLBACK_ALLOW_PRIVATE", "true")
             .env("PINPAY_WORKERS", "2")
+            .envs(self.mail_settings())
             .envs(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("start the pinpay binary");
         self.child = Some(child);
+    }
+
+    /// The shared test SMTP listener, unless the test names its own.
+    fn mail_settings(&self) -> Vec<(&'static str, String)> {
+        if self.extra.iter().any(|(k, _)| k == "PINPAY_SMTP_HOST") {
+            return Vec::new();
+        }
+        vec![
+            ("PINPAY_SMTP_HOST", "127.0.0.1".into()),
+            ("PINPAY_SMTP_PORT", crate::smtp::shared().0.to_string()),
+            ("PINPAY_SMTP_TLS", "none".into()),
+            ("PINPAY_SMTP_FROM", "PinPay <noreply@pinpay.test>".into()),
+        ]
     }
 
     /// SIGKILL: no chance to finish anything.
@@ -163,6 +177,8 @@ pub async fn wait_healthy(client: &reqwest::Client, address: &str) {
 pub struct Api {
     pub client: reqwest::Client,
     pub base: String,
+    /// Where the server's e-mail arrives (the shared listener unless the test set its own).
+    pub mailbox: crate::smtp::Mailbox,
 }
 
 impl Api {
@@ -170,6 +186,7 @@ impl Api {
         Self {
             client: reqwest::Client::new(),
             base,
+            mailbox: crate::smtp::shared().1,
         }
     }
 
@@ -230,6 +247,13 @@ impl Api {
             )
             .await;
         let token = session["access_token"].as_str().unwrap().to_string();
+        let sent = self
+            .post("/v1/me/email/confirmation", Some(&token), json!({}))
+            .await;
+        let to = sent["email"].as_str().unwrap().to_string();
+        let code = crate::smtp::confirmation_code(&self.mailbox, &to).await;
+        self.post("/v1/me/email/confirm", Some(&token), json!({"code": code}))
+            .await;
         self.post("/v1/me/bank-account/verification", Some(&token), json!({}))
             .await;
         let payouts = self
@@ -284,7 +308,7 @@ impl Api {
     pub async fn corporate_plus(&self, name: &str) -> String {
         use crate::helpers::{IBAN, PASSWORD};
         self.post("/v1/accounts", None, serde_json::json!({"kind": "corporate", "username": name,
-            "password": PASSWORD, "email": format!("{name}@shop.example"), "company_name": "Shop GmbH",
+            "password": PASSWORD, "email": format!("{name}@p{}.shop.example", self.base.rsplit(':').next().unwrap()), "company_name": "Shop GmbH",
             "iban": IBAN, "bic": "DEUTDEFF"}))
             .await;
         self.onboard(name).await;

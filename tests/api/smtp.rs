@@ -1,4 +1,5 @@
-//! A minimal SMTP server on loopback that records each message's recipient and data.
+//! A minimal SMTP server on loopback that records each message's recipient and data
+//! (the benches use it too).
 
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -61,4 +62,59 @@ pub async fn start(port: u16) -> Arc<Mutex<Vec<Mail>>> {
         }
     });
     mails
+}
+
+/// What a listener received.
+pub type Mailbox = Arc<Mutex<Vec<Mail>>>;
+
+/// One listener for the whole test process, on its own thread (a test's runtime ends with
+/// the test): every server a test starts mails here unless the test brings its own.
+pub fn shared() -> (u16, Mailbox) {
+    static SHARED: std::sync::OnceLock<(u16, Mailbox)> = std::sync::OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap()
+                .port();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    tx.send(start(port).await).unwrap();
+                    std::future::pending::<()>().await
+                })
+            });
+            (port, rx.recv().unwrap())
+        })
+        .clone()
+}
+
+/// The confirmation code in the newest e-mail to `to`, waiting up to 15 s for one.
+pub async fn confirmation_code(mailbox: &Mailbox, to: &str) -> String {
+    const MARK: &str = "confirmation code is ";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let code = mailbox
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .filter(|m| m.to.eq_ignore_ascii_case(to))
+            .find_map(|m| {
+                let at = m.data.find(MARK)? + MARK.len();
+                Some(m.data[at..at + 6].to_string())
+            });
+        if let Some(code) = code {
+            return code;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no confirmation code was mailed to {to}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
