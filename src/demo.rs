@@ -4,12 +4,12 @@
 
 use crate::db::accounts;
 use crate::error::{ApiError, ApiResult};
-use crate::services::accounts::{register, Registration, RegistrationKind};
-use crate::services::api_tokens;
-use crate::services::deposits::{self, DepositRequest};
 use crate::services::idempotency::unsealed;
-use crate::services::pins::{set_pin, PinChange};
-use crate::services::sessions::{login, Credentials};
+use crate::services::identity::accounts::{register, Registration, RegistrationKind};
+use crate::services::identity::pins::{set_pin, PinChange};
+use crate::services::identity::sessions::{login, Credentials};
+use crate::services::merchants::api_tokens;
+use crate::services::wallet::deposits::{self, DepositRequest};
 use crate::state::AppState;
 use serde::Serialize;
 
@@ -177,10 +177,10 @@ pub async fn tokens_from(base: &str, seeded: &mut Seeded) -> Result<(), String> 
 async fn seed_accounts(state: &AppState) -> ApiResult<Seeded> {
     ensure(state, reg(RegistrationKind::Corporate, MERCHANT)).await?;
     ensure(state, reg(RegistrationKind::Private, WALLET)).await?;
-    crate::services::upgrade::grant_for_tooling(
+    crate::services::merchants::upgrade::grant_for_tooling(
         state,
         MERCHANT.into(),
-        crate::services::audit::Actor("system:demo".into()),
+        crate::services::operator::audit::Actor("system:demo".into()),
     )
     .await?;
     ensure_pin(state, MERCHANT).await?;

@@ -3,7 +3,6 @@
 //! lockouts, callback deliveries by outcome with latency, and, read at scrape time, the
 //! callback queue, the database pool and the argon2 queue.
 
-use crate::state::AppState;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -148,30 +147,12 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// The text exposition, with the state gauges read now.
-    pub async fn render(&self, state: &AppState) -> String {
-        let set = |name: &str, v: i64| {
-            if let Some(g) = self.gauges.get(name) {
-                g.set(v)
+    /// The text exposition, with the gauges the caller read now (`name`, value).
+    pub fn render(&self, readings: &[(&str, i64)]) -> String {
+        for (name, value) in readings {
+            if let Some(g) = self.gauges.get(*name) {
+                g.set(*value)
             }
-        };
-        let (open, idle) = state.db.pool_state();
-        set("db_pool_connections", i64::from(open));
-        set("db_pool_idle_connections", i64::from(idle));
-        set(
-            "db_pool_max_connections",
-            i64::from(state.config.db_pool_size),
-        );
-        let (running, waiting) = state.hasher.load();
-        set("argon2_running", running as i64);
-        set("argon2_waiting", waiting as i64);
-        let now = state.clock.now_naive();
-        match crate::callbacks::log::queue_depth(state, now).await {
-            Ok((due, waiting)) => {
-                set("callback_queue_due", due);
-                set("callback_queue_retrying", waiting);
-            }
-            Err(e) => tracing::warn!(error = %e, "metrics: reading the callback queue failed"),
         }
         let mut out = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {

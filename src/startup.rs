@@ -56,24 +56,27 @@ impl Application {
         let max_connections = state.config.max_connections;
         let header_timeout = std::time::Duration::from_millis(state.config.header_timeout_ms);
         let (shutdown, stop) = tokio::sync::watch::channel(false);
-        let worker = crate::callbacks::worker::Worker::new(state.clone())?;
+        let worker = crate::services::messaging::delivery::Worker::new(state.ctx.clone())?;
         let notifier = Arc::new(crate::notify::Notifier::from_config(
             &state.config,
             state.http.clone(),
         )?);
         let tasks = vec![
             tokio::spawn(sweeper(state.clone(), stop.clone())),
-            tokio::spawn(crate::services::link_sends::run(
-                state.clone(),
+            tokio::spawn(crate::services::payments::link_sends::run(
+                state.ctx.clone(),
                 notifier.clone(),
                 stop.clone(),
             )),
-            tokio::spawn(crate::services::notifications::run(
-                state.clone(),
+            tokio::spawn(crate::services::messaging::notifications::run(
+                state.ctx.clone(),
                 notifier,
                 stop.clone(),
             )),
-            tokio::spawn(crate::services::reloads::run(state.clone(), stop.clone())),
+            tokio::spawn(crate::services::wallet::reloads::run(
+                state.ctx.clone(),
+                stop.clone(),
+            )),
             tokio::spawn(worker.run(stop)),
         ];
         let hasher = state.hasher.clone();
@@ -196,10 +199,12 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         .timezone
         .parse()
         .map_err(|_| format!("unknown time zone {}", config.timezone))?;
-    Ok(AppState {
+    let (connections, streams) = (
+        crate::connections::Gate::new(&config),
+        crate::web::stream_gate::StreamGate::new(&config),
+    );
+    let ctx = crate::services::Context {
         db,
-        connections: crate::connections::Gate::new(&config),
-        streams: crate::web::stream_gate::StreamGate::new(&config),
         config: Arc::new(config),
         clock,
         jwt,
@@ -214,6 +219,11 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?,
+    };
+    Ok(AppState {
+        ctx,
+        connections,
+        streams,
     })
 }
 
@@ -362,7 +372,7 @@ async fn request_log(
     let account = res
         .request()
         .extensions()
-        .get::<crate::auth::extractors::CallerId>()
+        .get::<crate::routes::callers::CallerId>()
         .map(|c| c.0);
     tracing::info!(
         request_id, %method, path, route, status = res.status().as_u16(),
@@ -384,10 +394,11 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
             _ = shutdown.changed() => break,
             _ = tick.tick() => {}
         };
-        crate::services::requests::expiry::sweep_backlog(&state, || *shutdown.borrow()).await;
+        crate::services::payments::requests::expiry::sweep_backlog(&state, || *shutdown.borrow())
+            .await;
         let now = state.clock.now_naive();
         if alerts_swept.is_none_or(|at| now - at >= chrono::Duration::hours(1)) {
-            match crate::services::balance_alerts::sweep(&state).await {
+            match crate::services::wallet::balance_alerts::sweep(&state).await {
                 Ok(_) => alerts_swept = Some(now),
                 Err(e) => tracing::warn!(error = %e.detail, "the low-balance sweep failed"),
             }

@@ -1,10 +1,8 @@
-//! Authentication: JWTs, argon2 hashing, opaque tokens and the caller extractors.
+//! Authentication: JWTs, argon2 hashing, opaque tokens and who is calling.
 
-pub mod extractors;
+pub mod callers;
 pub mod hashing;
 pub mod jwt;
 pub mod opaque;
 
-pub use extractors::{
-    note_caller, AnyCaller, AppToken, AppUser, Merchant, MerchantApi, MerchantToken, Operator,
-};
+pub use callers::{AnyCaller, AppToken, AppUser, Merchant, MerchantApi, MerchantToken, Operator};

@@ -3,7 +3,6 @@
 
 pub mod claim;
 pub mod guard;
-pub mod log;
+
 pub mod settings;
 pub mod signing;
-pub mod worker;

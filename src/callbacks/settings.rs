@@ -5,7 +5,7 @@ use crate::db::models::MerchantCallbacks;
 use crate::db::schema::merchant_callbacks as mc;
 use crate::db::{write_tx, DbConn};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::services::Context;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -59,7 +59,7 @@ pub fn active_secrets(s: &MerchantCallbacks, now: NaiveDateTime) -> Vec<String> 
 }
 
 /// Validates a callback URL as it is registered (shape, then current DNS answer).
-pub async fn validate_url(state: &AppState, raw: &str, field: &str) -> ApiResult<String> {
+pub async fn validate_url(state: &Context, raw: &str, field: &str) -> ApiResult<String> {
     let allow = state.config.callback_allow_private;
     let refuse = |why: String| {
         ApiError::unprocessable("invalid_callback_url", format!("{field} {why}"))
@@ -86,7 +86,7 @@ pub struct UrlView {
     pub webhook_secret: Option<String>,
 }
 
-pub async fn set_url(state: &AppState, merchant_id: i64, update: UrlUpdate) -> ApiResult<UrlView> {
+pub async fn set_url(state: &Context, merchant_id: i64, update: UrlUpdate) -> ApiResult<UrlView> {
     let url = match update.url {
         Some(raw) => Some(validate_url(state, &raw, "url").await?),
         None => None,
@@ -116,7 +116,7 @@ pub struct RotatedSecret {
     pub previous_secret_expires_at: Option<String>,
 }
 
-pub async fn rotate(state: &AppState, merchant_id: i64) -> ApiResult<RotatedSecret> {
+pub async fn rotate(state: &Context, merchant_id: i64) -> ApiResult<RotatedSecret> {
     let now = state.clock.now_naive();
     state
         .db

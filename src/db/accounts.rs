@@ -1,8 +1,9 @@
 //! Account queries shared by the services.
 
 use super::models::Account;
-use super::schema::accounts;
+use super::schema::{accounts, api_tokens};
 use super::DbConn;
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
@@ -64,4 +65,22 @@ pub fn lock_pair(conn: &mut DbConn, a: i64, b: i64) -> QueryResult<(Account, Acc
         }
     };
     Ok(if x.id == a { (x, y) } else { (y, x) })
+}
+
+/// Whether an earlier generation's token is still inside its grace period (the current
+/// generation's tokens are checked against the account alone, with no query).
+pub fn api_token_in_grace(
+    c: &mut DbConn,
+    account_id: i64,
+    generation: i64,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let found: i64 = api_tokens::table
+        .filter(api_tokens::account_id.eq(account_id))
+        .filter(api_tokens::generation.eq(generation))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(api_tokens::revokes_at.gt(now))
+        .count()
+        .get_result(c)?;
+    Ok(found == 1)
 }

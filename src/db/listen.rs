@@ -12,7 +12,7 @@ use std::time::Duration;
 /// Listens until `listening` turns false. The connection's input is read without a
 /// round trip every 10 ms; on a lost connection it reconnects (polling covers the gap).
 pub fn listen(db: Db, listening: Arc<AtomicBool>) {
-    let outbox = crate::services::outbox::CHANNEL;
+    let outbox = crate::services::messaging::outbox::CHANNEL;
     let own = db.instance.to_string();
     while listening.load(Ordering::Acquire) {
         let mut conn = match db.listener() {

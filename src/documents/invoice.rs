@@ -2,7 +2,7 @@
 
 use super::pdf::{self, Doc, Weight};
 use crate::domain::calendar::Calendar;
-use crate::services::invoices::Invoice;
+use crate::services::wallet::invoices::Invoice;
 
 pub fn pdf(inv: &Invoice, cal: &Calendar, issuer_url: &str) -> Result<Vec<u8>, String> {
     let number = inv.display_number();

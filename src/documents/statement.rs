@@ -5,7 +5,7 @@ use super::pdf::{self, Doc, Weight};
 use super::table::{self, Cell};
 use crate::domain::calendar::Calendar;
 use crate::ledger::txn_public_id;
-use crate::services::statements::{Line, Statement};
+use crate::services::wallet::statements::{Line, Statement};
 
 const HEADER: [&str; 8] = [
     "booked_at",

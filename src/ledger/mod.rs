@@ -155,7 +155,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         // The low-balance alert, in this transaction: one per crossing (a no-op unless
         // the balance crossed the account's threshold one way or the other).
         if let Some(threshold) = threshold {
-            crate::services::balance_alerts::crossed(
+            crate::services::wallet::balance_alerts::crossed(
                 c,
                 leg.account_id,
                 balance,
@@ -167,7 +167,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         // Auto-reload: a debit that leaves the balance below `replenish_amount` orders one
         // reload (none while one is pending).
         if reload_below.is_some_and(|replenish| delta < 0 && balance < replenish) {
-            crate::services::reloads::order_auto(c, leg.account_id, now)?;
+            crate::services::wallet::reloads::order_auto(c, leg.account_id, now)?;
         }
         let counterparty = (legs.len() == 2).then(|| legs[1 - i].account_id);
         rows.push((

@@ -1,7 +1,7 @@
 //! Sending payment links to people: the `Notifier` picks, per channel, the real sink the
 //! configuration names (SMTP for e-mail, an HTTP gateway for SMS) or the log sink, the
 //! default, so development needs nothing. Queueing, retries and the record of every
-//! send live in `services::link_sends`; this module only talks to the outside.
+//! send live in `services::payments::link_sends`; this module only talks to the outside.
 
 pub mod sms;
 pub mod smtp;

@@ -5,7 +5,7 @@ use super::rfc3339;
 use crate::auth::{AnyCaller, AppUser};
 use crate::db::models::Account;
 use crate::error::ApiResult;
-use crate::services::{accounts, balance_alerts, pins};
+use crate::services::{identity::accounts, identity::pins, wallet::balance_alerts};
 use crate::state::AppState;
 use actix_web::{http::header, web, HttpResponse};
 use serde::Serialize;
@@ -28,7 +28,7 @@ pub struct AccountView {
     pub bank_account_verified: Option<bool>,
     /// Merchants: the latest Corporate+ application, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub upgrade_application: Option<crate::services::upgrade::ApplicationStatus>,
+    pub upgrade_application: Option<crate::services::merchants::upgrade::ApplicationStatus>,
 }
 
 impl From<&Account> for AccountView {
@@ -66,7 +66,7 @@ pub async fn me(state: web::Data<AppState>, caller: AnyCaller) -> ApiResult<Http
     let mut view = AccountView::from(&caller.account);
     if view.bank_account_verified.is_some() {
         view.upgrade_application =
-            crate::services::upgrade::status(&state, caller.account.id).await?;
+            crate::services::merchants::upgrade::status(&state, caller.account.id).await?;
     }
     Ok(HttpResponse::Ok().json(view))
 }

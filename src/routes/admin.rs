@@ -6,8 +6,11 @@ use super::idempotent::{idempotent, json};
 use super::pagination::{cursor_text, limit, List};
 use crate::auth::Operator;
 use crate::error::ApiResult;
-use crate::services::audit::Actor;
-use crate::services::{accounts, audit, deposits, fx, payouts, upgrade};
+use crate::services::operator::audit::Actor;
+use crate::services::{
+    identity::accounts, merchants::upgrade, operator::audit, operator::fx, wallet::deposits,
+    wallet::payouts,
+};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -49,7 +49,7 @@ where
             Ok(()) => Ok(outcome),
             Err(e) => {
                 if e.status.is_server_error() {
-                    idempotency::finish_later(task_state.get_ref().clone(), lease, for_key);
+                    idempotency::finish_later(task_state.ctx.clone(), lease, for_key);
                 }
                 Err(e)
             }

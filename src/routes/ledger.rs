@@ -13,7 +13,7 @@ use crate::domain::tiers::TierRules;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::history::{Filter, Item};
 use crate::ledger::{txn_public_id, TxKind};
-use crate::services::{payouts, statements, transfers};
+use crate::services::{wallet::payouts, wallet::statements, wallet::transfers};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};

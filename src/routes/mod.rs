@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod callbacks;
+pub mod callers;
 pub mod extract;
 pub mod health;
 pub mod idempotent;

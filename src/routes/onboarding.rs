@@ -7,9 +7,9 @@ use crate::auth::{AnyCaller, Merchant};
 use crate::db::models::Account;
 use crate::domain::onboarding::{too_large, MAX_DOCUMENT_BYTES};
 use crate::error::{ApiError, ApiResult};
-use crate::services::documents::Incoming;
-use crate::services::upgrade::{self, DocumentFile};
-use crate::services::{bank_account, email_confirmation};
+use crate::services::merchants::documents::Incoming;
+use crate::services::merchants::upgrade::{self, DocumentFile};
+use crate::services::{merchants::bank_account, merchants::email_confirmation};
 use crate::state::AppState;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -101,7 +101,7 @@ fn bad_form(detail: impl Into<String>) -> ApiError {
 
 /// Reads the upload form as it streams in: the text field `kind` first, then one file
 /// part `file` (with its file name), written to the database chunk by chunk
-/// (`services::documents`); past 10 MB it is 413 and nothing is kept. Any failure after
+/// (`services::merchants::documents`); past 10 MB it is 413 and nothing is kept. Any failure after
 /// the document was begun removes it.
 async fn upload(
     state: &AppState,

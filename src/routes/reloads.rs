@@ -4,7 +4,7 @@ use super::extract::ApiJson;
 use super::pagination::List;
 use crate::auth::AnyCaller;
 use crate::error::ApiResult;
-use crate::services::reloads;
+use crate::services::wallet::reloads;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 

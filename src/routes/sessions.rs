@@ -3,7 +3,7 @@
 use super::extract::{ApiJson, ClientIp};
 use crate::auth::Merchant;
 use crate::error::ApiResult;
-use crate::services::{api_tokens, sessions};
+use crate::services::{identity::sessions, merchants::api_tokens};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 

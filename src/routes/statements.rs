@@ -8,7 +8,7 @@ use crate::domain::calendar::Month;
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::txn_public_id;
-use crate::services::{invoices, statements};
+use crate::services::{wallet::invoices, wallet::statements};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};

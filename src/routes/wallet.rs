@@ -3,10 +3,11 @@
 use super::extract::{ApiJson, IdempotencyKey};
 use super::idempotent::{account_scope, idempotent, json};
 use super::pagination::{limit, List};
-use crate::auth::{note_caller, AppToken, AppUser};
+use crate::auth::{AppToken, AppUser};
 use crate::domain::requests::Status;
 use crate::error::ApiResult;
-use crate::services::requests::approval;
+use crate::routes::callers::note_caller;
+use crate::services::payments::requests::approval;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -13,7 +13,7 @@
 use crate::db::schema::idempotency_keys as ik;
 use crate::db::{unique_violation, write_tx, Cached, DbConn};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::services::Context;
 use actix_web::http::StatusCode;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -57,7 +57,7 @@ pub enum Begin {
     Replay(StatusCode, Value),
 }
 
-pub async fn begin(state: &AppState, claim: Claim) -> ApiResult<Begin> {
+pub async fn begin(state: &Context, claim: Claim) -> ApiResult<Begin> {
     let now = state.clock.now_naive();
     let lease = Duration::seconds(state.config.idempotency_lease_secs);
     state
@@ -227,7 +227,7 @@ pub enum Outcome {
 /// After the attempt: stores a refusal for replay (nothing committed with it, so storing it
 /// on its own is safe), or releases the key after a refusal that asks for a retry.
 /// A key already sealed by the operation's own transaction is left as it is.
-pub async fn finish(state: &AppState, lease: Lease, outcome: Outcome) -> ApiResult<()> {
+pub async fn finish(state: &Context, lease: Lease, outcome: Outcome) -> ApiResult<()> {
     state
         .db
         .run(move |c| {
@@ -249,7 +249,7 @@ pub async fn finish(state: &AppState, lease: Lease, outcome: Outcome) -> ApiResu
 
 /// `finish` tried again in the background while the database is out, until the lease
 /// would have lapsed anyway: a retry after an outage is not kept waiting for the lease.
-pub fn finish_later(state: AppState, lease: Lease, outcome: Outcome) {
+pub fn finish_later(state: Context, lease: Lease, outcome: Outcome) {
     let give_up = std::time::Instant::now()
         + std::time::Duration::from_secs(state.config.idempotency_lease_secs.max(1) as u64);
     actix_web::rt::spawn(async move {

@@ -1,29 +1,15 @@
-//! Use cases: each validates with the domain rules and runs one database transaction.
+//! Use cases, grouped by what they serve: each validates with the domain rules and runs
+//! one database transaction. The HTTP layer (JSON routes and HTML pages) is a thin layer
+//! over them; nothing here imports it.
 
-pub mod accounts;
-pub mod api_tokens;
-pub mod audit;
-pub mod balance_alerts;
-pub mod bank_account;
-pub mod deposits;
-pub mod documents;
-pub mod email_confirmation;
-pub mod fx;
+pub mod context;
 pub mod idempotency;
-pub mod invoices;
-pub mod limits;
-pub mod link_sends;
-pub mod links;
-pub mod notifications;
-pub mod outbox;
-pub mod payouts;
-pub mod pins;
-pub mod reload_providers;
-pub mod reloads;
-pub mod requests;
+pub mod identity;
+pub mod merchants;
+pub mod messaging;
+pub mod operator;
+pub mod payments;
 pub mod sandbox;
-pub mod sessions;
-pub mod statements;
-pub mod throttle;
-pub mod transfers;
-pub mod upgrade;
+pub mod wallet;
+
+pub use context::Context;

@@ -4,8 +4,6 @@
 //! PIN is skipped for the simulated payer. A database remembers whether a sandbox or a
 //! live server uses it, and refuses the other kind.
 
-use super::requests::view::RequestView;
-use super::requests::{approval, merchant};
 use crate::config::Environment;
 use crate::db::models::Account;
 use crate::db::schema::{
@@ -17,10 +15,12 @@ use crate::domain::money::Money;
 use crate::domain::requests::public_id;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Entry, Leg, TxKind};
-use crate::services::accounts::{self, Registration, RegistrationKind};
 use crate::services::idempotency::unsealed;
-use crate::services::{api_tokens, links, outbox};
-use crate::state::AppState;
+use crate::services::identity::accounts::{self, Registration, RegistrationKind};
+use crate::services::payments::requests::view::RequestView;
+use crate::services::payments::requests::{approval, merchant};
+use crate::services::Context;
+use crate::services::{merchants::api_tokens, messaging::outbox, payments::links};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,7 @@ pub fn claim_database(
 }
 
 /// Sandbox routes answer 404 anywhere else, as if they did not exist.
-pub fn only_in_sandbox(state: &AppState) -> ApiResult<()> {
+pub fn only_in_sandbox(state: &Context) -> ApiResult<()> {
     if state.config.environment == Environment::Sandbox {
         Ok(())
     } else {
@@ -120,7 +120,7 @@ fn offset_of(c: &mut DbConn, account_id: i64) -> ApiResult<i64> {
         .unwrap_or(0))
 }
 
-fn clock_view(state: &AppState, offset_micros: i64) -> ClockView {
+fn clock_view(state: &Context, offset_micros: i64) -> ClockView {
     let offset = Duration::microseconds(offset_micros);
     ClockView {
         object: "sandbox_clock",
@@ -130,7 +130,7 @@ fn clock_view(state: &AppState, offset_micros: i64) -> ClockView {
 }
 
 /// The caller's test clock.
-pub async fn clock(state: &AppState, account_id: i64) -> ApiResult<ClockView> {
+pub async fn clock(state: &Context, account_id: i64) -> ApiResult<ClockView> {
     let offset = state.db.run(move |c| offset_of(c, account_id)).await?;
     Ok(clock_view(state, offset))
 }
@@ -146,7 +146,7 @@ pub struct Advance {
 /// so every instance sees it. Then runs what fell due at once: the expiry sweep and the
 /// callback worker. Real time stays real: callback signatures (`webhook-timestamp`),
 /// sessions, tokens and other merchants' requests are not moved.
-pub async fn advance(state: &AppState, account_id: i64, req: Advance) -> ApiResult<ClockView> {
+pub async fn advance(state: &Context, account_id: i64, req: Advance) -> ApiResult<ClockView> {
     if !(1..=MAX_ADVANCE_SECS).contains(&req.advance_seconds) {
         return Err(ApiError::invalid_field(
             "advance_seconds",
@@ -192,7 +192,7 @@ pub async fn advance(state: &AppState, account_id: i64, req: Advance) -> ApiResu
             })
         })
         .await?;
-    super::requests::expiry::sweep_backlog(state, || false).await;
+    crate::services::payments::requests::expiry::sweep_backlog(state, || false).await;
     state.db.outbox_wake.notify_one();
     state.sends_wake.notify_one();
     Ok(clock_view(state, offset))
@@ -218,7 +218,7 @@ pub struct Simulate {
 /// amount if needed (an `adjustment` from the bank, "Sandbox funding"), then runs the
 /// approval's own transaction: limits, fee, ledger, status, callback.
 pub async fn simulate(
-    state: &AppState,
+    state: &Context,
     merchant: &Account,
     public_id: String,
     req: Simulate,
@@ -257,7 +257,7 @@ pub async fn simulate(
 
 /// A wallet that can pay: a private user's, or a merchant's (Corporate+ merchants make
 /// purchases; the approval refuses the others as it would in production).
-async fn find_wallet(state: &AppState, username: &str) -> ApiResult<Account> {
+async fn find_wallet(state: &Context, username: &str) -> ApiResult<Account> {
     let name = username.trim().to_ascii_lowercase();
     state
         .db
@@ -273,7 +273,7 @@ async fn find_wallet(state: &AppState, username: &str) -> ApiResult<Account> {
 }
 
 /// The default simulated payer, registered the first time it is needed.
-async fn sandbox_payer(state: &AppState) -> ApiResult<Account> {
+async fn sandbox_payer(state: &Context) -> ApiResult<Account> {
     if let Ok(found) = find_wallet(state, SANDBOX_PAYER).await {
         return Ok(found);
     }
@@ -299,7 +299,7 @@ async fn sandbox_payer(state: &AppState) -> ApiResult<Account> {
 }
 
 /// Tops the wallet up to `amount` if its balance is short of it.
-async fn fund(state: &AppState, payer_id: i64, amount: Money) -> ApiResult<()> {
+async fn fund(state: &Context, payer_id: i64, amount: Money) -> ApiResult<()> {
     let now = state.clock.now_naive();
     state
         .db
@@ -351,7 +351,7 @@ pub struct QueuedEvent {
 /// and the worker like any other (its attempts are in `GET /v1/callbacks`). The sample's
 /// ids are fresh and name nothing stored.
 pub async fn test_event(
-    state: &AppState,
+    state: &Context,
     merchant_id: i64,
     req: TestEvent,
 ) -> ApiResult<QueuedEvent> {
@@ -436,7 +436,7 @@ pub struct SandboxMerchant {
 
 /// A Corporate+ merchant ready to call the API: registered with a generated username and
 /// password, upgraded, and given its first API token and signing secret.
-pub async fn create_merchant(state: &AppState, req: NewMerchant) -> ApiResult<SandboxMerchant> {
+pub async fn create_merchant(state: &Context, req: NewMerchant) -> ApiResult<SandboxMerchant> {
     let company_name = req
         .company_name
         .unwrap_or_else(|| "Sandbox Shop".to_string());
@@ -462,10 +462,10 @@ pub async fn create_merchant(state: &AppState, req: NewMerchant) -> ApiResult<Sa
         },
     )
     .await?;
-    super::upgrade::grant_for_tooling(
+    crate::services::merchants::upgrade::grant_for_tooling(
         state,
         account.username.clone(),
-        super::audit::Actor("system:sandbox".into()),
+        crate::services::operator::audit::Actor("system:sandbox".into()),
     )
     .await?;
     let token = api_tokens::create(

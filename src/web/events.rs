@@ -5,7 +5,7 @@
 
 use crate::auth::AppUser;
 use crate::error::ApiError;
-use crate::services::{links, requests::approval};
+use crate::services::{payments::links, payments::requests::approval};
 use crate::state::AppState;
 use crate::web::stream_gate::Pass;
 use actix_web::http::header;

@@ -1,5 +1,5 @@
 //! The HTML layer: the hosted payment page, the API reference and the problem pages. One
-//! more thin layer over the same services as the JSON API (`services::links`,
+//! more thin layer over the same services as the JSON API (`services::payments::links`,
 //! `requests::approval`), with its own security: a strict CSP with a per-response nonce,
 //! `frame-ancestors` per merchant, CSRF tokens, and short SameSite=Strict session cookies.
 

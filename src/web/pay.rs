@@ -14,8 +14,8 @@ use crate::domain::money::Money;
 use crate::domain::requests::return_target;
 use crate::error::ApiError;
 use crate::services::idempotency::unsealed;
-use crate::services::links::{self, PayPage};
-use crate::services::requests::approval;
+use crate::services::payments::links::{self, PayPage};
+use crate::services::payments::requests::approval;
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -232,7 +232,7 @@ async fn session_account(state: &AppState, req: &HttpRequest) -> Option<Account>
     state
         .db
         .run(move |c| {
-            if crate::services::sessions::page_session_ended(c, &claims.jti)? {
+            if crate::services::identity::sessions::page_session_ended(c, &claims.jti)? {
                 return Ok(None);
             }
             Ok(crate::db::accounts::find(c, id)?)
@@ -379,13 +379,17 @@ pub async fn login(
     let username = form.get("username").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let client = req.peer_addr().map(|a| a.ip());
-    let account =
-        match crate::services::accounts::authenticate(&state, client, username.trim(), password)
-            .await
-        {
-            Ok(a) => a,
-            Err(e) => return refused(&state, &req, id, e).await,
-        };
+    let account = match crate::services::identity::accounts::authenticate(
+        &state,
+        client,
+        username.trim(),
+        password,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(e) => return refused(&state, &req, id, e).await,
+    };
     let token = match state.jwt.issue(
         Audience::PayPage,
         account.id,
@@ -494,7 +498,8 @@ pub async fn logout(
     if let Some(claims) = session_claims(&state, &req) {
         let until = chrono::DateTime::from_timestamp(claims.exp, 0)
             .map_or_else(|| state.clock.now_naive(), |t| t.naive_utc());
-        if let Err(e) = crate::services::sessions::end_page_session(&state, claims.jti, until).await
+        if let Err(e) =
+            crate::services::identity::sessions::end_page_session(&state, claims.jti, until).await
         {
             return failure_page(&req, &e);
         }

@@ -1,0 +1,434 @@
+//! The payer's side: inbox, approval with the PIN, decline.
+//!
+//! Approval is one database transaction: the request is still pending and before its
+//! deadline by database time, both tiers' limits hold and the payer's balance covers
+//! it; then the payer is debited, the merchant credited, the fee charged, the status
+//! set and the callback written to the outbox. Any failure changes nothing.
+
+use super::view::{payer_view, Names, RequestView};
+use super::{
+    announce, announce_row, as_of, find_by_public_id, lock_pending, not_found, page, record,
+    status_filter, Settled,
+};
+use crate::db::models::{Account, MoneyRequest};
+use crate::db::schema::{link_pushes as lp, money_requests as mr};
+use crate::db::{accounts as q, write_tx, Cached, DbConn};
+use crate::domain::account::AccountKind;
+use crate::domain::money::Money;
+use crate::domain::requests::{not_pending, reason_code, Status};
+use crate::domain::tiers::check_count;
+use crate::error::{ApiError, ApiResult};
+use crate::ledger::usage::{self, Side};
+use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::services::idempotency::OnCommit;
+use crate::services::identity::pins::{check_pin_admitting, PinPassed};
+use crate::services::wallet::limits::LimitCtx;
+use crate::services::Context;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+/// A payer sees requests addressed to them, and open payment links by id.
+fn visible(r: &MoneyRequest, payer_id: i64) -> bool {
+    r.payer_id == Some(payer_id) || r.payer_id.is_none()
+}
+
+/// The requests in a payer's inbox: addressed to them, and open links pushed to them
+/// ("send it to my app") and not addressed to anyone since; two branches, each read on
+/// its own index (`requests::page` merges them).
+fn inbox_branches(payer_id: i64) -> [mr::BoxedQuery<'static, crate::db::MultiBackend>; 2] {
+    let pushed = lp::table
+        .filter(lp::account_id.eq(payer_id))
+        .select(lp::request_id);
+    [
+        mr::table.filter(mr::payer_id.eq(payer_id)).into_boxed(),
+        mr::table
+            .filter(mr::payer_id.is_null())
+            .filter(mr::id.eq_any(pushed))
+            .into_boxed(),
+    ]
+}
+
+pub async fn inbox(
+    state: &Context,
+    payer_id: i64,
+    status: Option<Status>,
+    starting_after: Option<String>,
+    limit: i64,
+) -> ApiResult<(Vec<RequestView>, bool)> {
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
+    state
+        .db
+        .run(move |c| {
+            let branches = inbox_branches(payer_id)
+                .into_iter()
+                .map(|q| match status {
+                    Some(s) => status_filter(q, s, now),
+                    None => q,
+                })
+                .collect();
+            let listable = |r: &MoneyRequest| visible(r, payer_id);
+            page(
+                c,
+                branches,
+                starting_after,
+                listable,
+                limit,
+                (payer_view, &public_url, now),
+            )
+        })
+        .await
+}
+
+pub async fn get(state: &Context, payer: &Account, public_id: String) -> ApiResult<RequestView> {
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
+    let payer = payer.clone();
+    state
+        .db
+        .run(move |c| {
+            let row = find_by_public_id(c, &public_id)?
+                .filter(|r| visible(r, payer.id))
+                .ok_or_else(not_found)?;
+            payer_view(
+                c,
+                &mut Names::knowing(&[&payer]),
+                &as_of(row, now),
+                &public_url,
+            )
+        })
+        .await
+}
+
+/// The request as the payer sees it, with its `updated_at` (the wallet stream sends a
+/// request again only when that moved).
+pub async fn get_with_stamp(
+    state: &Context,
+    payer_id: i64,
+    public_id: String,
+) -> ApiResult<(RequestView, NaiveDateTime)> {
+    let (public_url, now) = (state.config.public_url.clone(), state.clock.now_naive());
+    state
+        .db
+        .run(move |c| {
+            let row = find_by_public_id(c, &public_id)?
+                .filter(|r| visible(r, payer_id) || r.paid_by == Some(payer_id))
+                .ok_or_else(not_found)?;
+            let stamp = row.updated_at;
+            let view = payer_view(c, &mut Names::default(), &as_of(row, now), &public_url)?;
+            Ok((view, stamp))
+        })
+        .await
+}
+
+/// Ids of the requests addressed to the payer that changed at or after `since`.
+pub async fn changed_since(
+    state: &Context,
+    payer_id: i64,
+    since: NaiveDateTime,
+) -> ApiResult<Vec<String>> {
+    state
+        .db
+        .run(move |c| {
+            let mut ids: Vec<String> = Vec::new();
+            for branch in inbox_branches(payer_id) {
+                ids.extend(
+                    branch
+                        .filter(mr::updated_at.ge(since))
+                        .order(mr::updated_at.asc())
+                        .limit(200)
+                        .select(mr::public_id)
+                        .load::<String>(c)?,
+                );
+            }
+            Ok(ids)
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    pub pin: String,
+}
+
+/// Approves with the PIN. `payer_id` is the caller's account, `admit` admits it from the
+/// wallet's row as the PIN check locks it (an app token's rules, or a page session's
+/// account as it stands): that check's registration also checks the request is payable,
+/// all in one database turn, before a try is taken.
+pub async fn approve<F>(
+    state: &Context,
+    payer_id: i64,
+    admit: F,
+    public_id: String,
+    req: ApproveRequest,
+    on_commit: OnCommit<RequestView>,
+) -> ApiResult<RequestView>
+where
+    F: Fn(&mut DbConn, Option<Account>) -> ApiResult<Account> + Clone + Send + 'static,
+{
+    let (id, now) = (public_id.clone(), state.clock.now_naive());
+    let payer_may_pay = move |c: &mut DbConn, row: Option<Account>| {
+        let payer = admit(c, row)?;
+        payable_on(c, &payer, &id, now)?;
+        Ok(payer)
+    };
+    let (passed, payer) = check_pin_admitting(state, payer_id, &req.pin, payer_may_pay).await?;
+    settle_approval(state, payer.id, public_id, Some(passed), on_commit).await
+}
+
+/// What an approval checks before the PIN: the payer may see the request, it is pending
+/// and it is not the payer's own.
+pub async fn payable(state: &Context, payer: &Account, public_id: &str) -> ApiResult<()> {
+    let (payer, id, now) = (
+        payer.clone(),
+        public_id.to_string(),
+        state.clock.now_naive(),
+    );
+    state.db.run(move |c| payable_on(c, &payer, &id, now)).await
+}
+
+/// `payable` in the caller's database turn.
+fn payable_on(
+    c: &mut DbConn,
+    payer: &Account,
+    public_id: &str,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    let row = find_by_public_id(c, public_id)?
+        .filter(|r| visible(r, payer.id))
+        .map(|r| as_of(r, now))
+        .ok_or_else(not_found)?;
+    if row.status != "pending" {
+        return Err(not_pending(&row.status));
+    }
+    if row.merchant_id == payer.id {
+        return Err(ApiError::unprocessable(
+            "cannot_pay_own_request",
+            "A merchant cannot pay its own money request.",
+        ));
+    }
+    Ok(())
+}
+
+/// The approval's transaction, once the payer is known to have confirmed it (the PIN, or
+/// the sandbox's simulated payer). The PIN check's release commits with it; if the
+/// transaction rolls back, the release is written on its own.
+pub async fn settle_approval(
+    state: &Context,
+    payer_id: i64,
+    public_id: String,
+    pin: Option<PinPassed>,
+    on_commit: OnCommit<RequestView>,
+) -> ApiResult<RequestView> {
+    let (tiers, calendar, clock) = (state.tiers.clone(), state.calendar, state.clock.clone());
+    let public_url = state.config.public_url.clone();
+    let view = state
+        .db
+        .run(move |c| {
+            let mut released = false;
+            let settled = write_tx(c, |c| {
+                let (row, now) = match lock_pending(
+                    c,
+                    &public_id,
+                    |r| visible(r, payer_id),
+                    &clock,
+                    &public_url,
+                )? {
+                    Settled::Done(found) => found,
+                    Settled::Refused(e) => return Ok(Settled::Refused(e)),
+                };
+                let (payer, merchant) = q::lock_pair(c, payer_id, row.merchant_id)?;
+                if let Some(pin) = &pin {
+                    pin.release_locked(c, &payer, now)?;
+                    released = true;
+                }
+                let limits = LimitCtx {
+                    tiers: &tiers,
+                    calendar,
+                    now: now.and_utc(),
+                };
+                let paid = pay(c, &limits, row, &payer, &merchant, now)?;
+                let mut names = Names::knowing(&[&payer, &merchant]);
+                let (_, view) = announce_row(
+                    c,
+                    paid,
+                    "money_request.approved",
+                    now,
+                    &public_url,
+                    &mut names,
+                )?;
+                let view = view.for_payer();
+                on_commit(c, &view)?;
+                Ok(Settled::Done(view))
+            });
+            if let Some(pin) = pin {
+                pin.release_unless_committed(c, released && settled.is_ok(), clock.now_naive());
+            }
+            settled
+        })
+        .await?
+        .into_result()?;
+    state.metrics.money_request("approved", 1);
+    Ok(view)
+}
+
+/// Limits, funds, ledger postings and the status change of an approval; returns the row
+/// as written.
+fn pay(
+    c: &mut DbConn,
+    limits: &LimitCtx,
+    mut row: MoneyRequest,
+    payer: &Account,
+    merchant: &Account,
+    now: NaiveDateTime,
+) -> ApiResult<MoneyRequest> {
+    let amount = Money::cents(row.amount);
+    let purchases = limits.rules(payer).limits.purchases_per_day;
+    if purchases.is_some() {
+        let used = usage::count(
+            c,
+            payer.id,
+            TxKind::Payment.as_str(),
+            Side::Debits,
+            limits.calendar.day(limits.now),
+        )?;
+        check_count("purchases_per_day", purchases, used).map_err(|e| e.with("party", "payer"))?;
+    }
+    limits.sender(c, payer, amount)?;
+    limits.receiver(c, merchant, amount)?;
+    if !AccountKind::from_db(&merchant.kind).is_merchant() {
+        return Err(ApiError::conflict(
+            "merchant_unavailable",
+            "The merchant can no longer receive payments.",
+        ));
+    }
+    if Money::cents(payer.balance) < amount {
+        return Err(insufficient_funds());
+    }
+    let fee = limits.rules(merchant).fees.receive_fee(amount);
+    let description = row
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("Payment {}", row.public_id));
+    let txn = ledger::post(
+        c,
+        Entry {
+            kind: TxKind::Payment,
+            legs: &[
+                Leg::debit(payer.id, amount),
+                Leg::credit(merchant.id, amount),
+            ],
+            related_id: None,
+            external_ref: None,
+            description: Some(&description),
+        },
+        now,
+    )?;
+    // The fee line names what the merchant knows the payment by: its order reference.
+    let fee_for = match &row.reference {
+        Some(reference) => format!("Fee on payment {} ({reference})", row.public_id),
+        None => format!("Fee on payment {}", row.public_id),
+    };
+    ledger::charge_fee(c, merchant.id, fee, txn, &fee_for, now)?;
+    row.status = "approved".into();
+    row.fee = fee.as_cents();
+    row.paid_by = Some(payer.id);
+    row.payment_transaction_id = Some(txn);
+    row.resolved_at = Some(now);
+    row.updated_at = now;
+    Cached(
+        diesel::update(mr::table.find(row.id))
+            .set((
+                mr::status.eq(&row.status),
+                mr::fee.eq(row.fee),
+                mr::paid_by.eq(row.paid_by),
+                mr::payment_transaction_id.eq(row.payment_transaction_id),
+                mr::resolved_at.eq(row.resolved_at),
+                mr::updated_at.eq(row.updated_at),
+            ))
+            .returning(mr::id),
+    )
+    .get_result::<i64>(c)?;
+    record(
+        c,
+        row.id,
+        "approved",
+        &format!("payer:{}", payer.username),
+        None,
+        now,
+    )?;
+    Ok(row)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineRequest {
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
+    pub reason_code: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
+    pub reason: Option<String>,
+}
+
+pub async fn decline(
+    state: &Context,
+    payer: &Account,
+    public_id: String,
+    req: DeclineRequest,
+) -> ApiResult<RequestView> {
+    let code = req.reason_code.as_deref().map(reason_code).transpose()?;
+    let reason = req
+        .reason
+        .as_deref()
+        .map(|r| crate::domain::account::text_field("reason", r, 140))
+        .transpose()?;
+    let (payer_id, payer_name) = (payer.id, payer.username.clone());
+    let payer = payer.clone();
+    let (clock, public_url) = (state.clock.clone(), state.config.public_url.clone());
+    let view = state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let (row, now) = match lock_pending(
+                    c,
+                    &public_id,
+                    |r| r.payer_id == Some(payer_id),
+                    &clock,
+                    &public_url,
+                )? {
+                    Settled::Done(found) => found,
+                    Settled::Refused(e) => return Ok(Settled::Refused(e)),
+                };
+                diesel::update(mr::table.find(row.id))
+                    .set((
+                        mr::status.eq("declined"),
+                        mr::decline_reason_code.eq(&code),
+                        mr::decline_reason.eq(&reason),
+                        mr::resolved_at.eq(now),
+                        mr::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                record(
+                    c,
+                    row.id,
+                    "declined",
+                    &format!("payer:{payer_name}"),
+                    code.as_deref(),
+                    now,
+                )?;
+                let mut names = Names::knowing(&[&payer]);
+                let (_, view) = announce(
+                    c,
+                    row.id,
+                    "money_request.declined",
+                    now,
+                    &public_url,
+                    &mut names,
+                )?;
+                Ok(Settled::Done(view.for_payer()))
+            })
+        })
+        .await?
+        .into_result()?;
+    state.metrics.money_request("declined", 1);
+    Ok(view)
+}

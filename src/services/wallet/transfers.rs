@@ -1,0 +1,119 @@
+//! Sending money between wallets: PIN-confirmed, the send fee by the recipient's kind
+//! (merchants pay it, private wallets do not), limits on both sides.
+
+use crate::db::accounts as q;
+use crate::db::models::Account;
+use crate::domain::account::{text_field, AccountKind};
+use crate::domain::money::Money;
+use crate::error::{ApiError, ApiResult};
+use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::services::idempotency::{sealed_tx, OnCommit};
+use crate::services::identity::pins::check_pin;
+use crate::services::wallet::limits::LimitCtx;
+use crate::services::Context;
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub to: String,
+    pub amount: String,
+    pub pin: String,
+    #[serde(default, deserialize_with = "crate::domain::input::present")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Transfer {
+    pub transaction_id: i64,
+    pub to: String,
+    pub amount: Money,
+    pub fee: Money,
+    pub description: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub async fn send(
+    state: &Context,
+    sender: &Account,
+    req: TransferRequest,
+    on_commit: OnCommit<Transfer>,
+) -> ApiResult<Transfer> {
+    let amount = Money::parse_amount("amount", &req.amount)?;
+    let description = req
+        .description
+        .as_deref()
+        .map(|d| text_field("description", d, 140))
+        .transpose()?;
+    let to = req.to.to_ascii_lowercase();
+    if to == sender.username {
+        return Err(ApiError::invalid_field(
+            "to",
+            "You cannot send money to yourself.",
+        ));
+    }
+    let pin = check_pin(state, sender.id, &req.pin).await?;
+
+    let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
+    let sender_id = sender.id;
+    state
+        .db
+        .run(move |c| {
+            let mut released = false;
+            let done = sealed_tx(c, on_commit, |c| {
+                let recipient = q::find_by_username(c, &to)?
+                    .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
+                    .ok_or_else(|| {
+                        ApiError::unprocessable("unknown_recipient", "No wallet has this username.")
+                            .with("field", "to")
+                    })?;
+                let (sender, recipient) = q::lock_pair(c, sender_id, recipient.id)?;
+                // After the pair's lock, which orders the locks of concurrent transfers.
+                pin.release_locked(c, &sender, now.naive_utc())?;
+                released = true;
+                let limits = LimitCtx {
+                    tiers: &tiers,
+                    calendar,
+                    now,
+                };
+                limits.sender(c, &sender, amount)?;
+                limits.receiver(c, &recipient, amount)?;
+                let fee = limits
+                    .rules(&sender)
+                    .fees
+                    .send_fee(AccountKind::from_db(&recipient.kind));
+                if Money::cents(sender.balance) < amount + fee {
+                    return Err(insufficient_funds());
+                }
+                let at = now.naive_utc();
+                let transaction_id = ledger::post(
+                    c,
+                    Entry {
+                        kind: TxKind::Transfer,
+                        legs: &[
+                            Leg::debit(sender.id, amount),
+                            Leg::credit(recipient.id, amount),
+                        ],
+                        related_id: None,
+                        external_ref: None,
+                        description: description.as_deref(),
+                    },
+                    at,
+                )?;
+                let fee_for = format!("Fee on transfer to {}", recipient.username);
+                ledger::charge_fee(c, sender.id, fee, transaction_id, &fee_for, at)?;
+                Ok(Transfer {
+                    transaction_id,
+                    to: recipient.username,
+                    amount,
+                    fee,
+                    description,
+                    created_at: at,
+                })
+            });
+            pin.release_unless_committed(c, released && done.is_ok(), now.naive_utc());
+            done
+        })
+        .await
+}
