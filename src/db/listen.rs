@@ -1,19 +1,25 @@
-//! PostgreSQL: one `LISTEN` connection per instance that turns other instances' (and
-//! this one's) commits into wake-ups here: new callback events wake the delivery worker
-//! (except this instance's own, whose worker `Db::run` woke), and changed money requests
-//! reach the live streams.
+//! PostgreSQL: one `LISTEN` connection per instance that hands each notification's
+//! payload to what the layer above subscribed for its channel (the delivery worker's
+//! wake-up, the live streams' feed). It knows channels and payloads, nothing more.
 
-use super::changes::{self, Change};
 use super::Db;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A channel and what to do with each payload that arrives on it.
+pub struct Subscription {
+    pub channel: &'static str,
+    pub deliver: Box<dyn Fn(&str) + Send>,
+}
+
 /// Listens until `listening` turns false. The connection's input is read without a
 /// round trip every 10 ms; on a lost connection it reconnects (polling covers the gap).
-pub fn listen(db: Db, listening: Arc<AtomicBool>) {
-    let outbox = crate::services::messaging::outbox::CHANNEL;
-    let own = db.instance.to_string();
+pub fn listen(db: Db, listening: Arc<AtomicBool>, subscriptions: Vec<Subscription>) {
+    let subscribed: String = subscriptions
+        .iter()
+        .map(|s| format!("LISTEN {};", s.channel))
+        .collect();
     while listening.load(Ordering::Acquire) {
         let mut conn = match db.listener() {
             Ok(conn) => conn,
@@ -22,26 +28,20 @@ pub fn listen(db: Db, listening: Arc<AtomicBool>) {
                 continue;
             }
         };
-        let subscribed = format!("LISTEN {outbox}; LISTEN {}", changes::CHANNEL);
         if diesel::connection::SimpleConnection::batch_execute(&mut conn, &subscribed).is_err() {
             std::thread::sleep(Duration::from_secs(1));
             continue;
         }
         'connected: while listening.load(Ordering::Acquire) {
-            let mut woken = false;
             for note in conn.notifications_iter() {
                 match note {
-                    Ok(n) if n.channel == outbox => woken |= n.payload != own,
                     Ok(n) => {
-                        if let Some(change) = Change::decode(&n.payload) {
-                            db.changes.publish(change);
+                        if let Some(s) = subscriptions.iter().find(|s| s.channel == n.channel) {
+                            (s.deliver)(&n.payload);
                         }
                     }
                     Err(_) => break 'connected,
                 }
-            }
-            if woken {
-                db.outbox_wake.notify_one();
             }
             std::thread::sleep(Duration::from_millis(10));
         }

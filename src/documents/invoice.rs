@@ -2,7 +2,41 @@
 
 use super::pdf::{self, Doc, Weight};
 use crate::domain::calendar::Calendar;
-use crate::services::wallet::invoices::Invoice;
+use crate::domain::calendar::{Month, Period};
+use crate::domain::money::Money;
+use chrono::NaiveDateTime;
+
+/// What a fee invoice shows, as the use case built it.
+#[derive(Debug)]
+pub struct Invoice {
+    pub number: i64,
+    pub month: Month,
+    pub period: Period,
+    pub username: String,
+    pub company_name: String,
+    pub iban: Option<String>,
+    pub issued_at: NaiveDateTime,
+    pub lines: Vec<InvoiceLine>,
+    pub total: Money,
+}
+
+impl Invoice {
+    /// `PP-000042`.
+    pub fn display_number(&self) -> String {
+        display_number(self.number)
+    }
+}
+
+pub fn display_number(number: i64) -> String {
+    format!("PP-{number:06}")
+}
+
+#[derive(Debug)]
+pub struct InvoiceLine {
+    pub label: &'static str,
+    pub count: i64,
+    pub amount: Money,
+}
 
 pub fn pdf(inv: &Invoice, cal: &Calendar, issuer_url: &str) -> Result<Vec<u8>, String> {
     let number = inv.display_number();

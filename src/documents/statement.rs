@@ -4,8 +4,42 @@
 use super::pdf::{self, Doc, Weight};
 use super::table::{self, Cell};
 use crate::domain::calendar::Calendar;
+use crate::domain::calendar::{Month, Period};
+use crate::domain::money::Money;
 use crate::ledger::txn_public_id;
-use crate::services::wallet::statements::{Line, Statement};
+
+/// What a statement shows, as the use case read it from the ledger.
+#[derive(Debug)]
+pub struct Statement {
+    pub username: String,
+    pub company_name: Option<String>,
+    pub month: Month,
+    pub period: Period,
+    /// Whether the month has ended (otherwise the statement runs to now).
+    pub complete: bool,
+    pub opening: Money,
+    pub credits: Money,
+    pub debits: Money,
+    /// The part of `debits` that is fees.
+    pub fees: Money,
+    pub closing: Money,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug)]
+pub struct Line {
+    pub posting_id: i64,
+    pub transaction_id: i64,
+    pub booked_at: chrono::NaiveDateTime,
+    pub kind: String,
+    /// Signed: credits positive, debits negative.
+    pub amount: Money,
+    pub counterparty: Option<String>,
+    pub description: Option<String>,
+    /// The transaction a fee was charged on, a refund refunds.
+    pub related_id: Option<i64>,
+    pub balance: Money,
+}
 
 const HEADER: [&str; 8] = [
     "booked_at",

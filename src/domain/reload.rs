@@ -55,7 +55,7 @@ pub fn verify(
     given: &str,
 ) -> bool {
     let expected = mac(secret, order_code, amount, currency, status);
-    crate::auth::opaque::constant_time_eq(&expected, &given.to_ascii_lowercase())
+    super::secrets::constant_time_eq(&expected, &given.to_ascii_lowercase())
 }
 
 #[cfg(test)]

@@ -1,6 +1,18 @@
 //! How strong a configured secret is: an estimate of its entropy from its length and the
 //! character classes it uses, discounted for repetition (`abcabcabc…`, `aaaa…`), so that
-//! production refuses an operator token a person made up or typed by pattern.
+//! production refuses an operator token a person made up or typed by pattern; and secrets
+//! compared in constant time.
+
+use sha2::{Digest, Sha256};
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
 
 /// Bits of entropy a secret of `s`'s length and alphabet could carry at most, counted
 /// over its distinct characters' share: a repeated pattern counts once.

@@ -82,11 +82,36 @@ pub fn insufficient_funds() -> ApiError {
 /// What the balance update returns: the running debit total, the new balance, the
 /// low-balance alert's threshold and whether it is armed, auto-reload's threshold, and
 /// the posting's booking time.
-type Moved = (i64, i64, Option<i64>, bool, Option<i64>, NaiveDateTime);
+type Updated = (i64, i64, Option<i64>, bool, Option<i64>, NaiveDateTime);
 
-/// Books `entry`; returns the transaction id. Fails with `insufficient_funds` if a
-/// wallet would go negative (the caller's transaction then rolls everything back).
-pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i64> {
+/// One account's balance as a posting moved it, with the account's settings that react
+/// to a balance (as the same statement read them).
+#[derive(Debug, Clone, Copy)]
+pub struct Moved {
+    pub account_id: i64,
+    /// Cents: negative for a debit.
+    pub delta: i64,
+    pub before: i64,
+    pub after: i64,
+    /// The low-balance alert's threshold while enabled, and whether it is armed.
+    pub alert_threshold: Option<i64>,
+    pub alert_armed: bool,
+    /// Auto-reload's `replenish_amount` while auto-reload is on.
+    pub reload_threshold: Option<i64>,
+}
+
+/// What a booking did: its transaction and each leg's account as it moved.
+#[derive(Debug)]
+pub struct Posted {
+    pub transaction_id: i64,
+    pub moved: Vec<Moved>,
+}
+
+/// Books `entry`; returns the transaction and what moved. Fails with
+/// `insufficient_funds` if a wallet would go negative (the caller's transaction then
+/// rolls everything back). The ledger only books: reactions to a balance are the use
+/// case's (`services::wallet::money`).
+pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<Posted> {
     let legs = entry.legs;
     let sum: i64 = legs.iter().map(|l| l.amount.as_cents()).sum();
     if legs.len() < 2 || sum != 0 || legs.iter().any(|l| l.amount == Money::ZERO) {
@@ -111,6 +136,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             })
         })?;
     let mut rows = Vec::with_capacity(legs.len());
+    let mut moved_legs = Vec::with_capacity(legs.len());
     for (i, leg) in legs.iter().enumerate() {
         let delta = leg.amount.as_cents();
         let debit = (-delta).max(0);
@@ -120,7 +146,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         // later (`now` was read before this transaction waited for the account's row
         // lock, and another transaction may have booked on it meanwhile). Booking order
         // is then id order on every account, which running balances rely on.
-        let moved: Option<Moved> = Cached(
+        let updated: Option<Updated> = Cached(
             diesel::update(
                 accounts::table.find(leg.account_id).filter(
                     accounts::kind
@@ -149,26 +175,19 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
         )
         .get_result(c)
         .optional()?;
-        let Some((debited_through, balance, threshold, armed, reload_below, booked)) = moved else {
+        let Some((debited_through, balance, threshold, armed, reload_below, booked)) = updated
+        else {
             return Err(insufficient_funds());
         };
-        // The low-balance alert, in this transaction: one per crossing (a no-op unless
-        // the balance crossed the account's threshold one way or the other).
-        if let Some(threshold) = threshold {
-            crate::services::wallet::balance_alerts::crossed(
-                c,
-                leg.account_id,
-                balance,
-                threshold,
-                armed,
-                now,
-            )?;
-        }
-        // Auto-reload: a debit that leaves the balance below `replenish_amount` orders one
-        // reload (none while one is pending).
-        if reload_below.is_some_and(|replenish| delta < 0 && balance < replenish) {
-            crate::services::wallet::reloads::order_auto(c, leg.account_id, now)?;
-        }
+        moved_legs.push(Moved {
+            account_id: leg.account_id,
+            delta,
+            before: balance - delta,
+            after: balance,
+            alert_threshold: threshold,
+            alert_armed: armed,
+            reload_threshold: reload_below,
+        });
         let counterparty = (legs.len() == 2).then(|| legs[1 - i].account_id);
         rows.push((
             postings::transaction_id.eq(txn_id),
@@ -191,35 +210,10 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
             .len(),
         DbConn::Sqlite(c) => insert.execute(c)?,
     };
-    Ok(txn_id)
-}
-
-/// Books `fee` from `payer` to the `fees` account as a `fee` transaction tied to the
-/// movement it was charged on. A zero fee books nothing.
-pub fn charge_fee(
-    c: &mut DbConn,
-    payer: i64,
-    fee: Money,
-    related: i64,
-    description: &str,
-    now: NaiveDateTime,
-) -> ApiResult<()> {
-    if fee == Money::ZERO {
-        return Ok(());
-    }
-    let fees = system_account(c, "fees")?;
-    post(
-        c,
-        Entry {
-            kind: TxKind::Fee,
-            legs: &[Leg::debit(payer, fee), Leg::credit(fees, fee)],
-            related_id: Some(related),
-            external_ref: None,
-            description: Some(description),
-        },
-        now,
-    )?;
-    Ok(())
+    Ok(Posted {
+        transaction_id: txn_id,
+        moved: moved_legs,
+    })
 }
 
 /// The id of a system account (`fees`, `bank_clearing`), created by the migrations.

@@ -8,7 +8,7 @@ use crate::auth::Operator;
 use crate::error::ApiResult;
 use crate::services::operator::audit::Actor;
 use crate::services::{
-    identity::accounts, merchants::upgrade, operator::audit, operator::fx, wallet::deposits,
+    merchants::tiers, merchants::upgrade, operator::audit, operator::fx, wallet::deposits,
     wallet::payouts,
 };
 use crate::state::AppState;
@@ -21,11 +21,10 @@ pub async fn set_tier(
     _: Operator,
     client: ClientIp,
     username: web::Path<String>,
-    body: ApiJson<accounts::TierChange>,
+    body: ApiJson<tiers::TierChange>,
 ) -> ApiResult<HttpResponse> {
     let actor = Actor::operator(client.0);
-    let account =
-        accounts::set_tier(&state, actor, username.into_inner(), body.into_inner()).await?;
+    let account = tiers::set_tier(&state, actor, username.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&account)))
 }
 

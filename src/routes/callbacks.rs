@@ -3,9 +3,9 @@
 use super::extract::ApiJson;
 use super::pagination::{limit, List};
 use crate::auth::Merchant;
-use crate::callbacks::settings;
 use crate::error::ApiResult;
 use crate::services::messaging::callback_log as log;
+use crate::services::messaging::callback_settings as settings;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;

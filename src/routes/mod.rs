@@ -27,12 +27,9 @@ use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, ResponseError};
-use chrono::{NaiveDateTime, SecondsFormat};
 
 /// Timestamps in bodies: RFC 3339, UTC, `Z`.
-pub fn rfc3339(t: NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use crate::domain::time::rfc3339;
 
 pub fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError::not_found("No such resource.").into()

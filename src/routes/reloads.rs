@@ -4,21 +4,21 @@ use super::extract::ApiJson;
 use super::pagination::List;
 use crate::auth::AnyCaller;
 use crate::error::ApiResult;
-use crate::services::wallet::reloads;
+use crate::services::wallet::{auto_reload, reloads};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 pub async fn auto_reload(state: web::Data<AppState>, caller: AnyCaller) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(reloads::get_settings(&state, &caller.account).await?))
+    Ok(HttpResponse::Ok().json(auto_reload::get_settings(&state, &caller.account).await?))
 }
 
 pub async fn set_auto_reload(
     state: web::Data<AppState>,
     caller: AnyCaller,
-    body: ApiJson<reloads::AutoReloadSettings>,
+    body: ApiJson<auto_reload::AutoReloadSettings>,
 ) -> ApiResult<HttpResponse> {
     super::not_superseded(caller.superseded())?;
-    let view = reloads::set_settings(&state, &caller.account, body.into_inner()).await?;
+    let view = auto_reload::set_settings(&state, &caller.account, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -19,6 +19,7 @@ use crate::services::idempotency::unsealed;
 use crate::services::identity::accounts::{self, Registration, RegistrationKind};
 use crate::services::payments::requests::view::RequestView;
 use crate::services::payments::requests::{approval, merchant};
+use crate::services::wallet::money;
 use crate::services::Context;
 use crate::services::{merchants::api_tokens, messaging::outbox, payments::links};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
@@ -311,7 +312,7 @@ async fn fund(state: &Context, payer_id: i64, amount: Money) -> ApiResult<()> {
                     return Ok(());
                 }
                 let bank = ledger::system_account(c, "bank_clearing")?;
-                ledger::post(
+                money::post(
                     c,
                     Entry {
                         kind: TxKind::Adjustment,
@@ -384,7 +385,7 @@ pub async fn test_event(
 /// The `data` of a sample event: a money request in the status the type reports, or a
 /// refund of one.
 fn sample(event_type: &str, now: DateTime<Utc>, public_url: &str) -> Value {
-    let at = |t: DateTime<Utc>| crate::routes::rfc3339(t.naive_utc());
+    let at = |t: DateTime<Utc>| crate::domain::time::rfc3339(t.naive_utc());
     let request_id = public_id("mr");
     if event_type == "refund.succeeded" {
         return json!({

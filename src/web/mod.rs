@@ -6,15 +6,15 @@
 pub mod docs;
 pub mod events;
 pub mod forms;
-pub mod i18n;
+
 pub mod pay;
 pub mod stream_gate;
 
+use crate::domain::i18n::Lang;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
-use i18n::Lang;
 
 pub const HTML: &str = "text/html; charset=utf-8";
 pub const CSRF_COOKIE: &str = "pinpay_csrf";

@@ -2,7 +2,6 @@
 //! checks the CSRF token, calls the same service as the JSON API and answers with the
 //! page (or a 303 back to it); failures show on the page in the payer's language.
 
-use super::i18n::{self, Lang, Texts};
 use super::{
     cookie, html, language, not_found_page, random_token, secure_cookies, CSRF_COOKIE,
     SESSION_COOKIE, SESSION_SECS,
@@ -10,6 +9,7 @@ use super::{
 use crate::auth::jwt::Audience;
 use crate::db::models::Account;
 use crate::db::DbConn;
+use crate::domain::i18n::{self, Lang, Texts};
 use crate::domain::money::Money;
 use crate::domain::requests::return_target;
 use crate::error::ApiError;

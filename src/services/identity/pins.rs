@@ -333,7 +333,7 @@ fn blocked(until: NaiveDateTime) -> ApiError {
         "pin_blocked",
         "Too many wrong PINs; the PIN is blocked for now.",
     )
-    .with("blocked_until", crate::routes::rfc3339(until))
+    .with("blocked_until", crate::domain::time::rfc3339(until))
 }
 
 /// Queues one instance's PIN checks per wallet in memory (a fair async lock per account),

@@ -191,9 +191,9 @@ pub async fn list(state: &Context, account: &Account) -> ApiResult<(Vec<TokenInf
         .map(|(id, _, created_at, expires_at, revokes_at)| TokenInfo {
             id,
             object: "api_token",
-            created_at: crate::routes::rfc3339(created_at),
-            expires_at: crate::routes::rfc3339(expires_at),
-            revokes_at: revokes_at.map(crate::routes::rfc3339),
+            created_at: crate::domain::time::rfc3339(created_at),
+            expires_at: crate::domain::time::rfc3339(expires_at),
+            revokes_at: revokes_at.map(crate::domain::time::rfc3339),
         })
         .collect();
     Ok((tokens, has_more))

@@ -14,9 +14,10 @@ use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::bank::{Bic, Iban};
 use crate::domain::money::Money;
 use crate::domain::onboarding as rules;
+use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Entry, Leg, TxKind};
-use crate::routes::rfc3339;
+use crate::services::wallet::money;
 use crate::services::Context;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -127,7 +128,7 @@ pub async fn request_verification(
                 let now = now.naive_utc();
                 let account = q::lock(c, id)?.ok_or_else(ApiError::internal)?;
                 let Some(iban) = account.iban.clone() else {
-                    return Err(no_bank_account());
+                    return Err(rules::no_bank_account());
                 };
                 if account.bank_verified_at.is_some() {
                     return Err(ApiError::conflict(
@@ -162,8 +163,8 @@ pub async fn request_verification(
                             format!(
                                 "A verification payout is on its way (sent {}); enter the code \
                                  from its transfer subject. Another can be asked for from {}.",
-                                crate::routes::rfc3339(sent),
-                                crate::routes::rfc3339(again)
+                                crate::domain::time::rfc3339(sent),
+                                crate::domain::time::rfc3339(again)
                             ),
                         )
                         .retry_after((again - now).num_seconds().max(1) as u64));
@@ -177,7 +178,7 @@ pub async fn request_verification(
                     ledger::system_account(c, "bank_clearing")?,
                 );
                 let description = format!("Bank account verification payout to {iban}");
-                let transaction_id = ledger::post(
+                let transaction_id = money::post(
                     c,
                     Entry {
                         kind: TxKind::Adjustment,
@@ -362,19 +363,4 @@ fn void_pending(c: &mut DbConn, account_id: i64, now: NaiveDateTime) -> ApiResul
     .set((bv::status.eq("voided"), bv::resolved_at.eq(now)))
     .execute(c)?;
     Ok(())
-}
-
-pub fn no_bank_account() -> ApiError {
-    ApiError::conflict(
-        "no_bank_account",
-        "Add a bank account (IBAN) first: PUT /v1/me/bank-account.",
-    )
-}
-
-pub fn not_verified() -> ApiError {
-    ApiError::conflict(
-        "bank_account_not_verified",
-        "Verify the bank account first: POST /v1/me/bank-account/verification, then enter \
-         the code from the transfer's subject at POST /v1/me/bank-account/verify.",
-    )
 }

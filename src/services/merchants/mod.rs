@@ -4,4 +4,5 @@ pub mod api_tokens;
 pub mod bank_account;
 pub mod documents;
 pub mod email_confirmation;
+pub mod tiers;
 pub mod upgrade;

@@ -9,8 +9,9 @@ use crate::db::schema::{accounts, application_documents as doc, upgrade_applicat
 use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::account::{text_field, AccountKind};
 use crate::domain::requests::public_id;
+use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::rfc3339;
+use crate::services::merchants::tiers;
 use crate::services::operator::audit::{self, Actor};
 use crate::services::Context;
 use chrono::NaiveDateTime;
@@ -244,7 +245,7 @@ pub async fn submit(state: &Context, account: &Account) -> ApiResult<Application
                 let merchant = q::lock(c, id)?.ok_or_else(ApiError::internal)?;
                 let app = editable(latest(c, id)?)?;
                 if merchant.bank_verified_at.is_none() {
-                    return Err(crate::services::merchants::bank_account::not_verified());
+                    return Err(crate::domain::onboarding::bank_account_not_verified());
                 }
                 let held: i64 = doc::table
                     .filter(doc::application_id.eq(app.id))
@@ -423,7 +424,7 @@ pub async fn accept(
             write_tx(c, |c| {
                 let (row, merchant) = lock_submitted(c, &application)?;
                 if merchant.bank_verified_at.is_none() {
-                    return Err(crate::services::merchants::bank_account::not_verified());
+                    return Err(crate::domain::onboarding::bank_account_not_verified());
                 }
                 diesel::update(ua::table.find(row.id))
                     .set((
@@ -433,7 +434,7 @@ pub async fn accept(
                     ))
                     .execute(c)?;
                 let row = reload(c, row.id)?;
-                change_tier(c, &merchant, AccountKind::CorporatePlus, now)?;
+                tiers::change_tier(c, &merchant, AccountKind::CorporatePlus, now)?;
                 audit::record(
                     c,
                     &actor,
@@ -484,56 +485,6 @@ pub async fn reject(
         .await
 }
 
-/// Whether the merchant has an accepted application (an upgrade needs one).
-pub fn has_accepted(c: &mut DbConn, account_id: i64) -> ApiResult<bool> {
-    let n: i64 = ua::table
-        .filter(ua::account_id.eq(account_id))
-        .filter(ua::status.eq("accepted"))
-        .count()
-        .get_result(c)?;
-    Ok(n > 0)
-}
-
-/// Sets the merchant's tier in the caller's transaction: a downgrade revokes its API
-/// tokens; a change is announced as `account.tier_changed` once it has a callback URL.
-pub fn change_tier(
-    c: &mut DbConn,
-    merchant: &Account,
-    kind: AccountKind,
-    now: NaiveDateTime,
-) -> ApiResult<Account> {
-    let before = AccountKind::from_db(&merchant.kind);
-    let generation = match kind {
-        AccountKind::Corporate => merchant.api_token_generation + 1,
-        _ => merchant.api_token_generation,
-    };
-    let updated: Account = diesel::update(accounts::table.find(merchant.id))
-        .set((
-            accounts::kind.eq(kind.as_str()),
-            accounts::api_token_generation.eq(generation),
-            accounts::updated_at.eq(now),
-        ))
-        .returning(accounts::all_columns)
-        .get_result(c)?;
-    if before != kind && crate::callbacks::settings::has_url(c, merchant.id)? {
-        let data = json!({
-            "object": "account",
-            "username": merchant.username,
-            "previous_tier": before.as_str(),
-            "tier": kind.as_str(),
-        });
-        crate::services::messaging::outbox::emit(
-            c,
-            merchant.id,
-            "account.tier_changed",
-            data,
-            None,
-            now,
-        )?;
-    }
-    Ok(updated)
-}
-
 /// Corporate+ without the review, for PinPay's own tools only (`pinpay demo` and the
 /// sandbox's test merchants): the bank account counts as verified and an accepted
 /// application without documents records how the tier came about; audited as `actor`.
@@ -566,7 +517,7 @@ pub async fn grant_for_tooling(state: &Context, username: String, actor: Actor) 
                         ua::updated_at.eq(now),
                     ))
                     .execute(c)?;
-                change_tier(c, &merchant, AccountKind::CorporatePlus, now)?;
+                tiers::change_tier(c, &merchant, AccountKind::CorporatePlus, now)?;
                 audit::record(
                     c,
                     &actor,

@@ -3,8 +3,8 @@
 use crate::db::models::{CallbackAttempt, OutboxEvent};
 use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
 use crate::db::{read_snapshot, DbConn};
+use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::rfc3339;
 use crate::services::Context;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

@@ -64,7 +64,8 @@ impl Worker {
         let listening = Arc::new(AtomicBool::new(true));
         if me.state.db.backend == Backend::Postgres {
             let (db, listening) = (me.state.db.clone(), listening.clone());
-            std::thread::spawn(move || crate::db::listen::listen(db, listening));
+            let subscriptions = subscriptions(&db);
+            std::thread::spawn(move || crate::db::listen::listen(db, listening, subscriptions));
         }
         let every = std::time::Duration::from_millis(me.state.config.delivery_interval_ms);
         let mut tick = tokio::time::interval(every);
@@ -290,4 +291,35 @@ fn describe(e: &reqwest::Error) -> (ErrorClass, String) {
         source = s.source();
     }
     (class, text.chars().take(500).collect())
+}
+
+/// What this instance listens for: other instances' outbox events wake the delivery
+/// worker (this instance's own were woken by `Db::run` already), and changed money
+/// requests reach the live streams.
+fn subscriptions(db: &crate::db::Db) -> Vec<crate::db::listen::Subscription> {
+    use crate::db::changes::{self, Change};
+    use crate::db::listen::Subscription;
+    let (own, wake, feed) = (
+        db.instance.to_string(),
+        db.outbox_wake.clone(),
+        db.changes.clone(),
+    );
+    vec![
+        Subscription {
+            channel: crate::services::messaging::outbox::CHANNEL,
+            deliver: Box::new(move |payload| {
+                if payload != own {
+                    wake.notify_one();
+                }
+            }),
+        },
+        Subscription {
+            channel: changes::CHANNEL,
+            deliver: Box::new(move |payload| {
+                if let Some(change) = Change::decode(payload) {
+                    feed.publish(change);
+                }
+            }),
+        },
+    ]
 }

@@ -24,7 +24,7 @@ pub fn emit(
     let payload = json!({
         "id": id,
         "type": event_type,
-        "created_at": crate::routes::rfc3339(now),
+        "created_at": crate::domain::time::rfc3339(now),
         "data": data,
     });
     diesel::insert_into(ob::table)

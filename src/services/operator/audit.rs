@@ -108,7 +108,7 @@ pub async fn list(
             action,
             target,
             detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-            created_at: crate::routes::rfc3339(at),
+            created_at: crate::domain::time::rfc3339(at),
         })
         .collect();
     Ok((entries, has_more))

@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Entry, Leg, TxKind};
 use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::services::wallet::limits::LimitCtx;
+use crate::services::wallet::money;
 use crate::services::Context;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -79,7 +80,7 @@ pub async fn book(
                 // first makes this insert fail; then the booking is found and answered as
                 // any other repeat is.
                 let posted = c.transaction(|c| {
-                    ledger::post(
+                    money::post(
                         c,
                         Entry {
                             kind: TxKind::Deposit,

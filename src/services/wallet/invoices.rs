@@ -6,6 +6,7 @@
 use crate::db::models::Account;
 use crate::db::schema::{invoice_sequences as seq, invoices};
 use crate::db::{accounts as q, write_tx};
+pub use crate::documents::invoice::{display_number, Invoice, InvoiceLine};
 use crate::domain::calendar::{Month, Period};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
@@ -17,37 +18,6 @@ use std::collections::HashMap;
 
 /// The issuer whose counter numbers the invoices.
 pub const ISSUER: &str = "pinpay";
-
-#[derive(Debug)]
-pub struct Invoice {
-    pub number: i64,
-    pub month: Month,
-    pub period: Period,
-    pub username: String,
-    pub company_name: String,
-    pub iban: Option<String>,
-    pub issued_at: NaiveDateTime,
-    pub lines: Vec<InvoiceLine>,
-    pub total: Money,
-}
-
-impl Invoice {
-    /// `PP-000042`.
-    pub fn display_number(&self) -> String {
-        display_number(self.number)
-    }
-}
-
-pub fn display_number(number: i64) -> String {
-    format!("PP-{number:06}")
-}
-
-#[derive(Debug)]
-pub struct InvoiceLine {
-    pub label: &'static str,
-    pub count: i64,
-    pub amount: Money,
-}
 
 /// What a fee was charged on, as the invoice names it.
 fn label(kind: &str) -> &'static str {

@@ -10,12 +10,13 @@ use crate::db::{write_tx, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::requests::public_id;
+use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
-use crate::routes::rfc3339;
 use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::services::identity::pins::verify_pin;
 use crate::services::wallet::limits::LimitCtx;
+use crate::services::wallet::money;
 use crate::services::Context;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -46,11 +47,11 @@ pub async fn withdraw(
 ) -> ApiResult<Payout> {
     let amount = Money::parse_amount("amount", &req.amount)?;
     if account.iban.is_none() {
-        return Err(crate::services::merchants::bank_account::no_bank_account());
+        return Err(crate::domain::onboarding::no_bank_account());
     }
     let merchant = AccountKind::from_db(&account.kind).is_merchant();
     if merchant && account.bank_verified_at.is_none() {
-        return Err(crate::services::merchants::bank_account::not_verified());
+        return Err(crate::domain::onboarding::bank_account_not_verified());
     }
     verify_pin(state, account.id, &req.pin).await?;
 
@@ -65,9 +66,9 @@ pub async fn withdraw(
                 let iban = account
                     .iban
                     .clone()
-                    .ok_or_else(crate::services::merchants::bank_account::no_bank_account)?;
+                    .ok_or_else(crate::domain::onboarding::no_bank_account)?;
                 if merchant && account.bank_verified_at.is_none() {
-                    return Err(crate::services::merchants::bank_account::not_verified());
+                    return Err(crate::domain::onboarding::bank_account_not_verified());
                 }
                 let limits = LimitCtx {
                     tiers: &tiers,
@@ -82,7 +83,7 @@ pub async fn withdraw(
                 let clearing = ledger::system_account(c, "bank_clearing")?;
                 let at = now.naive_utc();
                 let description = format!("Payout to {iban}");
-                let transaction_id = ledger::post(
+                let transaction_id = money::post(
                     c,
                     Entry {
                         kind: TxKind::Payout,
@@ -96,7 +97,7 @@ pub async fn withdraw(
                     },
                     at,
                 )?;
-                ledger::charge_fee(c, account.id, fee, transaction_id, "Payout fee", at)?;
+                money::charge_fee(c, account.id, fee, transaction_id, "Payout fee", at)?;
                 record(
                     c,
                     NewPayout {

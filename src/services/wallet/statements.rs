@@ -4,6 +4,7 @@
 //! in the account's calendar).
 
 use crate::db::read_snapshot;
+use crate::documents::statement::{Line, Statement};
 use crate::domain::calendar::{Month, Period};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
@@ -70,38 +71,6 @@ pub async fn history_all(state: &Context, account_id: i64, filter: Filter) -> Ap
 
 /// Postings one statement lists at most; a busier month is exported by date range.
 pub const MAX_STATEMENT_LINES: i64 = 50_000;
-
-#[derive(Debug)]
-pub struct Statement {
-    pub username: String,
-    pub company_name: Option<String>,
-    pub month: Month,
-    pub period: Period,
-    /// Whether the month has ended (otherwise the statement runs to now).
-    pub complete: bool,
-    pub opening: Money,
-    pub credits: Money,
-    pub debits: Money,
-    /// The part of `debits` that is fees.
-    pub fees: Money,
-    pub closing: Money,
-    pub lines: Vec<Line>,
-}
-
-#[derive(Debug)]
-pub struct Line {
-    pub posting_id: i64,
-    pub transaction_id: i64,
-    pub booked_at: chrono::NaiveDateTime,
-    pub kind: String,
-    /// Signed: credits positive, debits negative.
-    pub amount: Money,
-    pub counterparty: Option<String>,
-    pub description: Option<String>,
-    /// The transaction a fee was charged on, a refund refunds.
-    pub related_id: Option<i64>,
-    pub balance: Money,
-}
 
 /// The account's statement of `month` (422 for a month that has not begun). Read in one
 /// snapshot; opening + credits − debits = closing is checked against the balances the

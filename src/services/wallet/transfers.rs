@@ -6,10 +6,11 @@ use crate::db::models::Account;
 use crate::domain::account::{text_field, AccountKind};
 use crate::domain::money::Money;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::ledger::{insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::services::identity::pins::check_pin;
 use crate::services::wallet::limits::LimitCtx;
+use crate::services::wallet::money;
 use crate::services::Context;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -87,7 +88,7 @@ pub async fn send(
                     return Err(insufficient_funds());
                 }
                 let at = now.naive_utc();
-                let transaction_id = ledger::post(
+                let transaction_id = money::post(
                     c,
                     Entry {
                         kind: TxKind::Transfer,
@@ -102,7 +103,7 @@ pub async fn send(
                     at,
                 )?;
                 let fee_for = format!("Fee on transfer to {}", recipient.username);
-                ledger::charge_fee(c, sender.id, fee, transaction_id, &fee_for, at)?;
+                money::charge_fee(c, sender.id, fee, transaction_id, &fee_for, at)?;
                 Ok(Transfer {
                     transaction_id,
                     to: recipient.username,

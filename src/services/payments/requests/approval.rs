@@ -19,10 +19,11 @@ use crate::domain::requests::{not_pending, reason_code, Status};
 use crate::domain::tiers::check_count;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::usage::{self, Side};
-use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::ledger::{insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::OnCommit;
 use crate::services::identity::pins::{check_pin_admitting, PinPassed};
 use crate::services::wallet::limits::LimitCtx;
+use crate::services::wallet::money;
 use crate::services::Context;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -310,7 +311,7 @@ fn pay(
         .description
         .clone()
         .unwrap_or_else(|| format!("Payment {}", row.public_id));
-    let txn = ledger::post(
+    let txn = money::post(
         c,
         Entry {
             kind: TxKind::Payment,
@@ -329,7 +330,7 @@ fn pay(
         Some(reference) => format!("Fee on payment {} ({reference})", row.public_id),
         None => format!("Fee on payment {}", row.public_id),
     };
-    ledger::charge_fee(c, merchant.id, fee, txn, &fee_for, now)?;
+    money::charge_fee(c, merchant.id, fee, txn, &fee_for, now)?;
     row.status = "approved".into();
     row.fee = fee.as_cents();
     row.paid_by = Some(payer.id);

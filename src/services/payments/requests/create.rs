@@ -165,9 +165,14 @@ async fn prepare(state: &Context, merchant: &Merchant, r: CreateRequest) -> ApiR
                 "callback_url can be set only with a merchant API token",
             ))
         }
-        Some(raw) => {
-            Some(crate::callbacks::settings::validate_url(state, &raw, "callback_url").await?)
-        }
+        Some(raw) => Some(
+            crate::services::messaging::callback_settings::validate_url(
+                state,
+                &raw,
+                "callback_url",
+            )
+            .await?,
+        ),
         None => None,
     };
     Ok(v)

@@ -11,9 +11,10 @@ use crate::domain::account::text_field;
 use crate::domain::money::Money;
 use crate::domain::requests::public_id;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
+use crate::ledger::{insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::{sealed_tx, OnCommit};
 use crate::services::messaging::outbox;
+use crate::services::wallet::money;
 use crate::services::Context;
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -84,7 +85,7 @@ pub async fn refund(
                     return Err(insufficient_funds());
                 }
                 let description = format!("Refund of {}", row.public_id);
-                let txn = ledger::post(
+                let txn = money::post(
                     c,
                     Entry {
                         kind: TxKind::Refund,
