@@ -136,6 +136,22 @@ pub fn clean_filename(raw: &str) -> String {
     }
 }
 
+/// A payout or an application that needs a bank account first.
+pub fn no_bank_account() -> ApiError {
+    ApiError::conflict(
+        "no_bank_account",
+        "Add a bank account (IBAN) first: PUT /v1/me/bank-account.",
+    )
+}
+
+pub fn bank_account_not_verified() -> ApiError {
+    ApiError::conflict(
+        "bank_account_not_verified",
+        "Verify the bank account first: POST /v1/me/bank-account/verification, then enter \
+         the code from the transfer's subject at POST /v1/me/bank-account/verify.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,20 +186,4 @@ mod tests {
         assert_eq!(clean_filename("../../etc/passwd"), "passwd");
         assert_eq!(clean_filename(""), "document");
     }
-}
-
-/// A payout or an application that needs a bank account first.
-pub fn no_bank_account() -> ApiError {
-    ApiError::conflict(
-        "no_bank_account",
-        "Add a bank account (IBAN) first: PUT /v1/me/bank-account.",
-    )
-}
-
-pub fn bank_account_not_verified() -> ApiError {
-    ApiError::conflict(
-        "bank_account_not_verified",
-        "Verify the bank account first: POST /v1/me/bank-account/verification, then enter \
-         the code from the transfer's subject at POST /v1/me/bank-account/verify.",
-    )
 }
