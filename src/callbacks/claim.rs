@@ -14,6 +14,7 @@ use super::settings;
 use crate::db::models::OutboxEvent;
 use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
 use crate::db::{lazy_tx_locked, Cached, DbConn};
+use crate::domain::status::DeliveryStatus;
 use crate::error::{ApiError, ApiResult};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -96,7 +97,7 @@ pub fn claim(
     // Many wake-ups find nothing due that is not already being sent (another instance's
     // commit, a poll): one read, without the claim lock or a write transaction, says so.
     let any_due: Option<i64> = ob::table
-        .filter(ob::status.eq("pending"))
+        .filter(ob::status.eq(DeliveryStatus::Pending.as_str()))
         .filter(ob::next_attempt_at.le(now))
         .filter(ob::lease_until.is_null().or(ob::lease_until.lt(now)))
         .select(ob::id)
@@ -111,7 +112,7 @@ pub fn claim(
     // The leases return the events they took: chains in order, each in written order.
     let (chains, held_back) = lazy_tx_locked(c, CLAIM_LOCK, |c| {
         let due: Vec<Candidate> = ob::table
-            .filter(ob::status.eq("pending"))
+            .filter(ob::status.eq(DeliveryStatus::Pending.as_str()))
             .filter(ob::next_attempt_at.le(now))
             .order(ob::id.asc())
             .limit(SCAN)
@@ -279,7 +280,7 @@ pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
         Outcome::Failed(_, why) if d.target.is_none() => {
             let written = diesel::update(leased(d.event.id, owner))
                 .set((
-                    ob::status.eq("failed"),
+                    ob::status.eq(DeliveryStatus::Failed.as_str()),
                     ob::last_error.eq(why),
                     ob::lease_owner.eq(None::<String>),
                     ob::lease_until.eq(None::<NaiveDateTime>),
@@ -295,14 +296,14 @@ pub fn record(c: &mut DbConn, owner: &str, a: &Attempted) -> ApiResult<()> {
         .flatten()
         .map(|wait| now + Duration::seconds((*wait).max(retry_after.unwrap_or(0))));
     let status = match (delivered, next) {
-        (true, _) => "delivered",
-        (false, Some(_)) => "pending",
-        (false, None) => "failed",
+        (true, _) => DeliveryStatus::Delivered,
+        (false, Some(_)) => DeliveryStatus::Pending,
+        (false, None) => DeliveryStatus::Failed,
     };
     let written = Cached(
         diesel::update(leased(d.event.id, owner))
             .set((
-                ob::status.eq(status),
+                ob::status.eq(status.as_str()),
                 ob::attempts.eq(attempt),
                 ob::next_attempt_at.eq(next.unwrap_or(d.event.next_attempt_at)),
                 ob::last_error.eq(&error),

@@ -104,7 +104,8 @@ pub struct MoneyRequest {
     pub public_id: String,
     pub merchant_id: i64,
     pub payer_id: Option<i64>,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: crate::domain::status::RequestStatus,
     pub amount: i64,
     pub fee: i64,
     pub original_amount: Option<String>,
@@ -160,7 +161,8 @@ pub struct OutboxEvent {
     pub event_type: String,
     pub payload: String,
     pub target_url: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: crate::domain::status::DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub lease_owner: Option<String>,

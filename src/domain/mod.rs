@@ -13,6 +13,7 @@ pub mod pin_attempts;
 pub mod reload;
 pub mod requests;
 pub mod secrets;
+pub mod status;
 pub mod throttle;
 pub mod tiers;
 pub mod time;

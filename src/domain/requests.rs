@@ -12,43 +12,13 @@ pub const DEFAULT_LINK_EXPIRY_SECS: i64 = 72 * 3600;
 pub const MIN_EXPIRY_SECS: i64 = 60;
 pub const MAX_EXPIRY_SECS: i64 = 2_592_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Approved,
-    Declined,
-    Expired,
-    Cancelled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Declined => "declined",
-            Self::Expired => "expired",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn from_db(s: &str) -> Self {
-        match s {
-            "approved" => Self::Approved,
-            "declined" => Self::Declined,
-            "expired" => Self::Expired,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Pending,
-        }
-    }
-}
+pub use super::status::RequestStatus as Status;
 
 /// 409 for any transition out of a terminal status.
 /// 409 for a request that is no longer pending: `request_expired` when its deadline
 /// passed (however that was found), `request_not_pending` otherwise.
-pub fn not_pending(status: &str) -> ApiError {
-    let code = if status == "expired" {
+pub fn not_pending(status: Status) -> ApiError {
+    let code = if status == Status::Expired {
         "request_expired"
     } else {
         "request_not_pending"

@@ -12,6 +12,7 @@
 
 use crate::db::schema::idempotency_keys as ik;
 use crate::db::{unique_violation, write_tx, Cached, DbConn};
+use crate::domain::status::KeyStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::services::Context;
 use actix_web::http::StatusCode;
@@ -115,14 +116,14 @@ fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime, lease: Duration) -> 
                     "This Idempotency-Key was used with a different request body.",
                 ));
             }
-            if status == "in_flight" {
+            if KeyStatus::parse(&status) == Some(KeyStatus::InFlight) {
                 if lease_until.is_some_and(|until| until > now) {
                     return Err(in_flight());
                 }
                 // The holder crashed or overran its lease: nothing of it has committed
                 // (effect and outcome commit together), so this attempt runs afresh.
                 let taken = diesel::update(ik::table.find(id))
-                    .filter(ik::status.eq("in_flight"))
+                    .filter(ik::status.eq(KeyStatus::InFlight.as_str()))
                     .set((ik::lease_token.eq(&token), ik::lease_until.eq(now + lease)))
                     .execute(c)?;
                 return match taken {
@@ -146,7 +147,7 @@ fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime, lease: Duration) -> 
             ik::scope.eq(&claim.scope),
             ik::idempotency_key.eq(&claim.key),
             ik::request_hash.eq(&claim.hash),
-            ik::status.eq("in_flight"),
+            ik::status.eq(KeyStatus::InFlight.as_str()),
             ik::created_at.eq(now),
             ik::lease_token.eq(&token),
             ik::lease_until.eq(now + lease),
@@ -161,10 +162,10 @@ fn start(c: &mut DbConn, claim: &Claim, now: NaiveDateTime, lease: Duration) -> 
 fn store(c: &mut DbConn, lease: &Lease, status: StatusCode, body: &Value) -> ApiResult<bool> {
     let stored = Cached(
         diesel::update(ik::table.find(lease.id))
-            .filter(ik::status.eq("in_flight"))
+            .filter(ik::status.eq(KeyStatus::InFlight.as_str()))
             .filter(ik::lease_token.eq(&lease.token))
             .set((
-                ik::status.eq("done"),
+                ik::status.eq(KeyStatus::Done.as_str()),
                 ik::response_status.eq(i32::from(status.as_u16())),
                 ik::response_body.eq(body.to_string()),
             ))
@@ -234,7 +235,7 @@ pub async fn finish(state: &Context, lease: Lease, outcome: Outcome) -> ApiResul
             match &outcome {
                 Outcome::Retry => {
                     diesel::delete(ik::table.find(lease.id))
-                        .filter(ik::status.eq("in_flight"))
+                        .filter(ik::status.eq(KeyStatus::InFlight.as_str()))
                         .filter(ik::lease_token.eq(&lease.token))
                         .execute(c)?;
                 }

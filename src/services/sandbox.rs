@@ -13,6 +13,7 @@ use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::requests::public_id;
+use crate::domain::status::RequestStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Entry, Leg, TxKind};
 use crate::services::idempotency::unsealed;
@@ -171,7 +172,7 @@ pub async fn advance(state: &Context, account_id: i64, req: Advance) -> ApiResul
                     .execute(c)?;
                 let pending: Vec<(i64, NaiveDateTime)> = mr::table
                     .filter(mr::merchant_id.eq(account_id))
-                    .filter(mr::status.eq("pending"))
+                    .filter(mr::status.eq(RequestStatus::Pending.as_str()))
                     .select((mr::id, mr::expires_at))
                     .load(c)?;
                 for (id, expires_at) in pending {
@@ -345,7 +346,7 @@ pub struct QueuedEvent {
     pub object: &'static str,
     #[serde(rename = "type")]
     pub event_type: String,
-    pub status: &'static str,
+    pub status: crate::domain::status::DeliveryStatus,
 }
 
 /// Writes a signed sample event of `type` for the merchant: it goes through the outbox
@@ -378,7 +379,7 @@ pub async fn test_event(
         id,
         object: "event",
         event_type,
-        status: "pending",
+        status: crate::domain::status::DeliveryStatus::Pending,
     })
 }
 
@@ -394,9 +395,10 @@ fn sample(event_type: &str, now: DateTime<Utc>, public_url: &str) -> Value {
             "created_at": at(now),
         });
     }
-    let status = event_type.trim_start_matches("money_request.");
-    let approved = status == "approved";
-    let declined = status == "declined";
+    let status = RequestStatus::parse(event_type.trim_start_matches("money_request."))
+        .unwrap_or(RequestStatus::Pending);
+    let approved = status == RequestStatus::Approved;
+    let declined = status == RequestStatus::Declined;
     json!({
         "id": request_id, "object": "money_request", "status": status,
         "merchant": "sandbox-shop", "payer": SANDBOX_PAYER,

@@ -4,6 +4,7 @@
 //! reads the truth from the database; a slow fallback poll covers a lost wake-up.
 
 use crate::auth::AppUser;
+use crate::domain::status::RequestStatus;
 use crate::error::ApiError;
 use crate::services::{payments::links, payments::requests::approval};
 use crate::state::AppState;
@@ -104,7 +105,7 @@ pub async fn pay(
     let ends = lifetime(&state, None);
     tokio::spawn(async move {
         let _pass = pass;
-        let mut last: Option<(String, bool)> = None;
+        let mut last: Option<(RequestStatus, bool)> = None;
         let mut first = RETRY;
         loop {
             let row = match links::status(&state, id.clone()).await {
@@ -115,11 +116,11 @@ pub async fn pay(
                     continue;
                 }
             };
-            let now = (row.status.clone(), row.payer_id.is_some());
+            let now = (row.status, row.payer_id.is_some());
             let message = if last.as_ref() != Some(&now) {
-                let redirect = match (&row.return_url, row.status.as_str()) {
-                    (Some(u), s) if s != "pending" => {
-                        crate::domain::requests::return_target(u, &row.public_id, s)
+                let redirect = match (&row.return_url, row.status) {
+                    (Some(u), s) if s != RequestStatus::Pending => {
+                        crate::domain::requests::return_target(u, &row.public_id, s.as_str())
                     }
                     _ => None,
                 };
@@ -133,7 +134,7 @@ pub async fn pay(
             }
             first = "";
             last = Some(now);
-            if row.status != "pending" || Instant::now() >= ends {
+            if row.status != RequestStatus::Pending || Instant::now() >= ends {
                 return;
             }
             // Wake at the deadline too, so the page turns "expired" on time.

@@ -12,6 +12,7 @@ use crate::db::DbConn;
 use crate::domain::i18n::{self, Lang, Texts};
 use crate::domain::money::Money;
 use crate::domain::requests::return_target;
+use crate::domain::status::RequestStatus;
 use crate::error::ApiError;
 use crate::services::idempotency::unsealed;
 use crate::services::payments::links::{self, PayPage};
@@ -124,7 +125,7 @@ fn view(
     let tz = state.calendar.tz();
     let amount = lang.eur(Money::cents(r.amount));
     let pay_url = format!("{}/pay/{}", state.config.public_url, r.public_id);
-    let pending = r.status == "pending";
+    let pending = r.status == RequestStatus::Pending;
     let payer_label = p.payer_name.as_deref().map(|n| format!("@{n}"));
     // The logged-in wallet may pay here if the request is open or addressed to it.
     let session = me
@@ -146,15 +147,15 @@ fn view(
         (None, _) if sent && pending => Some(t.pushed.to_string()),
         _ => None,
     };
-    let (status_label, result) = match r.status.as_str() {
-        "approved" => (t.st_approved, Some(t.res_approved)),
-        "declined" => (t.st_declined, Some(t.res_declined)),
-        "expired" => (t.st_expired, Some(t.res_expired)),
-        "cancelled" => (t.st_cancelled, Some(t.res_cancelled)),
-        _ => (t.st_pending, None),
+    let (status_label, result) = match r.status {
+        RequestStatus::Approved => (t.st_approved, Some(t.res_approved)),
+        RequestStatus::Declined => (t.st_declined, Some(t.res_declined)),
+        RequestStatus::Expired => (t.st_expired, Some(t.res_expired)),
+        RequestStatus::Cancelled => (t.st_cancelled, Some(t.res_cancelled)),
+        RequestStatus::Pending => (t.st_pending, None),
     };
     let redirect = match (&r.return_url, pending) {
-        (Some(u), false) => return_target(u, &r.public_id, &r.status),
+        (Some(u), false) => return_target(u, &r.public_id, r.status.as_str()),
         _ => None,
     };
     let deadline = r.expires_at.and_utc();
@@ -176,7 +177,7 @@ fn view(
         t,
         languages,
         id: r.public_id.clone(),
-        status: r.status.clone(),
+        status: r.status.as_str().to_string(),
         addressed: r.payer_id.is_some(),
         merchant: p.merchant_name.clone(),
         original: r

@@ -14,6 +14,7 @@ use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::bank::{Bic, Iban};
 use crate::domain::money::Money;
 use crate::domain::onboarding as rules;
+use crate::domain::status::VerificationStatus;
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Entry, Leg, TxKind};
@@ -59,7 +60,7 @@ fn pending(c: &mut DbConn, account_id: i64) -> ApiResult<Option<VerificationRow>
     Ok(bv::table
         .inner_join(po::table.on(po::id.eq(bv::payout_id)))
         .filter(bv::account_id.eq(account_id))
-        .filter(bv::status.eq("pending"))
+        .filter(bv::status.eq(VerificationStatus::Pending.as_str()))
         .order(bv::id.desc())
         .select((
             bv::id,
@@ -207,7 +208,7 @@ pub async fn request_verification(
                         bv::account_id.eq(id),
                         bv::iban.eq(&iban),
                         bv::code_hash.eq(rules::code_hash(&pepper, id, &code)),
-                        bv::status.eq("pending"),
+                        bv::status.eq(VerificationStatus::Pending.as_str()),
                         bv::payout_id.eq(payout_id),
                         bv::created_at.eq(now),
                         bv::expires_at.eq(now + Duration::days(rules::CODE_VALID_DAYS)),
@@ -251,7 +252,10 @@ pub async fn verify(
                 };
                 if expires <= now {
                     diesel::update(bv::table.find(vid))
-                        .set((bv::status.eq("voided"), bv::resolved_at.eq(now)))
+                        .set((
+                            bv::status.eq(VerificationStatus::Voided.as_str()),
+                            bv::resolved_at.eq(now),
+                        ))
                         .execute(c)?;
                     return Ok(Err(ApiError::conflict(
                         "verification_code_expired",
@@ -264,7 +268,12 @@ pub async fn verify(
                     diesel::update(bv::table.find(vid))
                         .set((
                             bv::failed_attempts.eq(failed),
-                            bv::status.eq(if voided { "voided" } else { "pending" }),
+                            bv::status.eq(if voided {
+                                VerificationStatus::Voided
+                            } else {
+                                VerificationStatus::Pending
+                            }
+                            .as_str()),
                             bv::resolved_at.eq(voided.then_some(now)),
                         ))
                         .execute(c)?;
@@ -283,7 +292,10 @@ pub async fn verify(
                     }));
                 }
                 diesel::update(bv::table.find(vid))
-                    .set((bv::status.eq("verified"), bv::resolved_at.eq(now)))
+                    .set((
+                        bv::status.eq(VerificationStatus::Verified.as_str()),
+                        bv::resolved_at.eq(now),
+                    ))
                     .execute(c)?;
                 let account: Account = diesel::update(accounts::table.find(id))
                     .set((
@@ -358,9 +370,12 @@ fn void_pending(c: &mut DbConn, account_id: i64, now: NaiveDateTime) -> ApiResul
     diesel::update(
         bv::table
             .filter(bv::account_id.eq(account_id))
-            .filter(bv::status.eq("pending")),
+            .filter(bv::status.eq(VerificationStatus::Pending.as_str())),
     )
-    .set((bv::status.eq("voided"), bv::resolved_at.eq(now)))
+    .set((
+        bv::status.eq(VerificationStatus::Voided.as_str()),
+        bv::resolved_at.eq(now),
+    ))
     .execute(c)?;
     Ok(())
 }

@@ -18,7 +18,7 @@ use serde_json::json;
 pub fn has_accepted(c: &mut DbConn, account_id: i64) -> ApiResult<bool> {
     let n: i64 = ua::table
         .filter(ua::account_id.eq(account_id))
-        .filter(ua::status.eq("accepted"))
+        .filter(ua::status.eq(crate::domain::status::ApplicationStatus::Accepted.as_str()))
         .count()
         .get_result(c)?;
     Ok(n > 0)

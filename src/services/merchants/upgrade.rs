@@ -9,6 +9,7 @@ use crate::db::schema::{accounts, application_documents as doc, upgrade_applicat
 use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::account::{text_field, AccountKind};
 use crate::domain::requests::public_id;
+use crate::domain::status::ApplicationStatus as Stage;
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::services::merchants::tiers;
@@ -25,7 +26,7 @@ pub struct ApplicationView {
     pub object: &'static str,
     /// The merchant's username (operators see many).
     pub merchant: String,
-    pub status: String,
+    pub status: Stage,
     pub rejection_reason: Option<String>,
     pub bank_account_verified: bool,
     pub documents: Vec<DocumentView>,
@@ -40,7 +41,7 @@ pub use crate::services::merchants::documents::DocumentView;
 #[derive(Serialize, Debug, Clone)]
 pub struct ApplicationStatus {
     pub id: String,
-    pub status: String,
+    pub status: Stage,
     pub rejection_reason: Option<String>,
 }
 
@@ -50,7 +51,8 @@ struct AppRow {
     id: i64,
     public_id: String,
     account_id: i64,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: Stage,
     rejection_reason: Option<String>,
     created_at: NaiveDateTime,
     submitted_at: Option<NaiveDateTime>,
@@ -117,7 +119,7 @@ fn view(c: &mut DbConn, row: &AppRow) -> ApiResult<ApplicationView> {
         id: row.public_id.clone(),
         object: "upgrade_application",
         merchant: account.username,
-        status: row.status.clone(),
+        status: row.status,
         rejection_reason: row.rejection_reason.clone(),
         bank_account_verified: account.bank_verified_at.is_some(),
         documents: documents(c, row.id)?,
@@ -164,14 +166,14 @@ pub async fn open(state: &Context, account: &Account) -> ApiResult<(ApplicationV
         .run(move |c| {
             write_tx(c, |c| {
                 q::lock(c, id)?;
-                if let Some(row) = latest(c, id)?.filter(|r| r.status != "accepted") {
+                if let Some(row) = latest(c, id)?.filter(|r| r.status != Stage::Accepted) {
                     return Ok((view(c, &row)?, false));
                 }
                 let new_id: i64 = diesel::insert_into(ua::table)
                     .values((
                         ua::public_id.eq(public_id("app")),
                         ua::account_id.eq(id),
-                        ua::status.eq("open"),
+                        ua::status.eq(Stage::Open.as_str()),
                         ua::created_at.eq(now),
                         ua::updated_at.eq(now),
                     ))
@@ -222,9 +224,9 @@ fn editable(row: Option<AppRow>) -> ApiResult<AppRow> {
             "Open an application first: POST /v1/me/upgrade.",
         )
     })?;
-    match row.status.as_str() {
-        "open" | "rejected" => Ok(row),
-        "submitted" => Err(ApiError::conflict(
+    match row.status {
+        Stage::Open | Stage::Rejected => Ok(row),
+        Stage::Submitted => Err(ApiError::conflict(
             "application_under_review",
             "The application is with an operator for review; wait for the decision.",
         )),
@@ -259,7 +261,7 @@ pub async fn submit(state: &Context, account: &Account) -> ApiResult<Application
                 }
                 diesel::update(ua::table.find(app.id))
                     .set((
-                        ua::status.eq("submitted"),
+                        ua::status.eq(Stage::Submitted.as_str()),
                         ua::submitted_at.eq(now),
                         ua::updated_at.eq(now),
                     ))
@@ -319,21 +321,23 @@ pub async fn list(
     starting_after: Option<String>,
     limit: i64,
 ) -> ApiResult<(Vec<ApplicationView>, bool)> {
-    if let Some(s) = &status {
-        if !["open", "submitted", "rejected", "accepted"].contains(&s.as_str()) {
+    let status = match status.as_deref().map(Stage::parse) {
+        Some(None) => {
             return Err(ApiError::bad_request(
                 "invalid_query",
                 "status must be open, submitted, rejected or accepted",
             )
-            .with("field", "status"));
+            .with("field", "status"))
         }
-    }
+        Some(Some(s)) => Some(s),
+        None => None,
+    };
     state
         .db
         .run(move |c| {
             let mut query = ua::table.into_boxed();
             if let Some(s) = status {
-                query = query.filter(ua::status.eq(s));
+                query = query.filter(ua::status.eq(s.as_str()));
             }
             if let Some(after) = starting_after {
                 let after = by_public_id(c, &after).map_err(|_| ApiError::unknown_cursor())?;
@@ -398,7 +402,7 @@ fn lock_submitted(c: &mut DbConn, application: &str) -> ApiResult<(AppRow, Accou
     let found = by_public_id(c, application)?;
     let merchant = q::lock(c, found.account_id)?.ok_or_else(ApiError::internal)?;
     let row = reload(c, found.id)?;
-    if row.status != "submitted" {
+    if row.status != Stage::Submitted {
         return Err(ApiError::conflict(
             "application_not_submitted",
             format!(
@@ -428,7 +432,7 @@ pub async fn accept(
                 }
                 diesel::update(ua::table.find(row.id))
                     .set((
-                        ua::status.eq("accepted"),
+                        ua::status.eq(Stage::Accepted.as_str()),
                         ua::decided_at.eq(now),
                         ua::updated_at.eq(now),
                     ))
@@ -464,7 +468,7 @@ pub async fn reject(
                 let (row, merchant) = lock_submitted(c, &application)?;
                 diesel::update(ua::table.find(row.id))
                     .set((
-                        ua::status.eq("rejected"),
+                        ua::status.eq(Stage::Rejected.as_str()),
                         ua::rejection_reason.eq(&reason),
                         ua::decided_at.eq(now),
                         ua::updated_at.eq(now),
@@ -510,7 +514,7 @@ pub async fn grant_for_tooling(state: &Context, username: String, actor: Actor) 
                     .values((
                         ua::public_id.eq(&public),
                         ua::account_id.eq(merchant.id),
-                        ua::status.eq("accepted"),
+                        ua::status.eq(Stage::Accepted.as_str()),
                         ua::created_at.eq(now),
                         ua::submitted_at.eq(now),
                         ua::decided_at.eq(now),

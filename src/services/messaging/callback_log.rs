@@ -3,6 +3,7 @@
 use crate::db::models::{CallbackAttempt, OutboxEvent};
 use crate::db::schema::{callback_attempts as ca, outbox_events as ob};
 use crate::db::{read_snapshot, DbConn};
+use crate::domain::status::DeliveryStatus;
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::services::Context;
@@ -15,7 +16,7 @@ pub struct EventView {
     pub id: String,
     #[serde(rename = "type")]
     pub event_type: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub target_url: Option<String>,
     pub attempts: Vec<AttemptView>,
     pub next_attempt_at: Option<String>,
@@ -41,7 +42,7 @@ fn view(e: OutboxEvent, attempts: Vec<CallbackAttempt>) -> EventView {
         id: e.public_id,
         event_type: e.event_type,
         target_url: e.target_url,
-        next_attempt_at: (e.status == "pending").then(|| rfc3339(e.next_attempt_at)),
+        next_attempt_at: (e.status == DeliveryStatus::Pending).then(|| rfc3339(e.next_attempt_at)),
         status: e.status,
         attempts: attempts
             .into_iter()
@@ -128,7 +129,7 @@ pub async fn redeliver(
             let event = find_event(c, merchant_id, &public_id)?
                 .ok_or_else(|| ApiError::not_found("No callback event with this id."))?;
 
-            if event.status == "pending" {
+            if event.status == DeliveryStatus::Pending {
                 return Err(ApiError::conflict(
                     "delivery_pending",
                     "This event is already queued for delivery.",
@@ -136,7 +137,7 @@ pub async fn redeliver(
             }
             diesel::update(ob::table.find(event.id))
                 .set((
-                    ob::status.eq("pending"),
+                    ob::status.eq(DeliveryStatus::Pending.as_str()),
                     ob::attempts.eq(0),
                     ob::next_attempt_at.eq(now),
                     ob::last_error.eq(None::<String>),
@@ -182,12 +183,12 @@ pub async fn queue_depth(state: &Context, now: NaiveDateTime) -> ApiResult<(i64,
         .db
         .run(move |c| {
             let due: i64 = ob::table
-                .filter(ob::status.eq("pending"))
+                .filter(ob::status.eq(DeliveryStatus::Pending.as_str()))
                 .filter(ob::next_attempt_at.le(now))
                 .count()
                 .get_result(c)?;
             let later: i64 = ob::table
-                .filter(ob::status.eq("pending"))
+                .filter(ob::status.eq(DeliveryStatus::Pending.as_str()))
                 .filter(ob::next_attempt_at.gt(now))
                 .count()
                 .get_result(c)?;

@@ -4,6 +4,7 @@
 
 use crate::db::schema::notifications as n;
 use crate::db::{write_tx, DbConn};
+use crate::domain::status::SendStatus;
 use crate::error::ApiResult;
 use crate::notify::{Channel, Message, Notifier, SendError};
 use crate::services::Context;
@@ -33,7 +34,7 @@ pub fn queue(
             n::recipient.eq(to),
             n::subject.eq(subject),
             n::body.eq(body),
-            n::status.eq("queued"),
+            n::status.eq(SendStatus::Queued.as_str()),
             n::next_attempt_at.eq(now),
             n::created_at.eq(now),
         ))
@@ -94,7 +95,7 @@ async fn claim(state: &Context, owner: &str) -> ApiResult<Vec<Due>> {
             write_tx(c, |c| {
                 let due = || {
                     n::table
-                        .filter(n::status.eq("queued"))
+                        .filter(n::status.eq(SendStatus::Queued.as_str()))
                         .filter(n::next_attempt_at.le(now))
                         .filter(n::lease_until.is_null().or(n::lease_until.lt(now)))
                         .order(n::id.asc())
@@ -128,10 +129,10 @@ async fn settle(
 ) -> ApiResult<()> {
     let (owner, now) = (owner.to_string(), state.clock.now_naive());
     let (status, next) = match &outcome {
-        Ok(()) => ("sent", now),
+        Ok(()) => (SendStatus::Sent, now),
         Err(e) => match (e.permanent, RETRY_SECS.get(attempts as usize)) {
-            (false, Some(secs)) => ("queued", now + Duration::seconds(*secs)),
-            _ => ("failed", now),
+            (false, Some(secs)) => (SendStatus::Queued, now + Duration::seconds(*secs)),
+            _ => (SendStatus::Failed, now),
         },
     };
     if let Err(e) = &outcome {
@@ -145,14 +146,14 @@ async fn settle(
                 n::table
                     .find(id)
                     .filter(n::lease_owner.eq(&owner))
-                    .filter(n::status.eq("queued")),
+                    .filter(n::status.eq(SendStatus::Queued.as_str())),
             )
             .set((
-                n::status.eq(status),
+                n::status.eq(status.as_str()),
                 n::attempts.eq(attempts + 1),
                 n::next_attempt_at.eq(next),
                 n::last_error.eq(error),
-                n::sent_at.eq((status == "sent").then_some(now)),
+                n::sent_at.eq((status == SendStatus::Sent).then_some(now)),
                 n::lease_owner.eq(None::<String>),
                 n::lease_until.eq(None::<NaiveDateTime>),
             ))

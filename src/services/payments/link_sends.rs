@@ -10,6 +10,8 @@ use crate::domain::contact;
 use crate::domain::i18n::Lang;
 use crate::domain::money::Money;
 use crate::domain::requests::not_pending;
+use crate::domain::status::RequestStatus;
+use crate::domain::status::SendStatus;
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::notify::{Channel, Message, Notifier};
@@ -44,7 +46,7 @@ pub struct SendView {
     pub channel: String,
     pub to: String,
     pub language: String,
-    pub status: String,
+    pub status: SendStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub sent_at: Option<String>,
@@ -60,7 +62,8 @@ struct LinkSend {
     channel: String,
     recipient: String,
     language: String,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: SendStatus,
     attempts: i32,
     last_error: Option<String>,
     sent_at: Option<NaiveDateTime>,
@@ -76,7 +79,7 @@ impl LinkSend {
             channel: self.channel.clone(),
             to: self.recipient.clone(),
             language: self.language.clone(),
-            status: self.status.clone(),
+            status: self.status,
             attempts: self.attempts,
             last_error: self.last_error.clone(),
             sent_at: self.sent_at.map(rfc3339),
@@ -114,8 +117,8 @@ pub async fn queue(
                     .filter(|r| r.merchant_id == merchant_id)
                     .ok_or_else(not_found)?;
                 let row = as_of(row, now);
-                if row.status != "pending" {
-                    return Err(not_pending(&row.status));
+                if row.status != RequestStatus::Pending {
+                    return Err(not_pending(row.status));
                 }
                 let hour_ago = now - Duration::hours(1);
                 let recent: Vec<NaiveDateTime> = ls::table
@@ -141,7 +144,7 @@ pub async fn queue(
                         ls::channel.eq(r.channel.as_str()),
                         ls::recipient.eq(&to),
                         ls::language.eq(lang.code()),
-                        ls::status.eq("queued"),
+                        ls::status.eq(SendStatus::Queued.as_str()),
                         ls::next_attempt_at.eq(now),
                         ls::created_at.eq(now),
                     ))
@@ -218,7 +221,7 @@ async fn claim(state: &Context, owner: &str) -> ApiResult<Vec<(LinkSend, Message
             write_tx(c, |c| {
                 let due = || {
                     ls::table
-                        .filter(ls::status.eq("queued"))
+                        .filter(ls::status.eq(SendStatus::Queued.as_str()))
                         .filter(ls::next_attempt_at.le(now))
                         .filter(ls::lease_until.is_null().or(ls::lease_until.lt(now)))
                         .order(ls::id.asc())
@@ -313,15 +316,15 @@ async fn settle(
                 let mine = ls::table
                     .find(send.id)
                     .filter(ls::lease_owner.eq(&owner))
-                    .filter(ls::status.eq("queued"));
+                    .filter(ls::status.eq(SendStatus::Queued.as_str()));
                 let what = format!("{}: {} to {}", send.public_id, send.channel, send.recipient);
                 let (status, event, detail, next) = match &outcome {
-                    Ok(()) => ("sent", "link_sent", what, now),
+                    Ok(()) => (SendStatus::Sent, "link_sent", what, now),
                     Err(e) => {
                         let wait = RETRY_SECS.get(send.attempts as usize).copied();
                         match (e.permanent, wait) {
                             (false, Some(secs)) => (
-                                "queued",
+                                SendStatus::Queued,
                                 "link_send_failed",
                                 format!(
                                     "{what}: {} (attempt {attempts}, retried in {secs} s)",
@@ -330,7 +333,7 @@ async fn settle(
                                 now + Duration::seconds(secs),
                             ),
                             _ => (
-                                "failed",
+                                SendStatus::Failed,
                                 "link_send_failed",
                                 format!("{what}: {} (attempt {attempts}, given up)", e.detail),
                                 now,
@@ -340,7 +343,7 @@ async fn settle(
                 };
                 let changed = diesel::update(mine)
                     .set((
-                        ls::status.eq(status),
+                        ls::status.eq(status.as_str()),
                         ls::attempts.eq(attempts),
                         ls::next_attempt_at.eq(next),
                         ls::last_error.eq(outcome.as_ref().err().map(|e| e.detail.clone())),

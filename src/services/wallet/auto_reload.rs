@@ -190,7 +190,7 @@ pub fn insert_order(
                 ro::origin.eq(origin.to_string()),
                 ro::amount.eq(amount),
                 ro::currency.eq("EUR"),
-                ro::status.eq("pending"),
+                ro::status.eq(crate::domain::status::ReloadStatus::Pending.as_str()),
                 ro::created_at.eq(now),
                 ro::next_submit_at.eq(now),
             ))

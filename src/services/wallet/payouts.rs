@@ -10,6 +10,7 @@ use crate::db::{write_tx, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::requests::public_id;
+use crate::domain::status::PayoutStatus;
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
@@ -145,7 +146,7 @@ pub fn record(c: &mut DbConn, p: NewPayout, now: NaiveDateTime) -> ApiResult<i64
             po::iban.eq(p.iban),
             po::bic.eq(p.bic),
             po::subject.eq(p.subject),
-            po::status.eq("pending"),
+            po::status.eq(PayoutStatus::Pending.as_str()),
             po::transaction_id.eq(p.transaction_id),
             po::created_at.eq(now),
         ))
@@ -242,15 +243,17 @@ pub async fn list(
     starting_after: Option<String>,
     limit: i64,
 ) -> ApiResult<(Vec<PayoutRecord>, bool)> {
-    if let Some(s) = &status {
-        if !["pending", "executed"].contains(&s.as_str()) {
+    let status = match status.as_deref().map(PayoutStatus::parse) {
+        Some(None) => {
             return Err(ApiError::bad_request(
                 "invalid_query",
                 "status must be pending or executed",
             )
-            .with("field", "status"));
+            .with("field", "status"))
         }
-    }
+        Some(Some(s)) => Some(s),
+        None => None,
+    };
     let rows: Vec<Row> = state
         .db
         .run(move |c| {
@@ -258,7 +261,7 @@ pub async fn list(
                 .inner_join(accounts::table.on(accounts::id.eq(po::account_id)))
                 .into_boxed();
             if let Some(s) = status {
-                q = q.filter(po::status.eq(s));
+                q = q.filter(po::status.eq(s.as_str()));
             }
             if let Some(after) = starting_after {
                 let id: i64 = po::table
@@ -304,7 +307,7 @@ pub async fn mark_executed(
                     .optional()?;
                 let (id, status, purpose) =
                     found.ok_or_else(|| ApiError::not_found("No payout has this id."))?;
-                if status != "pending" {
+                if PayoutStatus::parse(&status) != Some(PayoutStatus::Pending) {
                     return Err(ApiError::conflict(
                         "payout_already_executed",
                         "This payout is marked executed already.",
@@ -315,7 +318,10 @@ pub async fn mark_executed(
                     _ => None,
                 };
                 diesel::update(po::table.find(id))
-                    .set((po::status.eq("executed"), po::executed_at.eq(now)))
+                    .set((
+                        po::status.eq(PayoutStatus::Executed.as_str()),
+                        po::executed_at.eq(now),
+                    ))
                     .execute(c)?;
                 if let Some(subject) = subject {
                     diesel::update(po::table.find(id))

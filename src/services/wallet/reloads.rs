@@ -24,6 +24,7 @@ use crate::db::schema::{accounts, auto_reload_settings as ars, reload_orders as 
 use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::money::Money;
 use crate::domain::reload::{self as rules, ProviderStatus};
+use crate::domain::status::ReloadStatus;
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Entry, Leg, TxKind};
@@ -55,7 +56,8 @@ struct OrderRow {
     origin: String,
     amount: i64,
     currency: String,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: ReloadStatus,
     reason: Option<String>,
     transaction_id: Option<i64>,
     created_at: NaiveDateTime,
@@ -72,7 +74,7 @@ pub struct OrderView {
     pub origin: String,
     pub amount: Money,
     pub currency: String,
-    pub status: String,
+    pub status: ReloadStatus,
     /// Why the order was refused or failed.
     pub reason: Option<String>,
     pub transaction_id: Option<String>,
@@ -254,9 +256,9 @@ pub async fn confirm(
                 // The acquirer's state machine: an authorisation may follow a refusal (the
                 // payer retried the card) or come after the order's deadline; the payer was
                 // charged, so it books once, and the operator is told.
-                let late = match order.status.as_str() {
-                    "pending" => None,
-                    "failed" if status == ProviderStatus::Authorised => order.reason.clone(),
+                let late = match order.status {
+                    ReloadStatus::Pending => None,
+                    ReloadStatus::Failed if status == ProviderStatus::Authorised => order.reason.clone(),
                     _ => {
                         return Err(ApiError::conflict(
                             "reload_already_resolved",
@@ -267,7 +269,7 @@ pub async fn confirm(
                 let amount_matches = Money::parse_amount("amount", &conf.amount)
                     .is_ok_and(|a| a.as_cents() == order.amount);
                 if !amount_matches || conf.currency != order.currency {
-                    resolve(c, &order, "refused", Some("the confirmation's amount or currency differs from the order"), None, at)?;
+                    resolve(c, &order, ReloadStatus::Refused, Some("the confirmation's amount or currency differs from the order"), None, at)?;
                     failed(c, &order, "the provider confirmed another amount or currency", at)?;
                     return Ok(Err(ApiError::unprocessable(
                         "reload_mismatch",
@@ -276,7 +278,7 @@ pub async fn confirm(
                 }
                 if status != ProviderStatus::Authorised {
                     let why = format!("the provider answered {}", status.as_str());
-                    resolve(c, &order, "failed", Some(&why), None, at)?;
+                    resolve(c, &order, ReloadStatus::Failed, Some(&why), None, at)?;
                     failed(c, &order, &why, at)?;
                     return Ok(Ok(load(c, order.id)?.into()));
                 }
@@ -291,7 +293,7 @@ pub async fn confirm(
                         Some(limit) => format!("the top-up limit {limit} refused it"),
                         None => refusal.detail.clone(),
                     };
-                    resolve(c, &order, "refused", Some(&why), None, at)?;
+                    resolve(c, &order, ReloadStatus::Refused, Some(&why), None, at)?;
                     if order.origin == "auto" {
                         disable(c, order.account_id, &why, at)?;
                     }
@@ -311,7 +313,7 @@ pub async fn confirm(
                     },
                     at,
                 )?;
-                resolve(c, &order, "confirmed", None, Some(transaction_id), at)?;
+                resolve(c, &order, ReloadStatus::Confirmed, None, Some(transaction_id), at)?;
                 if let Some(earlier) = late {
                     tracing::warn!(order = %order.public_id, %earlier, "a failed reload order was authorised late and is booked");
                     audit::record(
@@ -335,14 +337,14 @@ pub async fn confirm(
 fn resolve(
     c: &mut DbConn,
     order: &OrderRow,
-    status: &str,
+    status: ReloadStatus,
     reason: Option<&str>,
     transaction_id: Option<i64>,
     now: NaiveDateTime,
 ) -> ApiResult<()> {
     diesel::update(ro::table.find(order.id))
         .set((
-            ro::status.eq(status),
+            ro::status.eq(status.as_str()),
             ro::reason.eq(reason),
             ro::transaction_id.eq(transaction_id),
             ro::resolved_at.eq(now),
@@ -385,7 +387,7 @@ async fn place(state: &Context, order_id: i64) {
             let n = diesel::update(
                 ro::table
                     .find(order_id)
-                    .filter(ro::status.eq("pending"))
+                    .filter(ro::status.eq(ReloadStatus::Pending.as_str()))
                     .filter(ro::next_submit_at.le(now)),
             )
             .set((
@@ -430,13 +432,17 @@ async fn place(state: &Context, order_id: i64) {
             state
                 .db
                 .run(move |c| {
-                    diesel::update(ro::table.find(id).filter(ro::status.eq("pending")))
-                        .set((
-                            ro::provider_reference.eq(p.reference),
-                            ro::payment_url.eq(p.payment_url),
-                            ro::next_submit_at.eq(None::<NaiveDateTime>),
-                        ))
-                        .execute(c)?;
+                    diesel::update(
+                        ro::table
+                            .find(id)
+                            .filter(ro::status.eq(ReloadStatus::Pending.as_str())),
+                    )
+                    .set((
+                        ro::provider_reference.eq(p.reference),
+                        ro::payment_url.eq(p.payment_url),
+                        ro::next_submit_at.eq(None::<NaiveDateTime>),
+                    ))
+                    .execute(c)?;
                     Ok(())
                 })
                 .await
@@ -447,9 +453,13 @@ async fn place(state: &Context, order_id: i64) {
             state
                 .db
                 .run(move |c| {
-                    diesel::update(ro::table.find(id).filter(ro::status.eq("pending")))
-                        .set(ro::next_submit_at.eq(at))
-                        .execute(c)?;
+                    diesel::update(
+                        ro::table
+                            .find(id)
+                            .filter(ro::status.eq(ReloadStatus::Pending.as_str())),
+                    )
+                    .set(ro::next_submit_at.eq(at))
+                    .execute(c)?;
                     Ok(())
                 })
                 .await
@@ -473,10 +483,10 @@ async fn give_up(state: &Context, order: OrderRow, why: String) {
         .run(move |c| {
             write_tx(c, |c| {
                 q::lock(c, order.account_id)?;
-                if load(c, order.id)?.status != "pending" {
+                if load(c, order.id)?.status != ReloadStatus::Pending {
                     return Ok(());
                 }
-                resolve(c, &order, "failed", Some(&why), None, now)?;
+                resolve(c, &order, ReloadStatus::Failed, Some(&why), None, now)?;
                 failed(c, &order, &why, now)
             })
         })
@@ -494,7 +504,7 @@ async fn round(state: &Context) -> ApiResult<()> {
         .db
         .run(move |c| {
             Ok(ro::table
-                .filter(ro::status.eq("pending"))
+                .filter(ro::status.eq(ReloadStatus::Pending.as_str()))
                 .filter(ro::next_submit_at.le(now))
                 .order(ro::id.asc())
                 .limit(20)
@@ -509,7 +519,7 @@ async fn round(state: &Context) -> ApiResult<()> {
         .db
         .run(move |c| {
             Ok(ro::table
-                .filter(ro::status.eq("pending"))
+                .filter(ro::status.eq(ReloadStatus::Pending.as_str()))
                 .filter(ro::created_at.le(now - ttl))
                 .order(ro::id.asc())
                 .limit(50)
@@ -537,7 +547,7 @@ async fn confirm_sandbox_orders(state: &Context) -> ApiResult<()> {
         .run(move |c| {
             Ok(ro::table
                 .filter(ro::provider.eq("sandbox"))
-                .filter(ro::status.eq("pending"))
+                .filter(ro::status.eq(ReloadStatus::Pending.as_str()))
                 .filter(ro::next_submit_at.is_null())
                 .filter(ro::created_at.le(placed_by))
                 .order(ro::id.asc())

@@ -16,6 +16,7 @@ use crate::db::{accounts as q, write_tx, Cached, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::requests::{not_pending, reason_code, Status};
+use crate::domain::status::RequestStatus;
 use crate::domain::tiers::check_count;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::usage::{self, Side};
@@ -199,8 +200,8 @@ fn payable_on(
         .filter(|r| visible(r, payer.id))
         .map(|r| as_of(r, now))
         .ok_or_else(not_found)?;
-    if row.status != "pending" {
-        return Err(not_pending(&row.status));
+    if row.status != RequestStatus::Pending {
+        return Err(not_pending(row.status));
     }
     if row.merchant_id == payer.id {
         return Err(ApiError::unprocessable(
@@ -331,7 +332,7 @@ fn pay(
         None => format!("Fee on payment {}", row.public_id),
     };
     money::charge_fee(c, merchant.id, fee, txn, &fee_for, now)?;
-    row.status = "approved".into();
+    row.status = RequestStatus::Approved;
     row.fee = fee.as_cents();
     row.paid_by = Some(payer.id);
     row.payment_transaction_id = Some(txn);
@@ -340,7 +341,7 @@ fn pay(
     Cached(
         diesel::update(mr::table.find(row.id))
             .set((
-                mr::status.eq(&row.status),
+                mr::status.eq(row.status.as_str()),
                 mr::fee.eq(row.fee),
                 mr::paid_by.eq(row.paid_by),
                 mr::payment_transaction_id.eq(row.payment_transaction_id),
@@ -401,7 +402,7 @@ pub async fn decline(
                 };
                 diesel::update(mr::table.find(row.id))
                     .set((
-                        mr::status.eq("declined"),
+                        mr::status.eq(RequestStatus::Declined.as_str()),
                         mr::decline_reason_code.eq(&code),
                         mr::decline_reason.eq(&reason),
                         mr::resolved_at.eq(now),

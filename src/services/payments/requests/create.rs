@@ -11,6 +11,7 @@ use crate::domain::money::Money;
 use crate::domain::requests::{
     self, deadline, public_id, Kind, DEFAULT_EXPIRY_SECS, DEFAULT_LINK_EXPIRY_SECS,
 };
+use crate::domain::status::RequestStatus;
 use crate::domain::tiers::{check_amount, limit_exceeded, TierTable};
 use crate::error::{ApiError, ApiResult};
 use crate::services::idempotency::{sealed_tx, OnCommit};
@@ -248,7 +249,7 @@ fn insert(
             mr::public_id.eq(public_id("mr")),
             mr::merchant_id.eq(merchant.id),
             mr::payer_id.eq(payer_id),
-            mr::status.eq("pending"),
+            mr::status.eq(RequestStatus::Pending.as_str()),
             mr::amount.eq(eur.as_cents()),
             mr::fee.eq(fee.as_cents()),
             mr::original_amount.eq(original_amount),

@@ -3,6 +3,7 @@
 
 use super::view::Names;
 use super::{announce, record};
+use crate::domain::status::RequestStatus;
 
 use crate::db::models::MoneyRequest;
 use crate::db::schema::money_requests as mr;
@@ -19,14 +20,18 @@ pub fn expire(
     now: NaiveDateTime,
     public_url: &str,
 ) -> ApiResult<()> {
-    let changed = diesel::update(mr::table.find(row.id).filter(mr::status.eq("pending")))
-        .set((
-            mr::status.eq("expired"),
-            // Resolved at the deadline, as every read showed it since (see `as_of`).
-            mr::resolved_at.eq(row.expires_at),
-            mr::updated_at.eq(now),
-        ))
-        .execute(c)?;
+    let changed = diesel::update(
+        mr::table
+            .find(row.id)
+            .filter(mr::status.eq(RequestStatus::Pending.as_str())),
+    )
+    .set((
+        mr::status.eq(RequestStatus::Expired.as_str()),
+        // Resolved at the deadline, as every read showed it since (see `as_of`).
+        mr::resolved_at.eq(row.expires_at),
+        mr::updated_at.eq(now),
+    ))
+    .execute(c)?;
     if changed == 1 {
         record(c, row.id, "expired", "system", None, now)?;
         announce(
@@ -50,7 +55,7 @@ pub async fn sweep(state: &Context, batch: i64) -> ApiResult<usize> {
             write_tx(c, |c| {
                 let now = db_now(c, &clock)?;
                 let due: Vec<MoneyRequest> = mr::table
-                    .filter(mr::status.eq("pending"))
+                    .filter(mr::status.eq(RequestStatus::Pending.as_str()))
                     .filter(mr::expires_at.le(now))
                     .order(mr::expires_at.asc())
                     .limit(batch)

@@ -10,6 +10,7 @@ use crate::db::models::{Account, MoneyRequest, RequestEvent};
 use crate::db::schema::{money_request_events as ev, money_requests as mr};
 use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::requests::{Kind, Status};
+use crate::domain::status::RequestStatus;
 use crate::error::ApiResult;
 use crate::services::Context;
 use chrono::NaiveDateTime;
@@ -167,7 +168,7 @@ pub async fn cancel(
                 };
                 diesel::update(mr::table.find(row.id))
                     .set((
-                        mr::status.eq("cancelled"),
+                        mr::status.eq(RequestStatus::Cancelled.as_str()),
                         mr::resolved_at.eq(now),
                         mr::updated_at.eq(now),
                     ))

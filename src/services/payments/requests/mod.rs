@@ -172,8 +172,8 @@ pub fn announce_row(
 /// The request as it stands at `now`: one pending past its deadline reads as expired
 /// (resolved at the deadline) even before the sweeper has written it.
 pub fn as_of(mut row: MoneyRequest, now: NaiveDateTime) -> MoneyRequest {
-    if row.status == "pending" && row.expires_at <= now {
-        row.status = "expired".into();
+    if row.status == Status::Pending && row.expires_at <= now {
+        row.status = Status::Expired;
         row.resolved_at = Some(row.expires_at);
     }
     row
@@ -185,12 +185,14 @@ pub fn status_filter(
     status: Status,
     now: NaiveDateTime,
 ) -> mr::BoxedQuery<'static, crate::db::MultiBackend> {
-    let overdue = mr::status.eq("pending").and(mr::expires_at.le(now));
+    let overdue = mr::status
+        .eq(Status::Pending.as_str())
+        .and(mr::expires_at.le(now));
     match status {
         Status::Pending => query
-            .filter(mr::status.eq("pending"))
+            .filter(mr::status.eq(Status::Pending.as_str()))
             .filter(mr::expires_at.gt(now)),
-        Status::Expired => query.filter(mr::status.eq("expired").or(overdue)),
+        Status::Expired => query.filter(mr::status.eq(Status::Expired.as_str()).or(overdue)),
         other => query.filter(mr::status.eq(other.as_str())),
     }
 }
@@ -259,16 +261,16 @@ pub fn lock_pending(
     let row = lock_by_public_id(c, public_id)?
         .filter(|r| owns(r))
         .ok_or_else(not_found)?;
-    if row.status != "pending" {
+    if row.status != Status::Pending {
         return Ok(Settled::Refused(crate::domain::requests::not_pending(
-            &row.status,
+            row.status,
         )));
     }
     let now = crate::db::db_now(c, clock)?;
     if now >= row.expires_at {
         expiry::expire(c, &row, now, public_url)?;
         return Ok(Settled::Refused(crate::domain::requests::not_pending(
-            "expired",
+            Status::Expired,
         )));
     }
     Ok(Settled::Done((row, now)))

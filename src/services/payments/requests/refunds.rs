@@ -10,6 +10,7 @@ use crate::db::schema::{money_requests as mr, refunds as rf};
 use crate::domain::account::text_field;
 use crate::domain::money::Money;
 use crate::domain::requests::public_id;
+use crate::domain::status::RequestStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::{sealed_tx, OnCommit};
@@ -54,7 +55,7 @@ pub async fn refund(
                 let row = lock_by_public_id(c, &request_id)?
                     .filter(|r| r.merchant_id == merchant_id)
                     .ok_or_else(not_found)?;
-                if row.status != "approved" {
+                if row.status != RequestStatus::Approved {
                     return Err(ApiError::conflict(
                         "request_not_refundable",
                         format!(

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 pub struct RequestView {
     pub id: String,
     pub object: &'static str,
-    pub status: String,
+    pub status: crate::domain::status::RequestStatus,
     pub merchant: String,
     pub payer: Option<String>,
     pub amount: Money,
@@ -121,7 +121,7 @@ pub fn payer_view(
     Ok(RequestView {
         id: r.public_id.clone(),
         object: "money_request",
-        status: r.status.clone(),
+        status: r.status,
         merchant: names.get(c, Some(r.merchant_id))?.unwrap_or_default(),
         payer: names.get(c, r.payer_id)?,
         amount: Money::cents(r.amount),
