@@ -73,7 +73,7 @@ impl Application {
                 notifier,
                 stop.clone(),
             )),
-            tokio::spawn(crate::services::wallet::reloads::run(
+            tokio::spawn(crate::services::wallet::reload_worker::run(
                 state.ctx.clone(),
                 stop.clone(),
             )),

@@ -8,7 +8,7 @@ use crate::auth::Operator;
 use crate::error::ApiResult;
 use crate::services::operator::audit::Actor;
 use crate::services::{
-    merchants::tiers, merchants::upgrade, operator::audit, operator::fx, wallet::deposits,
+    merchants::review, merchants::tiers, operator::audit, operator::fx, wallet::deposits,
     wallet::payouts,
 };
 use crate::state::AppState;
@@ -162,7 +162,7 @@ pub async fn list_applications(
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
     let after = cursor_text(q.starting_after)?;
-    let (data, has_more) = upgrade::list(&state, q.status, after, limit(q.limit)?).await?;
+    let (data, has_more) = review::list(&state, q.status, after, limit(q.limit)?).await?;
     Ok(HttpResponse::Ok().json(List { data, has_more }))
 }
 
@@ -171,7 +171,7 @@ pub async fn get_application(
     _: Operator,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(upgrade::get(&state, id.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(review::get(&state, id.into_inner()).await?))
 }
 
 pub async fn application_document(
@@ -182,7 +182,7 @@ pub async fn application_document(
 ) -> ApiResult<HttpResponse> {
     let (application, document) = path.into_inner();
     let actor = Actor::operator(client.0);
-    let file = upgrade::operator_document(&state, actor, application, document).await?;
+    let file = review::operator_document(&state, actor, application, document).await?;
     Ok(super::onboarding::document_response(file))
 }
 
@@ -193,7 +193,7 @@ pub async fn accept_application(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let actor = Actor::operator(client.0);
-    Ok(HttpResponse::Ok().json(upgrade::accept(&state, actor, id.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(review::accept(&state, actor, id.into_inner()).await?))
 }
 
 pub async fn reject_application(
@@ -201,10 +201,10 @@ pub async fn reject_application(
     _: Operator,
     client: ClientIp,
     id: web::Path<String>,
-    body: ApiJson<upgrade::Rejection>,
+    body: ApiJson<review::Rejection>,
 ) -> ApiResult<HttpResponse> {
     let actor = Actor::operator(client.0);
-    let view = upgrade::reject(&state, actor, id.into_inner(), body.into_inner()).await?;
+    let view = review::reject(&state, actor, id.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -4,7 +4,7 @@ use super::extract::ApiJson;
 use super::pagination::List;
 use crate::auth::AnyCaller;
 use crate::error::ApiResult;
-use crate::services::wallet::{auto_reload, reloads};
+use crate::services::wallet::{auto_reload, reload_confirmations, reloads};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
@@ -40,9 +40,13 @@ pub async fn list(state: web::Data<AppState>, caller: AnyCaller) -> ApiResult<Ht
 pub async fn confirm(
     state: web::Data<AppState>,
     provider: web::Path<String>,
-    body: ApiJson<reloads::Confirmation>,
+    body: ApiJson<reload_confirmations::Confirmation>,
 ) -> ApiResult<HttpResponse> {
-    let view =
-        reloads::confirm_from_outside(&state, provider.into_inner(), body.into_inner()).await?;
+    let view = reload_confirmations::confirm_from_outside(
+        &state,
+        provider.into_inner(),
+        body.into_inner(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }

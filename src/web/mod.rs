@@ -1,7 +1,10 @@
-//! The HTML layer: the hosted payment page, the API reference and the problem pages. One
-//! more thin layer over the same services as the JSON API (`services::payments::links`,
-//! `requests::approval`), with its own security: a strict CSP with a per-response nonce,
-//! `frame-ancestors` per merchant, CSRF tokens, and short SameSite=Strict session cookies.
+//! The HTML layer: one folder per face, each with its templates beside its handlers
+//! (`pay/`: the hosted payment page; `docs/`: the API reference and the problem pages;
+//! the wallet app, the merchant dashboard and the operator console join as `app/`,
+//! `dashboard/` and `console/`). One more thin layer over the same use cases as the JSON
+//! API, with what every face shares here: a strict CSP with a per-response nonce,
+//! `frame-ancestors` per merchant, CSRF tokens (`forms`), session cookies, the error pages
+//! (`base.html`, `error.html`) and the live streams (`events`, capped by `stream_gate`).
 
 pub mod docs;
 pub mod events;

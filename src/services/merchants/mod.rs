@@ -4,5 +4,6 @@ pub mod api_tokens;
 pub mod bank_account;
 pub mod documents;
 pub mod email_confirmation;
+pub mod review;
 pub mod tiers;
 pub mod upgrade;

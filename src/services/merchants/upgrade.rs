@@ -7,7 +7,7 @@
 use crate::db::models::Account;
 use crate::db::schema::{accounts, application_documents as doc, upgrade_applications as ua};
 use crate::db::{accounts as q, write_tx, DbConn};
-use crate::domain::account::{text_field, AccountKind};
+use crate::domain::account::AccountKind;
 use crate::domain::requests::public_id;
 use crate::domain::status::ApplicationStatus as Stage;
 use crate::domain::time::rfc3339;
@@ -17,7 +17,7 @@ use crate::services::operator::audit::{self, Actor};
 use crate::services::Context;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 #[derive(Serialize, Debug, Clone)]
@@ -47,16 +47,16 @@ pub struct ApplicationStatus {
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = ua)]
-struct AppRow {
-    id: i64,
-    public_id: String,
-    account_id: i64,
+pub(super) struct AppRow {
+    pub(super) id: i64,
+    pub(super) public_id: String,
+    pub(super) account_id: i64,
     #[diesel(deserialize_as = String)]
-    status: Stage,
-    rejection_reason: Option<String>,
-    created_at: NaiveDateTime,
-    submitted_at: Option<NaiveDateTime>,
-    decided_at: Option<NaiveDateTime>,
+    pub(super) status: Stage,
+    pub(super) rejection_reason: Option<String>,
+    pub(super) created_at: NaiveDateTime,
+    pub(super) submitted_at: Option<NaiveDateTime>,
+    pub(super) decided_at: Option<NaiveDateTime>,
 }
 
 fn latest(c: &mut DbConn, account_id: i64) -> ApiResult<Option<AppRow>> {
@@ -68,11 +68,11 @@ fn latest(c: &mut DbConn, account_id: i64) -> ApiResult<Option<AppRow>> {
         .optional()?)
 }
 
-fn reload(c: &mut DbConn, id: i64) -> ApiResult<AppRow> {
+pub(super) fn reload(c: &mut DbConn, id: i64) -> ApiResult<AppRow> {
     Ok(ua::table.find(id).select(AppRow::as_select()).first(c)?)
 }
 
-fn by_public_id(c: &mut DbConn, id: &str) -> ApiResult<AppRow> {
+pub(super) fn by_public_id(c: &mut DbConn, id: &str) -> ApiResult<AppRow> {
     ua::table
         .filter(ua::public_id.eq(id))
         .select(AppRow::as_select())
@@ -113,7 +113,7 @@ fn documents(c: &mut DbConn, application_id: i64) -> ApiResult<Vec<DocumentView>
         .collect())
 }
 
-fn view(c: &mut DbConn, row: &AppRow) -> ApiResult<ApplicationView> {
+pub(super) fn view(c: &mut DbConn, row: &AppRow) -> ApiResult<ApplicationView> {
     let account = q::find(c, row.account_id)?.ok_or_else(ApiError::internal)?;
     Ok(ApplicationView {
         id: row.public_id.clone(),
@@ -276,7 +276,7 @@ pub async fn submit(state: &Context, account: &Account) -> ApiResult<Application
 /// A stored document's bytes: `(filename, content type, content)`.
 pub type DocumentFile = (String, String, Vec<u8>);
 
-fn file(c: &mut DbConn, application_id: i64, public: &str) -> ApiResult<DocumentFile> {
+pub(super) fn file(c: &mut DbConn, application_id: i64, public: &str) -> ApiResult<DocumentFile> {
     let (id, filename, content_type, column) = doc::table
         .filter(doc::application_id.eq(application_id))
         .filter(doc::public_id.eq(public))
@@ -309,182 +309,6 @@ pub async fn own_document(
                 .optional()?;
             let app = app.ok_or_else(|| ApiError::not_found("No document has this id."))?;
             file(c, app, &document)
-        })
-        .await
-}
-
-// The operator's side.
-
-pub async fn list(
-    state: &Context,
-    status: Option<String>,
-    starting_after: Option<String>,
-    limit: i64,
-) -> ApiResult<(Vec<ApplicationView>, bool)> {
-    let status = match status.as_deref().map(Stage::parse) {
-        Some(None) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "status must be open, submitted, rejected or accepted",
-            )
-            .with("field", "status"))
-        }
-        Some(Some(s)) => Some(s),
-        None => None,
-    };
-    state
-        .db
-        .run(move |c| {
-            let mut query = ua::table.into_boxed();
-            if let Some(s) = status {
-                query = query.filter(ua::status.eq(s.as_str()));
-            }
-            if let Some(after) = starting_after {
-                let after = by_public_id(c, &after).map_err(|_| ApiError::unknown_cursor())?;
-                query = query.filter(ua::id.lt(after.id));
-            }
-            let rows: Vec<AppRow> = query
-                .order(ua::id.desc())
-                .limit(limit + 1)
-                .select(AppRow::as_select())
-                .load(c)?;
-            let has_more = rows.len() as i64 > limit;
-            let views = rows
-                .iter()
-                .take(limit as usize)
-                .map(|r| view(c, r))
-                .collect::<ApiResult<_>>()?;
-            Ok((views, has_more))
-        })
-        .await
-}
-
-pub async fn get(state: &Context, application: String) -> ApiResult<ApplicationView> {
-    state
-        .db
-        .run(move |c| {
-            let row = by_public_id(c, &application)?;
-            view(c, &row)
-        })
-        .await
-}
-
-/// A document for an operator; the download is audited.
-pub async fn operator_document(
-    state: &Context,
-    actor: Actor,
-    application: String,
-    document: String,
-) -> ApiResult<DocumentFile> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                let row = by_public_id(c, &application)?;
-                let found = file(c, row.id, &document)?;
-                audit::record(c, &actor, "document.downloaded", &document, None, now)?;
-                Ok(found)
-            })
-        })
-        .await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rejection {
-    pub reason: String,
-}
-
-/// The application to decide and its merchant, locked; the status is read under the
-/// merchant's lock, so of two concurrent decisions only the first finds it submitted.
-fn lock_submitted(c: &mut DbConn, application: &str) -> ApiResult<(AppRow, Account)> {
-    let found = by_public_id(c, application)?;
-    let merchant = q::lock(c, found.account_id)?.ok_or_else(ApiError::internal)?;
-    let row = reload(c, found.id)?;
-    if row.status != Stage::Submitted {
-        return Err(ApiError::conflict(
-            "application_not_submitted",
-            format!(
-                "Only a submitted application can be decided; this one is {}.",
-                row.status
-            ),
-        ));
-    }
-    Ok((row, merchant))
-}
-
-/// Accepts a submitted application: the merchant becomes Corporate+, the decision is
-/// audited and announced (`account.tier_changed`) in one transaction.
-pub async fn accept(
-    state: &Context,
-    actor: Actor,
-    application: String,
-) -> ApiResult<ApplicationView> {
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                let (row, merchant) = lock_submitted(c, &application)?;
-                if merchant.bank_verified_at.is_none() {
-                    return Err(crate::domain::onboarding::bank_account_not_verified());
-                }
-                diesel::update(ua::table.find(row.id))
-                    .set((
-                        ua::status.eq(Stage::Accepted.as_str()),
-                        ua::decided_at.eq(now),
-                        ua::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-                let row = reload(c, row.id)?;
-                tiers::change_tier(c, &merchant, AccountKind::CorporatePlus, now)?;
-                audit::record(
-                    c,
-                    &actor,
-                    "application.accepted",
-                    &row.public_id,
-                    Some(json!({"merchant": merchant.username})),
-                    now,
-                )?;
-                view(c, &row)
-            })
-        })
-        .await
-}
-
-pub async fn reject(
-    state: &Context,
-    actor: Actor,
-    application: String,
-    rejection: Rejection,
-) -> ApiResult<ApplicationView> {
-    let reason = text_field("reason", &rejection.reason, 500)?;
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                let (row, merchant) = lock_submitted(c, &application)?;
-                diesel::update(ua::table.find(row.id))
-                    .set((
-                        ua::status.eq(Stage::Rejected.as_str()),
-                        ua::rejection_reason.eq(&reason),
-                        ua::decided_at.eq(now),
-                        ua::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-                let row = reload(c, row.id)?;
-                audit::record(
-                    c,
-                    &actor,
-                    "application.rejected",
-                    &row.public_id,
-                    Some(json!({"merchant": merchant.username, "reason": reason})),
-                    now,
-                )?;
-                view(c, &row)
-            })
         })
         .await
 }

@@ -23,47 +23,42 @@ use crate::db::models::Account;
 use crate::db::schema::{accounts, auto_reload_settings as ars, reload_orders as ro};
 use crate::db::{accounts as q, write_tx, DbConn};
 use crate::domain::money::Money;
-use crate::domain::reload::{self as rules, ProviderStatus};
 use crate::domain::status::ReloadStatus;
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::{self, Entry, Leg, TxKind};
-use crate::services::operator::audit;
+use crate::ledger::{self};
 use crate::services::wallet::auto_reload::{disable, insert_order, provider};
-use crate::services::wallet::limits::LimitCtx;
-use crate::services::wallet::money;
 use crate::services::wallet::reload_providers::{OrderToPlace, PlaceError, Provider};
 use crate::services::Context;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 /// Failed reloads in a row after which auto-reload turns itself off.
 pub const MAX_FAILURES: i32 = 3;
 /// Attempts to place an order with its provider before it fails.
 pub const MAX_PLACE_ATTEMPTS: i32 = 5;
 /// How long a claimed placement is left to one worker before another may take it.
-const PLACE_LEASE_SECS: i64 = 30;
+pub(super) const PLACE_LEASE_SECS: i64 = 30;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = ro)]
-struct OrderRow {
-    id: i64,
-    public_id: String,
-    account_id: i64,
-    provider: String,
-    origin: String,
-    amount: i64,
-    currency: String,
+pub(super) struct OrderRow {
+    pub(super) id: i64,
+    pub(super) public_id: String,
+    pub(super) account_id: i64,
+    pub(super) provider: String,
+    pub(super) origin: String,
+    pub(super) amount: i64,
+    pub(super) currency: String,
     #[diesel(deserialize_as = String)]
-    status: ReloadStatus,
-    reason: Option<String>,
-    transaction_id: Option<i64>,
-    created_at: NaiveDateTime,
-    resolved_at: Option<NaiveDateTime>,
-    payment_url: Option<String>,
-    submit_attempts: i32,
+    pub(super) status: ReloadStatus,
+    pub(super) reason: Option<String>,
+    pub(super) transaction_id: Option<i64>,
+    pub(super) created_at: NaiveDateTime,
+    pub(super) resolved_at: Option<NaiveDateTime>,
+    pub(super) payment_url: Option<String>,
+    pub(super) submit_attempts: i32,
 }
 
 #[derive(Serialize, Debug)]
@@ -144,7 +139,7 @@ pub async fn order(state: &Context, account: &Account, req: ReloadRequest) -> Ap
     Ok(state.db.run(move |c| load(c, order)).await?.into())
 }
 
-fn load(c: &mut DbConn, id: i64) -> ApiResult<OrderRow> {
+pub(super) fn load(c: &mut DbConn, id: i64) -> ApiResult<OrderRow> {
     Ok(ro::table.find(id).select(OrderRow::as_select()).first(c)?)
 }
 
@@ -169,172 +164,7 @@ pub async fn list(state: &Context, account: &Account) -> ApiResult<(Vec<OrderVie
         .await
 }
 
-// Confirmations.
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Confirmation {
-    pub order_code: String,
-    pub amount: String,
-    pub currency: String,
-    pub status: String,
-    pub mac: String,
-}
-
-fn secret_of(state: &Context, provider: &str) -> ApiResult<String> {
-    Provider::named(&state.config, provider)
-        .map(|p| p.mac_secret().to_string())
-        .ok_or_else(|| ApiError::not_found("No reload provider has this name."))
-}
-
-fn bad_mac() -> ApiError {
-    ApiError::unauthenticated("The confirmation's MAC does not verify.")
-}
-
-/// A confirmation that arrived over HTTP. The sandbox provider's published default secret
-/// signs nothing from outside except on a sandbox server (anyone can compute it); the
-/// server's own simulated confirmations go through [`confirm`] directly.
-pub async fn confirm_from_outside(
-    state: &Context,
-    provider: String,
-    conf: Confirmation,
-) -> ApiResult<OrderView> {
-    let sandbox_server = state.config.environment == crate::config::Environment::Sandbox;
-    if provider == "sandbox" && !sandbox_server && state.config.published_reload_secret() {
-        return Err(ApiError::unauthenticated(
-            "The sandbox provider's published secret is accepted only on a sandbox server; \
-             set PINPAY_RELOAD_SANDBOX_SECRET.",
-        ));
-    }
-    confirm(state, provider, conf).await
-}
-
-/// A provider's confirmation: books the top-up once if the MAC verifies, the order is
-/// pending, the amount and currency match it and the top-up limits hold. A refusal after
-/// the MAC verified is recorded on the order (and counts against auto-reload).
-pub async fn confirm(
-    state: &Context,
-    provider: String,
-    conf: Confirmation,
-) -> ApiResult<OrderView> {
-    let secret = secret_of(state, &provider)?;
-    let fields = [&conf.order_code, &conf.amount, &conf.currency, &conf.status];
-    if fields.iter().any(|f| f.contains('|') || f.len() > 64) {
-        return Err(bad_mac());
-    }
-    if !rules::verify(
-        &secret,
-        &conf.order_code,
-        &conf.amount,
-        &conf.currency,
-        &conf.status,
-        &conf.mac,
-    ) {
-        return Err(bad_mac());
-    }
-    let status = ProviderStatus::parse(&conf.status).ok_or_else(|| {
-        ApiError::invalid_field("status", "one of AUTHORISED, REFUSED, CANCELLED")
-    })?;
-    let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
-    state
-        .db
-        .run(move |c| {
-            write_tx(c, |c| {
-                let at = now.naive_utc();
-                let found: Option<OrderRow> = ro::table
-                    .filter(ro::public_id.eq(&conf.order_code))
-                    .filter(ro::provider.eq(&provider))
-                    .select(OrderRow::as_select())
-                    .first(c)
-                    .optional()?;
-                let order = found.ok_or_else(|| {
-                    ApiError::not_found("No reload order of this provider has this code.")
-                })?;
-                let account = q::lock(c, order.account_id)?.ok_or_else(ApiError::internal)?;
-                // The order again, under the account's lock: one confirmation wins.
-                let order = load(c, order.id)?;
-                // The acquirer's state machine: an authorisation may follow a refusal (the
-                // payer retried the card) or come after the order's deadline; the payer was
-                // charged, so it books once, and the operator is told.
-                let late = match order.status {
-                    ReloadStatus::Pending => None,
-                    ReloadStatus::Failed if status == ProviderStatus::Authorised => order.reason.clone(),
-                    _ => {
-                        return Err(ApiError::conflict(
-                            "reload_already_resolved",
-                            format!("This order is {} already.", order.status),
-                        ))
-                    }
-                };
-                let amount_matches = Money::parse_amount("amount", &conf.amount)
-                    .is_ok_and(|a| a.as_cents() == order.amount);
-                if !amount_matches || conf.currency != order.currency {
-                    resolve(c, &order, ReloadStatus::Refused, Some("the confirmation's amount or currency differs from the order"), None, at)?;
-                    failed(c, &order, "the provider confirmed another amount or currency", at)?;
-                    return Ok(Err(ApiError::unprocessable(
-                        "reload_mismatch",
-                        "The confirmation's amount or currency differs from the order; nothing was booked.",
-                    )));
-                }
-                if status != ProviderStatus::Authorised {
-                    let why = format!("the provider answered {}", status.as_str());
-                    resolve(c, &order, ReloadStatus::Failed, Some(&why), None, at)?;
-                    failed(c, &order, &why, at)?;
-                    return Ok(Ok(load(c, order.id)?.into()));
-                }
-                let limits = LimitCtx {
-                    tiers: &tiers,
-                    calendar,
-                    now,
-                };
-                let amount = Money::cents(order.amount);
-                if let Err(refusal) = limits.deposit(c, &account, amount) {
-                    let why = match refusal.extensions.get("limit").and_then(|l| l.as_str()) {
-                        Some(limit) => format!("the top-up limit {limit} refused it"),
-                        None => refusal.detail.clone(),
-                    };
-                    resolve(c, &order, ReloadStatus::Refused, Some(&why), None, at)?;
-                    if order.origin == "auto" {
-                        disable(c, order.account_id, &why, at)?;
-                    }
-                    return Ok(Err(refusal));
-                }
-                let clearing = ledger::system_account(c, "bank_clearing")?;
-                let reference = format!("reload:{}", order.public_id);
-                let description = format!("Reload {} ({})", order.public_id, order.provider);
-                let transaction_id = money::post(
-                    c,
-                    Entry {
-                        kind: TxKind::Deposit,
-                        legs: &[Leg::debit(clearing, amount), Leg::credit(account.id, amount)],
-                        related_id: None,
-                        external_ref: Some(&reference),
-                        description: Some(&description),
-                    },
-                    at,
-                )?;
-                resolve(c, &order, ReloadStatus::Confirmed, None, Some(transaction_id), at)?;
-                if let Some(earlier) = late {
-                    tracing::warn!(order = %order.public_id, %earlier, "a failed reload order was authorised late and is booked");
-                    audit::record(
-                        c,
-                        &audit::Actor(format!("provider:{}", order.provider)),
-                        "reload.authorised_late",
-                        &order.public_id,
-                        Some(serde_json::json!({"failed_because": earlier, "amount": Money::cents(order.amount)})),
-                        at,
-                    )?;
-                }
-                diesel::update(ars::table.find(order.account_id))
-                    .set(ars::consecutive_failures.eq(0))
-                    .execute(c)?;
-                Ok(Ok(load(c, order.id)?.into()))
-            })
-        })
-        .await?
-}
-
-fn resolve(
+pub(super) fn resolve(
     c: &mut DbConn,
     order: &OrderRow,
     status: ReloadStatus,
@@ -354,7 +184,12 @@ fn resolve(
 }
 
 /// Counts a failed auto-reload; the third in a row turns auto-reload off.
-fn failed(c: &mut DbConn, order: &OrderRow, why: &str, now: NaiveDateTime) -> ApiResult<()> {
+pub(super) fn failed(
+    c: &mut DbConn,
+    order: &OrderRow,
+    why: &str,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
     if order.origin != "auto" {
         return Ok(());
     }
@@ -378,7 +213,7 @@ fn failed(c: &mut DbConn, order: &OrderRow, why: &str, now: NaiveDateTime) -> Ap
 /// the order keeps the provider's reference and payment page; a provider that cannot be
 /// reached is tried again with back-off, and after `MAX_PLACE_ATTEMPTS` (or a refusal) the
 /// order fails.
-async fn place(state: &Context, order_id: i64) {
+pub(super) async fn place(state: &Context, order_id: i64) {
     let now = state.clock.now_naive();
     let claimed = state
         .db
@@ -475,7 +310,7 @@ async fn place(state: &Context, order_id: i64) {
 }
 
 /// Fails a pending order with `why` (counted against auto-reload).
-async fn give_up(state: &Context, order: OrderRow, why: String) {
+pub(super) async fn give_up(state: &Context, order: OrderRow, why: String) {
     tracing::warn!(order = %order.public_id, %why, "reload order failed");
     let now = state.clock.now_naive();
     let done = state
@@ -493,109 +328,5 @@ async fn give_up(state: &Context, order: OrderRow, why: String) {
         .await;
     if let Err(e) = done {
         tracing::warn!(error = %e.detail, "failing a reload order failed");
-    }
-}
-
-/// One round of the reload worker: places due orders, lets the sandbox confirm its own,
-/// and fails orders left uncompleted past their time.
-async fn round(state: &Context) -> ApiResult<()> {
-    let now = state.clock.now_naive();
-    let due: Vec<i64> = state
-        .db
-        .run(move |c| {
-            Ok(ro::table
-                .filter(ro::status.eq(ReloadStatus::Pending.as_str()))
-                .filter(ro::next_submit_at.le(now))
-                .order(ro::id.asc())
-                .limit(20)
-                .select(ro::id)
-                .load(c)?)
-        })
-        .await?;
-    futures::future::join_all(due.into_iter().map(|id| place(state, id))).await;
-
-    let ttl = Duration::seconds(state.config.reload_order_ttl_secs as i64);
-    let stale: Vec<OrderRow> = state
-        .db
-        .run(move |c| {
-            Ok(ro::table
-                .filter(ro::status.eq(ReloadStatus::Pending.as_str()))
-                .filter(ro::created_at.le(now - ttl))
-                .order(ro::id.asc())
-                .limit(50)
-                .select(OrderRow::as_select())
-                .load(c)?)
-        })
-        .await?;
-    for order in stale {
-        let why = format!(
-            "the order was not completed within {} hours",
-            state.config.reload_order_ttl_secs / 3600
-        );
-        give_up(state, order, why).await;
-    }
-    confirm_sandbox_orders(state).await
-}
-
-/// The sandbox provider: confirms each of its placed orders once its delay has passed,
-/// through the same MAC-checked path as any provider's confirmation.
-async fn confirm_sandbox_orders(state: &Context) -> ApiResult<()> {
-    let delay = Duration::milliseconds(state.config.reload_sandbox_delay_ms as i64);
-    let placed_by = state.clock.now_naive() - delay;
-    let due: Vec<(String, i64, String)> = state
-        .db
-        .run(move |c| {
-            Ok(ro::table
-                .filter(ro::provider.eq("sandbox"))
-                .filter(ro::status.eq(ReloadStatus::Pending.as_str()))
-                .filter(ro::next_submit_at.is_null())
-                .filter(ro::created_at.le(placed_by))
-                .order(ro::id.asc())
-                .limit(50)
-                .select((ro::public_id, ro::amount, ro::currency))
-                .load(c)?)
-        })
-        .await?;
-    let Some(sandbox) = Provider::named(&state.config, "sandbox") else {
-        return Ok(());
-    };
-    let secret = sandbox.mac_secret().to_string();
-    for (code, amount, currency) in due {
-        let amount = Money::cents(amount).to_string();
-        let status = ProviderStatus::Authorised.as_str();
-        let conf = Confirmation {
-            mac: rules::mac(&secret, &code, &amount, &currency, status),
-            order_code: code.clone(),
-            amount,
-            currency,
-            status: status.to_string(),
-        };
-        match confirm(state, "sandbox".into(), conf).await {
-            Ok(_) => tracing::info!(order = %code, "sandbox reload confirmed"),
-            Err(e) if e.status.is_client_error() => {
-                tracing::info!(order = %code, code = e.code, "sandbox reload refused")
-            }
-            Err(e) => tracing::warn!(order = %code, error = %e.detail, "sandbox reload failed"),
-        }
-    }
-    Ok(())
-}
-
-/// The reload worker (every instance runs one; claims keep each placement to one).
-pub async fn run(state: Context, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => break,
-            _ = tick.tick() => {}
-        }
-        if *shutdown.borrow() {
-            break;
-        }
-        if let Err(e) = round(&state).await {
-            tracing::debug!(error = %e.detail, "reload round failed");
-        }
     }
 }

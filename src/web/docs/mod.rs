@@ -9,18 +9,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 /// The pinned Redoc release (see `scripts/update-redoc`): version and bundle.
-const REDOC_VERSION: &str = include_str!("../../assets/redoc/VERSION");
-const REDOC: &[u8] = include_bytes!("../../assets/redoc/redoc.standalone.js");
+const REDOC_VERSION: &str = include_str!("../../../assets/redoc/VERSION");
+const REDOC: &[u8] = include_bytes!("../../../assets/redoc/redoc.standalone.js");
 
 #[derive(Template)]
-#[template(path = "docs.html")]
+#[template(path = "docs/docs.html")]
 struct DocsPage<'a> {
     nonce: &'a str,
     version: &'a str,
 }
 
 #[derive(Template)]
-#[template(path = "problems.html")]
+#[template(path = "docs/problems.html")]
 struct ProblemsPage<'a> {
     lang: &'a str,
     dir: &'a str,

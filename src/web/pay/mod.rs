@@ -37,7 +37,7 @@ pub struct SessionView {
 }
 
 #[derive(Template)]
-#[template(path = "pay.html")]
+#[template(path = "pay/pay.html")]
 pub struct PayView {
     pub lang: &'static str,
     pub dir: &'static str,
