@@ -87,6 +87,11 @@ pub struct Config {
     pub workers: usize,
     pub jwt_secret: Secret,
     pub pepper: Secret,
+    /// The keys PINs are tagged with (`PINPAY_PIN_KEYS`), never stored in the database.
+    pub pin_keys: crate::domain::pin_tag::PinKeys,
+    /// Development without `PINPAY_PIN_KEYS`: the generated value, for `serve` and
+    /// `demo` to keep in `.env` (PINs tagged under it need it after a restart).
+    pub pin_keys_generated: Option<String>,
     pub admin_token: Option<Secret>,
     pub public_url: String,
     pub timezone: String,
@@ -204,6 +209,7 @@ pub struct ConfigError(pub String);
 impl Config {
     /// Development defaults: works with no environment at all.
     pub fn development() -> Self {
+        let generated_keys = crate::domain::pin_tag::PinKeys::generate();
         Self {
             environment: Environment::Development,
             database_url: "sqlite://pinpay.db".into(),
@@ -211,6 +217,8 @@ impl Config {
             workers: 2,
             jwt_secret: Secret::new(random_secret()),
             pepper: Secret::new(DEV_PEPPER),
+            pin_keys: generated_keys.0,
+            pin_keys_generated: Some(generated_keys.1),
             admin_token: None,
             public_url: "http://127.0.0.1:8080".into(),
             timezone: "Europe/Berlin".into(),
@@ -311,6 +319,22 @@ impl Config {
                 ))
             }
             None => tracing::warn!("PINPAY_PEPPER unset: using the development pepper"),
+        }
+        match get("PINPAY_PIN_KEYS") {
+            Some(s) => {
+                c.pin_keys = crate::domain::pin_tag::PinKeys::parse(&s)
+                    .map_err(|e| ConfigError(format!("PINPAY_PIN_KEYS: {e}")))?;
+                c.pin_keys_generated = None;
+            }
+            None if production => {
+                return Err(ConfigError(
+                    "PINPAY_PIN_KEYS is required in production: VERSION:BASE64KEY, at least \
+                     32 random bytes (e.g. 1:$(openssl rand -base64 32)); PINs are tagged \
+                     with it and cannot be verified without it"
+                        .into(),
+                ))
+            }
+            None => {}
         }
         c.admin_token = get("PINPAY_ADMIN_TOKEN").map(Secret::new);
         if let Some(s) = get("PINPAY_RELOAD_SANDBOX_SECRET") {
@@ -566,6 +590,10 @@ mod tests {
     }
 
     const STRONG: &str = "0123456789abcdef0123456789abcdef";
+    const PIN_KEY: (&str, &str) = (
+        "PINPAY_PIN_KEYS",
+        "1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    );
 
     #[test]
     fn development_needs_no_configuration() {
@@ -582,24 +610,41 @@ mod tests {
     fn production_refuses_missing_or_weak_secrets_and_says_which() {
         let err = |vars: &[(&str, &str)]| load(vars).unwrap_err().to_string();
         let prod = ("PINPAY_ENV", "production");
-        assert!(err(&[prod, ("PINPAY_PEPPER", STRONG)]).contains("PINPAY_JWT_SECRET is required"));
+        assert!(err(&[
+            prod,
+            ("PINPAY_JWT_SECRET", STRONG),
+            ("PINPAY_PEPPER", STRONG)
+        ])
+        .contains("PINPAY_PIN_KEYS is required"));
+        assert!(err(&[
+            prod,
+            ("PINPAY_JWT_SECRET", STRONG),
+            ("PINPAY_PEPPER", STRONG),
+            ("PINPAY_PIN_KEYS", "1:c2hvcnQ=")
+        ])
+        .contains("PINPAY_PIN_KEYS: key version 1 has 5 bytes"));
+        assert!(err(&[prod, ("PINPAY_PEPPER", STRONG), PIN_KEY])
+            .contains("PINPAY_JWT_SECRET is required"));
         assert!(err(&[
             prod,
             ("PINPAY_JWT_SECRET", "short"),
-            ("PINPAY_PEPPER", STRONG)
+            ("PINPAY_PEPPER", STRONG),
+            PIN_KEY
         ])
         .contains("PINPAY_JWT_SECRET is too weak"));
         assert!(err(&[prod, ("PINPAY_JWT_SECRET", STRONG)]).contains("PINPAY_PEPPER is required"));
         assert!(err(&[
             prod,
             ("PINPAY_JWT_SECRET", STRONG),
-            ("PINPAY_PEPPER", DEV_PEPPER)
+            ("PINPAY_PEPPER", DEV_PEPPER),
+            PIN_KEY
         ])
         .contains("PINPAY_PEPPER is too weak"));
         assert!(load(&[
             prod,
             ("PINPAY_JWT_SECRET", STRONG),
-            ("PINPAY_PEPPER", STRONG)
+            ("PINPAY_PEPPER", STRONG),
+            PIN_KEY
         ])
         .is_ok());
         // An operator token a person made up: long enough, but a pattern.
@@ -612,6 +657,7 @@ mod tests {
                 prod,
                 ("PINPAY_JWT_SECRET", STRONG),
                 ("PINPAY_PEPPER", STRONG),
+                PIN_KEY,
                 ("PINPAY_ADMIN_TOKEN", &weak),
             ]);
             assert!(
@@ -623,6 +669,7 @@ mod tests {
             prod,
             ("PINPAY_JWT_SECRET", STRONG),
             ("PINPAY_PEPPER", STRONG),
+            PIN_KEY,
             (
                 "PINPAY_ADMIN_TOKEN",
                 "9f2c4e7a1b3d5f60718293a4b5c6d7e89f2c4e7a1b3d5f60"

@@ -163,6 +163,25 @@ pub async fn tokens_from(base: &str, seeded: &mut Seeded) -> Result<(), String> 
         "access_token",
     );
     seeded.wallet_app_token = field(&post("/v1/sessions", login(WALLET)).await?, "access_token");
+    // The PINs again, through the server: it tags them with its own PIN key.
+    for (user, token) in [
+        (MERCHANT, &seeded.merchant_app_token),
+        (WALLET, &seeded.wallet_app_token),
+    ] {
+        let res = client
+            .put(format!("{base}/v1/me/pin"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"pin": PIN, "password": PASSWORD}))
+            .send()
+            .await
+            .map_err(|e| format!("{base}: {e}"))?;
+        if !res.status().is_success() {
+            return Err(format!(
+                "the server at {base} refused {user}'s PIN ({})",
+                res.status()
+            ));
+        }
+    }
     let mut api = login(MERCHANT);
     api["previous_valid_for"] = serde_json::json!(86_400);
     let issued = post("/v1/auth/tokens", api).await?;

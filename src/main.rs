@@ -6,11 +6,13 @@ use pinpay::db::Db;
 use pinpay::startup::Application;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: pinpay [serve | migrate | ledger verify | demo [--json]]
+const USAGE: &str = "usage: pinpay [serve | migrate | ledger verify | pins status | demo [--json]]
 
   serve           run the API server (default)
   migrate         apply database migrations and exit
   ledger verify   check every ledger invariant; exit 1 on a violation
+  pins status     how many PINs each PIN key version (and argon2) still holds; exit 1 if
+                  some are under a key PINPAY_PIN_KEYS lacks
   demo [--json]   seed a Corporate+ merchant and a funded wallet user; print how to try it
 
 
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         [] | ["serve"] => serve(),
         ["migrate"] => migrate(),
         ["ledger", "verify"] => verify_ledger(),
+        ["pins", "status"] => pins_status(),
         ["demo"] => demo(false),
         ["demo", "--json"] => demo(true),
         ["-h" | "--help" | "help"] => {
@@ -68,7 +71,8 @@ fn init_logging() -> Result<(), String> {
 }
 
 fn serve() -> Result<(), String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let mut config = Config::from_env().map_err(|e| e.to_string())?;
+    keep_generated_pin_key(&mut config)?;
     if config.environment == pinpay::config::Environment::Development {
         tracing::warn!(
             "DEVELOPMENT MODE (PINPAY_ENV is not production): development secrets and \
@@ -98,6 +102,52 @@ fn serve() -> Result<(), String> {
         let app = Application::build(config, Clock::system()).await?;
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+/// Development without `PINPAY_PIN_KEYS`: the generated key goes to `./.env` (which
+/// `serve` and `demo` read), so PINs set now still verify after a restart.
+fn keep_generated_pin_key(config: &mut Config) -> Result<(), String> {
+    let Some(value) = config.pin_keys_generated.take() else {
+        return Ok(());
+    };
+    let mut env = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(".env")
+        .map_err(|e| format!("cannot write .env for PINPAY_PIN_KEYS: {e}"))?;
+    use std::io::Write;
+    writeln!(env, "PINPAY_PIN_KEYS={value}").map_err(|e| e.to_string())?;
+    tracing::warn!(
+        "PINPAY_PIN_KEYS was unset: a new PIN key is in ./.env; keep it, PINs set under it \
+         cannot be verified without it"
+    );
+    Ok(())
+}
+
+fn pins_status() -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let db = Db::connect(&config.database_url, 1)?;
+    db.migrate()?;
+    let mut conn = db.get().map_err(|e| e.detail)?;
+    let census = pinpay::services::identity::pins::key_census(&mut conn, &config.pin_keys)
+        .map_err(|e| e.detail)?;
+    let newest = config.pin_keys.newest();
+    for (version, n) in &census.by_version {
+        let mark = if *version == newest { " (newest)" } else { "" };
+        println!("key version {version}{mark}: {n} PINs");
+    }
+    println!("argon2 (from before keyed PINs): {} PINs", census.argon2);
+    println!(
+        "under a key version not configured here: {} PINs",
+        census.other
+    );
+    if census.other > 0 {
+        return Err(format!(
+            "{} PINs are under a key PINPAY_PIN_KEYS does not have: they cannot be verified",
+            census.other
+        ));
+    }
+    Ok(())
 }
 
 fn migrate() -> Result<(), String> {
@@ -151,6 +201,11 @@ fn demo(json: bool) -> Result<(), String> {
         writeln!(env, "PINPAY_JWT_SECRET={secret}").map_err(|e| e.to_string())?;
         config.jwt_secret = pinpay::config::Secret::new(secret);
         wrote_env = true;
+    }
+    // PINs are tagged with PINPAY_PIN_KEYS: the same rule. Beside a running server the
+    // demo's PINs are set again through it (`demo::tokens_from`), under its key.
+    if !running {
+        keep_generated_pin_key(&mut config)?;
     }
     actix_web::rt::System::new().block_on(async move {
         let state = pinpay::startup::build_state(config, Clock::system()).await?;

@@ -82,6 +82,7 @@ pub const CATALOGUE: &[Problem] = &[
     p("pin_blocked", 403, "PIN blocked", "Too many wrong PINs: the PIN is blocked until `blocked_until`. Nothing was paid."),
     p("pin_check_busy", 429, "PIN checks busy", "Too many PIN checks are running for this wallet at once; retry shortly."),
     p("pin_invalid", 403, "Wrong PIN", "The PIN is not correct; `attempts_remaining` says how many tries are left before it is blocked."),
+    p("pin_key_missing", 503, "PIN key missing", "The PIN was tagged with a PIN key version this server does not have (PINPAY_PIN_KEYS). Nothing was counted against the PIN; the operator must add the key."),
     p("pin_not_set", 409, "No PIN set", "Set a 6-digit PIN first (`PUT /v1/me/pin`)."),
     p("pin_too_weak", 422, "PIN too weak", "The PIN is too easy to guess (a run such as 123456 or one digit repeated). Choose another."),
     p("refund_exceeds_remaining", 422, "Refund exceeds the remainder", "The refund is larger than what is left of the payment after earlier refunds."),

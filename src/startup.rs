@@ -185,6 +185,21 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
     db.run(move |c| crate::services::sandbox::claim_database(c, environment, now))
         .await
         .map_err(|e| e.to_string())??;
+    // PINs under a key this server lacks cannot be verified: say so now, not at the
+    // first approval.
+    let keys = config.pin_keys.clone();
+    let census = db
+        .run(move |c| crate::services::identity::pins::key_census(c, &keys))
+        .await
+        .map_err(|e| e.to_string())?;
+    if census.other > 0 {
+        tracing::error!(
+            pins = census.other,
+            configured = ?config.pin_keys.versions(),
+            "PINs are tagged under a PIN key version PINPAY_PIN_KEYS lacks: their approvals \
+             answer 503 pin_key_missing until the key is added (see `pinpay pins status`)"
+        );
+    }
     let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hasher = Hasher::new(&config.pepper, config.argon2, hashing_threads)?;
     let jwt = Arc::new(JwtKeys::new(config.jwt_secret.expose()));

@@ -10,6 +10,7 @@ pub mod input;
 pub mod money;
 pub mod onboarding;
 pub mod pin_attempts;
+pub mod pin_tag;
 pub mod reload;
 pub mod requests;
 pub mod secrets;

@@ -10,6 +10,8 @@ use rand::Rng;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
+/// The PIN key of the test servers run as processes (32 bytes, base64).
+pub const PIN_KEYS: &str = "1:cGlucGF5LXRlc3QtcGluLWtleS0wMTIzNDU2Nzg5YWI=";
 pub const ADMIN_TOKEN: &str = "test-operator-token-0123456789abcdef";
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123456789";
 pub const PASSWORD: &str = "correct horse battery";

@@ -72,12 +72,22 @@ impl ServerProcess {
             .env("PINPAY_CALLBACK_ALLOW_PRIVATE", "true")
             .env("PINPAY_WORKERS", "2")
             .envs(self.mail_settings())
+            .envs(self.pin_keys())
             .envs(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("start the pinpay binary");
         self.child = Some(child);
+    }
+
+    /// A fixed PIN key, unless the test names its own (without one, a development server
+    /// would write a new key into `.env` in the working directory).
+    fn pin_keys(&self) -> Vec<(&'static str, String)> {
+        if self.extra.iter().any(|(k, _)| k == "PINPAY_PIN_KEYS") {
+            return Vec::new();
+        }
+        vec![("PINPAY_PIN_KEYS", crate::helpers::PIN_KEYS.to_string())]
     }
 
     /// The shared test SMTP listener, unless the test names its own.

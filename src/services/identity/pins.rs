@@ -1,11 +1,15 @@
 //! The wallet PIN: setting and changing it, and `verify_pin`, the one check every
-//! PIN-protected operation (approvals, transfers, payouts) goes through.
+//! PIN-protected operation (approvals, transfers, payouts) goes through. A PIN is kept as
+//! a keyed tag (`domain::pin_tag`); one kept as argon2 from before, or under an older key,
+//! is verified that way once and tagged under the newest key by its next correct entry,
+//! in the transaction that entry authorises.
 
 use crate::db::models::Account;
 use crate::db::schema::{accounts, pin_checks};
 use crate::db::{accounts as q, lazy_tx, write_tx, DbConn};
 use crate::domain::account::Pin;
 use crate::domain::pin_attempts::{Admission, PinCounter, CHECK_LEASE_SECS};
+use crate::domain::pin_tag::{self, Verdict};
 use crate::error::{ApiError, ApiResult};
 use crate::services::identity::accounts::authenticate;
 use crate::services::Context;
@@ -46,7 +50,7 @@ pub async fn set_pin(
             ))
         }
     }
-    let hash = state.hasher.hash(new_pin.expose().to_owned()).await?;
+    let hash = state.config.pin_keys.tag(account.id, new_pin.expose());
     let (id, now) = (account.id, state.clock.now_naive());
     state
         .db
@@ -86,16 +90,29 @@ pub async fn verify_pin(state: &Context, account_id: i64, pin: &str) -> ApiResul
 /// A right PIN whose check is still registered in flight: the caller releases it
 /// ([`PinPassed::release`]), in the transaction of the operation it authorised where it
 /// can (one commit less), or on its own.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PinPassed {
     account_id: i64,
     check_id: i64,
+    /// The PIN's new stored form when it was kept as argon2 or under an older key.
+    retag: Option<String>,
 }
 
 impl PinPassed {
-    /// Ends the check as passed: the failure count is cleared.
+    /// Ends the check as passed: the failure count is cleared (and the PIN tagged anew
+    /// if it needs it).
     pub fn release(&self, c: &mut DbConn, now: NaiveDateTime) -> ApiResult<()> {
-        resolve(c, self.account_id, self.check_id, Some(true), now).map(|_| ())
+        resolve(c, self.account_id, self.check_id, Some(true), now)?;
+        self.store_retag(c)
+    }
+
+    fn store_retag(&self, c: &mut DbConn) -> ApiResult<()> {
+        if let Some(tag) = &self.retag {
+            diesel::update(accounts::table.find(self.account_id))
+                .set(accounts::pin_hash.eq(tag))
+                .execute(c)?;
+        }
+        Ok(())
     }
 
     /// [`PinPassed::release`] in a transaction that already holds the account's row lock
@@ -112,7 +129,8 @@ impl PinPassed {
                 "the locked account is not the PIN's",
             ));
         }
-        end_check(c, account, self.check_id, Some(true), now).map(|_| ())
+        end_check(c, account, self.check_id, Some(true), now)?;
+        self.store_retag(c)
     }
 
     /// After the operation's transaction: unless it committed the release, writes it on
@@ -154,15 +172,16 @@ where
     let pin = Pin::parse("pin", pin)?;
     let _turn = state.pin_gate.enter(account_id).await;
     let (account, check_id) = register(state, account_id, admit).await?;
-    let hash = account.pin_hash.clone().unwrap_or_default();
-    let matches = state
-        .hasher
-        .verify(pin.expose().to_owned(), Some(hash))
-        .await;
+    let stored = account.pin_hash.clone().unwrap_or_default();
+    let matches = matches(state, account_id, pin.expose(), &stored).await;
     if let Ok(true) = matches {
+        let keys = &state.config.pin_keys;
         let passed = PinPassed {
             account_id,
             check_id,
+            retag: keys
+                .needs_retag(&stored)
+                .then(|| keys.tag(account_id, pin.expose())),
         };
         return Ok((passed, account));
     }
@@ -185,6 +204,67 @@ where
                 .with("attempts_remaining", counter.remaining()),
         ),
     }
+}
+
+/// Whether `pin` is the account's: a keyed tag is checked here (microseconds), an argon2
+/// hash from before keyed tags on the hashing pool. A tag under a key this server does not
+/// have is neither right nor wrong: the check ends uncounted with 503 `pin_key_missing`.
+async fn matches(state: &Context, account_id: i64, pin: &str, stored: &str) -> ApiResult<bool> {
+    match state.config.pin_keys.check(stored, account_id, pin) {
+        Verdict::Matches => Ok(true),
+        Verdict::Differs => Ok(false),
+        Verdict::Argon2 => {
+            state
+                .hasher
+                .verify(pin.to_owned(), Some(stored.to_owned()))
+                .await
+        }
+        Verdict::KeyMissing(version) => Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "pin_key_missing",
+            format!(
+                "This PIN is protected by PIN key version {version}, which this server does \
+                 not have; nothing was counted. The operator must add it to PINPAY_PIN_KEYS."
+            ),
+        )),
+        Verdict::Unreadable => Err(ApiError::internal_from(
+            "PIN check",
+            "the stored PIN is neither a keyed tag nor argon2",
+        )),
+    }
+}
+
+/// How many PINs each key version holds, how many are still argon2, and how many are
+/// under a version this server does not have (`pinpay pins status`, and the warning at
+/// start).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KeyCensus {
+    pub by_version: Vec<(u32, i64)>,
+    pub argon2: i64,
+    pub other: i64,
+}
+
+pub fn key_census(c: &mut DbConn, keys: &pin_tag::PinKeys) -> ApiResult<KeyCensus> {
+    let set = || accounts::table.filter(accounts::pin_hash.is_not_null());
+    let total: i64 = set().count().get_result(c)?;
+    let argon2: i64 = set()
+        .filter(accounts::pin_hash.like("$argon2%"))
+        .count()
+        .get_result(c)?;
+    let mut by_version = Vec::new();
+    for version in keys.versions() {
+        let n: i64 = set()
+            .filter(accounts::pin_hash.like(pin_tag::like_version(version)))
+            .count()
+            .get_result(c)?;
+        by_version.push((version, n));
+    }
+    let counted: i64 = argon2 + by_version.iter().map(|(_, n)| n).sum::<i64>();
+    Ok(KeyCensus {
+        by_version,
+        argon2,
+        other: total - counted,
+    })
 }
 
 /// Registers a check in flight, waiting (up to ~10 s) while every try is taken. The
