@@ -22,6 +22,22 @@ macro_rules! statuses {
                 }
             }
 
+            /// A list's `status` filter: none, one of the statuses, or 400 `invalid_query`
+            /// naming them.
+            pub fn filter(raw: Option<&str>) -> Result<Option<Self>, crate::error::ApiError> {
+                raw.map(|s| {
+                    Self::parse(s).ok_or_else(|| {
+                        let all: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                        crate::error::ApiError::bad_request(
+                            "invalid_query",
+                            format!("status must be one of {}", all.join(", ")),
+                        )
+                        .with("field", "status")
+                    })
+                })
+                .transpose()
+            }
+
             /// The column's text read back; `None` for a text no version of PinPay writes.
             pub fn parse(s: &str) -> Option<Self> {
                 match s {

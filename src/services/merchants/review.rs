@@ -23,17 +23,7 @@ pub async fn list(
     starting_after: Option<String>,
     limit: i64,
 ) -> ApiResult<(Vec<ApplicationView>, bool)> {
-    let status = match status.as_deref().map(Stage::parse) {
-        Some(None) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "status must be open, submitted, rejected or accepted",
-            )
-            .with("field", "status"))
-        }
-        Some(Some(s)) => Some(s),
-        None => None,
-    };
+    let status = Stage::filter(status.as_deref())?;
     state
         .db
         .run(move |c| {

@@ -243,17 +243,7 @@ pub async fn list(
     starting_after: Option<String>,
     limit: i64,
 ) -> ApiResult<(Vec<PayoutRecord>, bool)> {
-    let status = match status.as_deref().map(PayoutStatus::parse) {
-        Some(None) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "status must be pending or executed",
-            )
-            .with("field", "status"))
-        }
-        Some(Some(s)) => Some(s),
-        None => None,
-    };
+    let status = PayoutStatus::filter(status.as_deref())?;
     let rows: Vec<Row> = state
         .db
         .run(move |c| {
