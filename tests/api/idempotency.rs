@@ -192,17 +192,25 @@ async fn a_request_the_client_gave_up_on_completes_once_and_replays() {
     app.deposit("anna", "20.00").await.ok(201);
     let body = json!({"to": "ben", "amount": "5.00", "pin": PIN});
 
-    // The client hangs up after 5 ms, long before the PIN hash and the booking are done.
+    // The client hangs up after 1 ms, as a rule before the PIN check and the booking are
+    // done. A keyed PIN check takes microseconds, so now and then the answer comes first:
+    // then it is the transfer's 201, and everything below holds the same.
     let impatient = app
         .client
         .post(format!("{}/v1/transfers", app.address))
         .bearer_auth(&anna)
         .header("Idempotency-Key", "gone")
-        .timeout(std::time::Duration::from_millis(5))
+        .timeout(std::time::Duration::from_millis(1))
         .json(&body)
         .send()
         .await;
-    assert!(impatient.is_err(), "the client gave up before the answer");
+    if let Ok(answered) = &impatient {
+        assert_eq!(
+            answered.status(),
+            201,
+            "an answer before the hang-up is the transfer's"
+        );
+    }
 
     // Retrying with the same key: 409 while the first still runs, then its stored result;
     // or, when the hang-up came before the server claimed the key, a first execution.
