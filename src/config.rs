@@ -93,6 +93,9 @@ pub struct Config {
     /// `demo` to keep in `.env` (PINs tagged under it need it after a restart).
     pub pin_keys_generated: Option<String>,
     pub admin_token: Option<Secret>,
+    /// Above this amount every payer operation needs a passkey as well as the PIN
+    /// (`PINPAY_SCA_DEVICE_REQUIRED_ABOVE`, EUR; unset: only wallets with a passkey).
+    pub sca_device_required_above: Option<crate::domain::money::Money>,
     pub public_url: String,
     pub timezone: String,
     pub callback_allow_private: bool,
@@ -220,6 +223,7 @@ impl Config {
             pin_keys: generated_keys.0,
             pin_keys_generated: Some(generated_keys.1),
             admin_token: None,
+            sca_device_required_above: None,
             public_url: "http://127.0.0.1:8080".into(),
             timezone: "Europe/Berlin".into(),
             callback_allow_private: false,
@@ -337,6 +341,20 @@ impl Config {
             None => {}
         }
         c.admin_token = get("PINPAY_ADMIN_TOKEN").map(Secret::new);
+        c.sca_device_required_above = match get("PINPAY_SCA_DEVICE_REQUIRED_ABOVE") {
+            None => None,
+            Some(v) if v.trim().is_empty() || v.trim() == "off" => None,
+            Some(v) => Some(
+                crate::domain::money::Money::parse(v.trim())
+                    .filter(|m| *m >= crate::domain::money::Money::ZERO)
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "PINPAY_SCA_DEVICE_REQUIRED_ABOVE: {v:?} is not an amount in EUR \
+                             (e.g. 30.00) or off"
+                        ))
+                    })?,
+            ),
+        };
         if let Some(s) = get("PINPAY_RELOAD_SANDBOX_SECRET") {
             c.reload_sandbox_secret = Secret::new(s);
         }

@@ -218,7 +218,11 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         crate::connections::Gate::new(&config),
         crate::web::stream_gate::StreamGate::new(&config),
     );
+    let webauthn = Arc::new(crate::services::identity::passkeys::relying_party(
+        &config.public_url,
+    )?);
     let ctx = crate::services::Context {
+        webauthn,
         db,
         config: Arc::new(config),
         clock,
@@ -269,6 +273,9 @@ routes! {
     "/v1/accounts" => { post => accounts::register }
     "/v1/me" => { get => accounts::me }
     "/v1/me/pin" => { put => accounts::set_pin }
+    "/v1/me/passkeys/registration" => { post => routes::passkeys::start_registration }
+    "/v1/me/passkeys" => { get => routes::passkeys::list, post => routes::passkeys::register }
+    "/v1/me/passkeys/{id}" => { delete => routes::passkeys::delete }
     "/v1/me/balance-alert" => { get => accounts::balance_alert, put => accounts::set_balance_alert }
     "/v1/me/auto-reload" => { get => routes::reloads::auto_reload, put => routes::reloads::set_auto_reload }
     "/v1/reloads" => { post => routes::reloads::order, get => routes::reloads::list }
@@ -296,7 +303,9 @@ routes! {
     "/v1/invoices" => { get => routes::statements::invoices }
     "/v1/invoices/{month}" => { get => routes::statements::invoice }
     "/v1/transfers" => { post => ledger::transfer }
+    "/v1/transfers/passkey-challenge" => { post => routes::passkeys::transfer_challenge }
     "/v1/payouts" => { post => ledger::payout }
+    "/v1/payouts/passkey-challenge" => { post => routes::passkeys::payout_challenge }
     "/v1/money-requests" => { post => mr::create, get => mr::list }
     "/v1/money-requests/bulk" => { post => mr::create_bulk }
     "/v1/money-requests/{id}" => { get => mr::get }
@@ -309,6 +318,7 @@ routes! {
     "/v1/wallet/money-requests" => { get => wallet::inbox }
     "/v1/wallet/money-requests/{id}" => { get => wallet::get }
     "/v1/wallet/money-requests/{id}/approve" => { post => wallet::approve }
+    "/v1/wallet/money-requests/{id}/passkey-challenge" => { post => routes::passkeys::request_challenge }
     "/v1/wallet/money-requests/{id}/decline" => { post => wallet::decline }
     "/v1/callback-url" => { put => callbacks::set_url }
     "/v1/callback-secret/rotate" => { post => callbacks::rotate_secret }

@@ -14,6 +14,14 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
         .optional()
 }
 
+/// The account's username.
+pub fn username_of(conn: &mut DbConn, id: i64) -> QueryResult<String> {
+    accounts::table
+        .find(id)
+        .select(accounts::username)
+        .first(conn)
+}
+
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<Account>> {
     if !super::matchable(username) {
         return Ok(None);

@@ -55,6 +55,7 @@ diesel::table! {
         external_ref -> Nullable<Text>,
         description -> Nullable<Text>,
         created_at -> Timestamp,
+        factors -> Nullable<Text>,
     }
 }
 
@@ -142,6 +143,36 @@ diesel::table! {
         event_type -> Text,
         actor -> Text,
         detail -> Nullable<Text>,
+        created_at -> Timestamp,
+        factors -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    passkeys (id) {
+        id -> BigInt,
+        public_id -> Text,
+        account_id -> BigInt,
+        name -> Text,
+        credential_id -> Text,
+        passkey -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    passkey_challenges (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        purpose -> Text,
+        challenge -> Text,
+        operation -> Nullable<Text>,
+        amount -> Nullable<BigInt>,
+        payee -> Nullable<Text>,
+        nonce -> Text,
+        state -> Text,
+        expires_at -> Timestamp,
         created_at -> Timestamp,
     }
 }
@@ -473,6 +504,8 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    passkeys,
+    passkey_challenges,
     document_chunks,
     ended_sessions,
     link_pushes,

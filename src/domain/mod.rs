@@ -13,6 +13,7 @@ pub mod pin_attempts;
 pub mod pin_tag;
 pub mod reload;
 pub mod requests;
+pub mod sca;
 pub mod secrets;
 pub mod status;
 pub mod throttle;

@@ -67,6 +67,8 @@ pub struct Entry<'a> {
     pub related_id: Option<i64>,
     pub external_ref: Option<&'a str>,
     pub description: Option<&'a str>,
+    /// The factors that confirmed a payer's operation (`pin`, `pin+passkey`).
+    pub factors: Option<&'a str>,
 }
 
 /// The error code when an `external_ref` was booked before (a race the caller lost).
@@ -127,6 +129,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<P
             lt::external_ref.eq(entry.external_ref),
             lt::description.eq(entry.description),
             lt::created_at.eq(now),
+            lt::factors.eq(entry.factors),
         ))
         .returning(lt::id)
         .get_result(c)

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod money_requests;
 pub mod onboarding;
 pub mod pagination;
+pub mod passkeys;
 pub mod reloads;
 pub mod sandbox;
 pub mod sessions;

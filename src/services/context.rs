@@ -28,4 +28,6 @@ pub struct Context {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Outgoing calls to providers and gateways (redirects are not followed).
     pub http: reqwest::Client,
+    /// The WebAuthn relying party (passkeys), for `config.public_url`.
+    pub webauthn: Arc<webauthn_rs::prelude::Webauthn>,
 }

@@ -23,6 +23,7 @@ mod metrics;
 mod onboarding;
 mod operations;
 mod outage;
+mod passkeys;
 mod pin_keys;
 mod pins;
 mod process;

@@ -1,6 +1,8 @@
-//! Who someone is: registration and passwords, app sessions, PINs and the throttle on guessing.
+//! Who someone is: registration and passwords, app sessions, PINs, passkeys and the throttle
+//! on guessing.
 
 pub mod accounts;
+pub mod passkeys;
 pub mod pins;
 pub mod sessions;
 pub mod throttle;

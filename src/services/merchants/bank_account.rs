@@ -187,6 +187,7 @@ pub async fn request_verification(
                         related_id: None,
                         external_ref: None,
                         description: Some(&description),
+                        factors: None,
                     },
                     now,
                 )?;

@@ -329,6 +329,7 @@ async fn fund(state: &Context, payer_id: i64, amount: Money) -> ApiResult<()> {
                         related_id: None,
                         external_ref: None,
                         description: Some("Sandbox funding"),
+                        factors: None,
                     },
                     now,
                 )?;

@@ -91,6 +91,7 @@ pub async fn book(
                             related_id: None,
                             external_ref: Some(&external_ref),
                             description: Some(&description),
+                            factors: None,
                         },
                         naive_now,
                     )

@@ -41,6 +41,7 @@ pub fn charge_fee(
             related_id: Some(related),
             external_ref: None,
             description: Some(description),
+            factors: None,
         },
         now,
     )?;

@@ -10,12 +10,14 @@ use crate::db::{write_tx, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::requests::public_id;
+use crate::domain::sca::Binding;
 use crate::domain::status::PayoutStatus;
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::{sealed_tx, OnCommit};
-use crate::services::identity::pins::verify_pin;
+use crate::services::identity::passkeys::{self, Ceremony, DeviceFactor};
+use crate::services::identity::pins::check_pin_admitting;
 use crate::services::wallet::limits::LimitCtx;
 use crate::services::wallet::money;
 use crate::services::Context;
@@ -23,12 +25,46 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Deserialize;
 use serde::Serialize;
+use webauthn_rs::prelude::PublicKeyCredential;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PayoutRequest {
     pub amount: String,
     pub pin: String,
+    /// The passkey's assertion of the payout's challenge (`POST /v1/payouts/passkey-challenge`).
+    #[serde(default)]
+    pub webauthn: Option<PublicKeyCredential>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutChallenge {
+    pub amount: String,
+}
+
+/// What a passkey signs for a payout: the amount to the account's own IBAN.
+fn binding(amount: Money, iban: &str) -> Binding {
+    Binding {
+        operation: "payout".into(),
+        amount,
+        currency: "EUR",
+        payee: iban.to_string(),
+    }
+}
+
+/// Opens the passkey challenge for a payout of `amount` to the current bank account.
+pub async fn passkey_challenge(
+    state: &Context,
+    account: &Account,
+    req: PayoutChallenge,
+) -> ApiResult<Ceremony> {
+    let amount = Money::parse_amount("amount", &req.amount)?;
+    let iban = account
+        .iban
+        .clone()
+        .ok_or_else(crate::domain::onboarding::no_bank_account)?;
+    passkeys::challenge(state, account.id, binding(amount, &iban)).await
 }
 
 #[derive(Debug)]
@@ -54,20 +90,41 @@ pub async fn withdraw(
     if merchant && account.bank_verified_at.is_none() {
         return Err(crate::domain::onboarding::bank_account_not_verified());
     }
-    verify_pin(state, account.id, &req.pin).await?;
+    let device = DeviceFactor::new(state, req.webauthn);
+    let (factor, now) = (device.clone(), state.clock.now_naive());
+    // The passkey signs the payout to the IBAN as the PIN check's turn reads it.
+    let admit = move |c: &mut DbConn, row: Option<Account>| {
+        let account = row.ok_or_else(|| ApiError::not_found("No such account."))?;
+        let iban = account.iban.clone().unwrap_or_default();
+        factor.admit(c, account.id, amount, |_| Ok(binding(amount, &iban)), now)?;
+        Ok(account)
+    };
+    let (pin, admitted) = check_pin_admitting(state, account.id, &req.pin, admit).await?;
 
     let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
     let id = account.id;
     state
         .db
         .run(move |c| {
-            sealed_tx(c, on_commit, |c| {
+            let mut released = false;
+            let done = sealed_tx(c, on_commit, |c| {
                 let account = q::lock(c, id)?.ok_or_else(ApiError::internal)?;
-                // The IBAN may have changed since the checks above: pay the current one.
+                pin.release_locked(c, &account, now.naive_utc())?;
+                released = true;
+                let factors = device.commit(c, now.naive_utc())?;
+                // The IBAN may have changed since the checks above: pay the current one,
+                // only if it is the one the payer confirmed.
                 let iban = account
                     .iban
                     .clone()
                     .ok_or_else(crate::domain::onboarding::no_bank_account)?;
+                if account.iban != admitted.iban {
+                    return Err(ApiError::conflict(
+                        "bank_account_changed",
+                        "The bank account changed while the payout was confirmed; nothing was \
+                         paid out. Confirm it again.",
+                    ));
+                }
                 if merchant && account.bank_verified_at.is_none() {
                     return Err(crate::domain::onboarding::bank_account_not_verified());
                 }
@@ -95,6 +152,7 @@ pub async fn withdraw(
                         related_id: None,
                         external_ref: None,
                         description: Some(&description),
+                        factors: Some(factors.as_str()),
                     },
                     at,
                 )?;
@@ -119,7 +177,9 @@ pub async fn withdraw(
                     iban,
                     created_at: at,
                 })
-            })
+            });
+            pin.release_unless_committed(c, released && done.is_ok(), now.naive_utc());
+            done
         })
         .await
 }

@@ -160,6 +160,7 @@ pub async fn confirm(
                         related_id: None,
                         external_ref: Some(&reference),
                         description: Some(&description),
+                        factors: None,
                     },
                     at,
                 )?;

@@ -3,17 +3,21 @@
 
 use crate::db::accounts as q;
 use crate::db::models::Account;
+use crate::db::DbConn;
 use crate::domain::account::{text_field, AccountKind};
 use crate::domain::money::Money;
+use crate::domain::sca::Binding;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::{sealed_tx, OnCommit};
-use crate::services::identity::pins::check_pin;
+use crate::services::identity::passkeys::{self, Ceremony, DeviceFactor};
+use crate::services::identity::pins::check_pin_admitting;
 use crate::services::wallet::limits::LimitCtx;
 use crate::services::wallet::money;
 use crate::services::Context;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
+use webauthn_rs::prelude::PublicKeyCredential;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +27,37 @@ pub struct TransferRequest {
     pub pin: String,
     #[serde(default, deserialize_with = "crate::domain::input::present")]
     pub description: Option<String>,
+    /// The passkey's assertion of the transfer's challenge
+    /// (`POST /v1/transfers/passkey-challenge`).
+    #[serde(default)]
+    pub webauthn: Option<PublicKeyCredential>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferChallenge {
+    pub to: String,
+    pub amount: String,
+}
+
+/// What a passkey signs for a transfer: the amount to the recipient's username.
+fn binding(amount: Money, to: &str) -> Binding {
+    Binding {
+        operation: "transfer".into(),
+        amount,
+        currency: "EUR",
+        payee: to.to_ascii_lowercase(),
+    }
+}
+
+/// Opens the passkey challenge for sending `amount` to `to`.
+pub async fn passkey_challenge(
+    state: &Context,
+    sender: &Account,
+    req: TransferChallenge,
+) -> ApiResult<Ceremony> {
+    let amount = Money::parse_amount("amount", &req.amount)?;
+    passkeys::challenge(state, sender.id, binding(amount, &req.to)).await
 }
 
 #[derive(Debug)]
@@ -54,7 +89,18 @@ pub async fn send(
             "You cannot send money to yourself.",
         ));
     }
-    let pin = check_pin(state, sender.id, &req.pin).await?;
+    let device = DeviceFactor::new(state, req.webauthn);
+    let (factor, bound, at) = (
+        device.clone(),
+        binding(amount, &to),
+        state.clock.now_naive(),
+    );
+    let admit = move |c: &mut DbConn, row: Option<Account>| {
+        let sender = row.ok_or_else(|| ApiError::not_found("No such account."))?;
+        factor.admit(c, sender.id, amount, |_| Ok(bound.clone()), at)?;
+        Ok(sender)
+    };
+    let (pin, _) = check_pin_admitting(state, sender.id, &req.pin, admit).await?;
 
     let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
     let sender_id = sender.id;
@@ -73,6 +119,7 @@ pub async fn send(
                 // After the pair's lock, which orders the locks of concurrent transfers.
                 pin.release_locked(c, &sender, now.naive_utc())?;
                 released = true;
+                let factors = device.commit(c, now.naive_utc())?;
                 let limits = LimitCtx {
                     tiers: &tiers,
                     calendar,
@@ -99,6 +146,7 @@ pub async fn send(
                         related_id: None,
                         external_ref: None,
                         description: description.as_deref(),
+                        factors: Some(factors.as_str()),
                     },
                     at,
                 )?;

@@ -34,6 +34,9 @@ pub struct SessionView {
     pub heading: String,
     pub balance: String,
     pub can_decline: bool,
+    /// The passkey challenge's options (JSON) when the wallet has a passkey.
+    pub passkey: Option<String>,
+    pub passkey_note: String,
 }
 
 #[derive(Template)]
@@ -104,7 +107,12 @@ async fn page(
     let csrf = super::forms::token(state.config.jwt_secret.expose().as_bytes(), &nonce);
     // Back from "send it to my app" (`sent=1`): say where the request went.
     let sent = req.query_string().split('&').any(|p| p == "sent=1");
-    let view = view(state, lang, &found, session.as_ref(), error, csrf, sent);
+    let mut view = view(state, lang, &found, session.as_ref(), error, csrf, sent);
+    if let (Some(me), Some(shown)) = (&session, view.session.as_mut()) {
+        if view.pending {
+            shown.passkey = passkey_options(state, me, &view.id).await;
+        }
+    }
     let mut res = html(status, &view, &view.nonce, &found.frame_ancestors);
     let secure = secure_cookies(&state.config.public_url);
     let _ = res.add_cookie(&cookie(CSRF_COOKIE, nonce, None, secure));
@@ -136,6 +144,11 @@ fn view(
                 .replace("{user}", &format!("@{}", a.username)),
             balance: lang.eur(Money::cents(a.balance)),
             can_decline: r.payer_id == Some(a.id),
+            passkey: None,
+            passkey_note: t
+                .passkey_note
+                .replace("{amount}", &amount)
+                .replace("{merchant}", &p.merchant_name),
         });
     let error = error.or_else(|| {
         me.filter(|a| r.payer_id.is_some_and(|p| p != a.id) && pending)
@@ -206,6 +219,19 @@ fn view(
         pay_url,
         can_address: r.kind == "link" && r.payer_id.is_none(),
         amount,
+    }
+}
+
+/// A fresh passkey challenge for paying request `id` (what the page's script hands to
+/// `navigator.credentials.get`), if the wallet has a passkey.
+async fn passkey_options(state: &AppState, me: &Account, id: &str) -> Option<String> {
+    match approval::passkey_challenge(state, me, id.to_string()).await {
+        Ok(ceremony) => serde_json::to_string(&ceremony.public_key).ok(),
+        Err(e) if e.code == "no_passkey" => None,
+        Err(e) => {
+            tracing::warn!(code = e.code, detail = %e.detail, "no passkey challenge for the page");
+            None
+        }
     }
 }
 
@@ -305,6 +331,13 @@ fn explain(t: &Texts, e: &ApiError) -> String {
         "invalid_pin_format" => t.err_pin_format.into(),
         "pin_not_set" => t.err_pin_not_set.into(),
         "cannot_pay_own_request" => t.err_own_request.into(),
+        "passkey_invalid" | "passkey_challenge_unknown" | "passkey_binding_mismatch" => {
+            t.err_passkey.into()
+        }
+        "device_factor_required" => match e.extensions.get("has_passkey") {
+            Some(serde_json::Value::Bool(true)) => t.err_passkey.into(),
+            _ => t.err_device_required.into(),
+        },
         "validation_failed" => format!("{} {}", t.err_other, e.detail),
         _ => t.err_other.into(),
     }
@@ -423,7 +456,18 @@ pub async fn approve(
         Err(res) => return res,
     };
     let pin = form.get("pin").cloned().unwrap_or_default();
-    let request = approval::ApproveRequest { pin };
+    // The page's script puts the passkey's assertion here (JSON), when the wallet has one.
+    let webauthn = match form.get("webauthn").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(json) => match serde_json::from_str(json) {
+            Ok(assertion) => Some(assertion),
+            Err(_) => {
+                let e = ApiError::forbidden("passkey_invalid", "unreadable passkey assertion");
+                return refused(&state, &req, id, e).await;
+            }
+        },
+    };
+    let request = approval::ApproveRequest { pin, webauthn };
     // The page session's account, as the PIN check locks it.
     let session = |_: &mut DbConn, row: Option<Account>| {
         row.ok_or_else(|| ApiError::unauthenticated("The session has ended; sign in again."))

@@ -8,7 +8,7 @@
 use super::view::{payer_view, Names, RequestView};
 use super::{
     announce, announce_row, as_of, find_by_public_id, lock_pending, not_found, page, record,
-    status_filter, Settled,
+    record_approval, status_filter, Settled,
 };
 use crate::db::models::{Account, MoneyRequest};
 use crate::db::schema::{link_pushes as lp, money_requests as mr};
@@ -16,12 +16,14 @@ use crate::db::{accounts as q, write_tx, Cached, DbConn};
 use crate::domain::account::AccountKind;
 use crate::domain::money::Money;
 use crate::domain::requests::{not_pending, reason_code, Status};
+use crate::domain::sca::{Binding, Factors};
 use crate::domain::status::RequestStatus;
 use crate::domain::tiers::check_count;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::usage::{self, Side};
 use crate::ledger::{insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::OnCommit;
+use crate::services::identity::passkeys::{self, Ceremony, DeviceFactor};
 use crate::services::identity::pins::{check_pin_admitting, PinPassed};
 use crate::services::wallet::limits::LimitCtx;
 use crate::services::wallet::money;
@@ -29,6 +31,7 @@ use crate::services::Context;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Deserialize;
+use webauthn_rs::prelude::PublicKeyCredential;
 
 /// A payer sees requests addressed to them, and open payment links by id.
 fn visible(r: &MoneyRequest, payer_id: i64) -> bool {
@@ -151,6 +154,44 @@ pub async fn changed_since(
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
     pub pin: String,
+    /// The passkey's assertion of this request's challenge (`passkey_challenge`): needed
+    /// once the wallet has a passkey, or above `PINPAY_SCA_DEVICE_REQUIRED_ABOVE`.
+    #[serde(default)]
+    pub webauthn: Option<PublicKeyCredential>,
+}
+
+/// What a passkey signs to approve `row`: the request, its amount, and the merchant.
+fn binding(c: &mut DbConn, row: &MoneyRequest) -> ApiResult<Binding> {
+    Ok(Binding {
+        operation: row.public_id.clone(),
+        amount: Money::cents(row.amount),
+        currency: "EUR",
+        payee: q::username_of(c, row.merchant_id)?,
+    })
+}
+
+/// Opens the passkey challenge for approving the request: it signs the request's id,
+/// amount and merchant.
+pub async fn passkey_challenge(
+    state: &Context,
+    payer: &Account,
+    public_id: String,
+) -> ApiResult<Ceremony> {
+    let (payer, now, webauthn) = (
+        payer.clone(),
+        state.clock.now_naive(),
+        state.webauthn.clone(),
+    );
+    state
+        .db
+        .run(move |c| {
+            write_tx(c, |c| {
+                let row = payable_on(c, &payer, &public_id, now)?;
+                let binding = binding(c, &row)?;
+                passkeys::open_challenge(c, &webauthn, payer.id, &binding, now)
+            })
+        })
+        .await
 }
 
 /// Approves with the PIN. `payer_id` is the caller's account, `admit` admits it from the
@@ -169,13 +210,28 @@ where
     F: Fn(&mut DbConn, Option<Account>) -> ApiResult<Account> + Clone + Send + 'static,
 {
     let (id, now) = (public_id.clone(), state.clock.now_naive());
+    let device = DeviceFactor::new(state, req.webauthn);
+    let factor = device.clone();
     let payer_may_pay = move |c: &mut DbConn, row: Option<Account>| {
         let payer = admit(c, row)?;
-        payable_on(c, &payer, &id, now)?;
+        let request = payable_on(c, &payer, &id, now)?;
+        let amount = Money::cents(request.amount);
+        factor.admit(c, payer.id, amount, |c| binding(c, &request), now)?;
         Ok(payer)
     };
     let (passed, payer) = check_pin_admitting(state, payer_id, &req.pin, payer_may_pay).await?;
-    settle_approval(state, payer.id, public_id, Some(passed), on_commit).await
+    let confirmed = Confirmed {
+        pin: passed,
+        device,
+    };
+    settle_approval(state, payer.id, public_id, Some(confirmed), on_commit).await
+}
+
+/// How the payer confirmed an approval: the PIN check to release with it, and the device
+/// factor to commit with it.
+pub struct Confirmed {
+    pub pin: PinPassed,
+    pub device: DeviceFactor,
 }
 
 /// What an approval checks before the PIN: the payer may see the request, it is pending
@@ -186,16 +242,19 @@ pub async fn payable(state: &Context, payer: &Account, public_id: &str) -> ApiRe
         public_id.to_string(),
         state.clock.now_naive(),
     );
-    state.db.run(move |c| payable_on(c, &payer, &id, now)).await
+    state
+        .db
+        .run(move |c| payable_on(c, &payer, &id, now).map(|_| ()))
+        .await
 }
 
-/// `payable` in the caller's database turn.
+/// `payable` in the caller's database turn; returns the request.
 fn payable_on(
     c: &mut DbConn,
     payer: &Account,
     public_id: &str,
     now: NaiveDateTime,
-) -> ApiResult<()> {
+) -> ApiResult<MoneyRequest> {
     let row = find_by_public_id(c, public_id)?
         .filter(|r| visible(r, payer.id))
         .map(|r| as_of(r, now))
@@ -209,7 +268,7 @@ fn payable_on(
             "A merchant cannot pay its own money request.",
         ));
     }
-    Ok(())
+    Ok(row)
 }
 
 /// The approval's transaction, once the payer is known to have confirmed it (the PIN, or
@@ -219,7 +278,7 @@ pub async fn settle_approval(
     state: &Context,
     payer_id: i64,
     public_id: String,
-    pin: Option<PinPassed>,
+    confirmed: Option<Confirmed>,
     on_commit: OnCommit<RequestView>,
 ) -> ApiResult<RequestView> {
     let (tiers, calendar, clock) = (state.tiers.clone(), state.calendar, state.clock.clone());
@@ -240,16 +299,18 @@ pub async fn settle_approval(
                     Settled::Refused(e) => return Ok(Settled::Refused(e)),
                 };
                 let (payer, merchant) = q::lock_pair(c, payer_id, row.merchant_id)?;
-                if let Some(pin) = &pin {
-                    pin.release_locked(c, &payer, now)?;
+                let mut factors = None;
+                if let Some(confirmed) = &confirmed {
+                    confirmed.pin.release_locked(c, &payer, now)?;
                     released = true;
+                    factors = Some(confirmed.device.commit(c, now)?);
                 }
                 let limits = LimitCtx {
                     tiers: &tiers,
                     calendar,
                     now: now.and_utc(),
                 };
-                let paid = pay(c, &limits, row, &payer, &merchant, now)?;
+                let paid = pay(c, &limits, row, (&payer, &merchant), factors, now)?;
                 let mut names = Names::knowing(&[&payer, &merchant]);
                 let (_, view) = announce_row(
                     c,
@@ -263,8 +324,11 @@ pub async fn settle_approval(
                 on_commit(c, &view)?;
                 Ok(Settled::Done(view))
             });
-            if let Some(pin) = pin {
-                pin.release_unless_committed(c, released && settled.is_ok(), clock.now_naive());
+            if let Some(confirmed) = confirmed {
+                let committed = released && settled.is_ok();
+                confirmed
+                    .pin
+                    .release_unless_committed(c, committed, clock.now_naive());
             }
             settled
         })
@@ -280,8 +344,8 @@ fn pay(
     c: &mut DbConn,
     limits: &LimitCtx,
     mut row: MoneyRequest,
-    payer: &Account,
-    merchant: &Account,
+    (payer, merchant): (&Account, &Account),
+    factors: Option<Factors>,
     now: NaiveDateTime,
 ) -> ApiResult<MoneyRequest> {
     let amount = Money::cents(row.amount);
@@ -323,6 +387,7 @@ fn pay(
             related_id: None,
             external_ref: None,
             description: Some(&description),
+            factors: factors.map(Factors::as_str),
         },
         now,
     )?;
@@ -351,12 +416,11 @@ fn pay(
             .returning(mr::id),
     )
     .get_result::<i64>(c)?;
-    record(
+    record_approval(
         c,
         row.id,
-        "approved",
         &format!("payer:{}", payer.username),
-        None,
+        factors,
         now,
     )?;
     Ok(row)

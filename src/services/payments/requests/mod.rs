@@ -88,6 +88,27 @@ pub fn reload(c: &mut DbConn, id: i64) -> ApiResult<MoneyRequest> {
         .first(c)?)
 }
 
+/// Appends the approval to the request's history, with the factors that confirmed it
+/// (kept out of the merchant's view of the events).
+pub fn record_approval(
+    c: &mut DbConn,
+    request_id: i64,
+    actor: &str,
+    factors: Option<crate::domain::sca::Factors>,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    diesel::insert_into(ev::table)
+        .values((
+            ev::request_id.eq(request_id),
+            ev::event_type.eq("approved"),
+            ev::actor.eq(actor),
+            ev::created_at.eq(now),
+            ev::factors.eq(factors.map(|f| f.as_str())),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
 /// Appends to the request's history.
 pub fn record(
     c: &mut DbConn,

@@ -97,6 +97,7 @@ pub async fn refund(
                         related_id: row.payment_transaction_id,
                         external_ref: None,
                         description: Some(&description),
+                        factors: None,
                     },
                     now,
                 )?;

@@ -1,0 +1,346 @@
+//! Passkeys as the device factor beside the PIN, against the API with a software
+//! authenticator (`webauthn-authenticator-rs`'s SoftPasskey): registration with the
+//! password; once a wallet has a passkey every approval, transfer and payout needs its
+//! assertion of a challenge bound to the operation, amount and payee; an assertion
+//! confirms nothing else, is used once, and a refusal moves nothing and counts no PIN try.
+
+use crate::helpers::{TestApp, PASSWORD, PIN};
+use diesel::prelude::*;
+use pinpay::db::schema::{ledger_transactions as lt, money_request_events as ev};
+use serde_json::{json, Value};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+
+/// The origin the server expects for its default public URL (a loopback address is its
+/// `localhost`).
+fn origin() -> Url {
+    Url::parse("http://localhost:8080").unwrap()
+}
+
+type Authenticator = WebauthnAuthenticator<SoftPasskey>;
+
+fn authenticator() -> Authenticator {
+    // `true`: the software key reports user verification, as a phone's biometrics would.
+    WebauthnAuthenticator::new(SoftPasskey::new(true))
+}
+
+/// Registers a passkey of `key` for the wallet behind `token`.
+async fn register(app: &TestApp, token: &str, key: &mut Authenticator) -> Value {
+    let options = app
+        .post("/v1/me/passkeys/registration", Some(token), json!({}))
+        .await
+        .ok(201)
+        .clone();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(json!({"publicKey": options["publicKey"]})).unwrap();
+    let credential = key.do_registration(origin(), options).unwrap();
+    app.post(
+        "/v1/me/passkeys",
+        Some(token),
+        json!({"name": "Phone", "password": PASSWORD, "credential": credential}),
+    )
+    .await
+    .ok(201)
+    .clone()
+}
+
+/// The passkey's assertion of the challenge the server issues at `path` for `body`.
+async fn assert_at(
+    app: &TestApp,
+    token: &str,
+    key: &mut Authenticator,
+    path: &str,
+    body: Value,
+) -> (Value, Value) {
+    let challenge = app.post(path, Some(token), body).await.ok(201).clone();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(json!({"publicKey": challenge["publicKey"]})).unwrap();
+    let assertion = key.do_authentication(origin(), options).unwrap();
+    (serde_json::to_value(assertion).unwrap(), challenge)
+}
+
+async fn request_assertion(app: &TestApp, token: &str, key: &mut Authenticator, id: &str) -> Value {
+    let path = format!("/v1/wallet/money-requests/{id}/passkey-challenge");
+    let (assertion, challenge) = assert_at(app, token, key, &path, json!({})).await;
+    assert_eq!(challenge["signs"]["operation"], id);
+    assert_eq!(challenge["signs"]["payee"], "shop");
+    assertion
+}
+
+async fn approve_with(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    webauthn: Option<&Value>,
+) -> crate::helpers::Res {
+    let mut body = json!({"pin": PIN});
+    if let Some(w) = webauthn {
+        body["webauthn"] = w.clone();
+    }
+    app.post(
+        &format!("/v1/wallet/money-requests/{id}/approve"),
+        Some(token),
+        body,
+    )
+    .await
+}
+
+async fn request(app: &TestApp, shop: &str, amount: &str) -> String {
+    app.create_request(shop, json!({"payer": "anna", "amount": amount}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn db(app: &TestApp) -> pinpay::db::Db {
+    pinpay::db::Db::connect(&app.database_url(), 1).unwrap()
+}
+
+#[tokio::test]
+async fn a_passkey_assertion_approves_only_the_request_amount_and_payee_it_was_made_for() {
+    let app = TestApp::spawn().await;
+    let shop = app.corporate_plus("shop").await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "100.00").await.ok(201);
+    let mut key = authenticator();
+
+    let registered = register(&app, &anna, &mut key).await;
+    assert!(registered["id"].as_str().unwrap().starts_with("pk_"));
+    let listed = app
+        .get("/v1/me/passkeys", Some(&anna))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["name"], "Phone");
+    assert_eq!(listed["data"][0]["last_used_at"], Value::Null);
+
+    let first = request(&app, &shop, "12.50").await;
+    let second = request(&app, &shop, "13.00").await;
+
+    // With a passkey, the PIN alone is refused before a try is taken; nothing moves.
+    let refused = approve_with(&app, &anna, &first, None).await;
+    assert_eq!(
+        refused.problem(403, "device_factor_required")["has_passkey"],
+        true
+    );
+    let for_first = request_assertion(&app, &anna, &mut key, &first).await;
+
+    // The assertion for 12.50 to request one does not approve request two (13.00).
+    let wrong = approve_with(&app, &anna, &second, Some(&for_first)).await;
+    let p = wrong.problem(403, "passkey_binding_mismatch");
+    assert_eq!(p["signed_operation"], first.as_str());
+    assert_eq!(p["signed_amount"], "12.50");
+    // A tampered assertion (its signature changed) does not verify.
+    let mut forged = for_first.clone();
+    forged["response"]["signature"] = json!("AAAA");
+    approve_with(&app, &anna, &first, Some(&forged))
+        .await
+        .problem(403, "passkey_invalid");
+    assert_eq!(app.balance(&anna).await, "100.00");
+    for id in [&first, &second] {
+        let r = app
+            .get(&format!("/v1/wallet/money-requests/{id}"), Some(&anna))
+            .await;
+        assert_eq!(r.ok(200)["status"], "pending");
+    }
+    // None of the refusals took a PIN try: a wrong PIN now still has all but one left.
+    let wrong_pin = app
+        .post(
+            &format!("/v1/wallet/money-requests/{second}/approve"),
+            Some(&anna),
+            json!({"pin": "000001", "webauthn": request_assertion(&app, &anna, &mut key, &second).await}),
+        )
+        .await;
+    assert_eq!(
+        wrong_pin.problem(403, "pin_invalid")["attempts_remaining"],
+        4
+    );
+
+    // Its own assertion and the PIN approve it.
+    let approved = approve_with(&app, &anna, &first, Some(&for_first)).await;
+    assert_eq!(approved.ok(200)["status"], "approved");
+    assert_eq!(app.balance(&anna).await, "87.50");
+    // Replayed, it approves nothing more (the request is paid, the challenge used).
+    approve_with(&app, &anna, &first, Some(&for_first))
+        .await
+        .problem(409, "request_not_pending");
+    let on_second = approve_with(&app, &anna, &second, Some(&for_first)).await;
+    on_second.problem(403, "passkey_challenge_unknown");
+    assert_eq!(app.balance(&anna).await, "87.50");
+
+    // The factors are recorded with the approval and its ledger transaction, and the
+    // merchant's view of the events does not show them.
+    let db = db(&app);
+    let mut c = db.get().unwrap();
+    let factors: Vec<Option<String>> = ev::table
+        .filter(ev::event_type.eq("approved"))
+        .select(ev::factors)
+        .load(&mut **c)
+        .unwrap();
+    assert_eq!(factors, vec![Some("pin+passkey".to_string())]);
+    let booked: Vec<Option<String>> = lt::table
+        .filter(lt::kind.eq("payment"))
+        .select(lt::factors)
+        .load(&mut **c)
+        .unwrap();
+    assert_eq!(booked, vec![Some("pin+passkey".to_string())]);
+    let events = app
+        .get(&format!("/v1/money-requests/{first}/events"), Some(&shop))
+        .await
+        .ok(200)
+        .to_string();
+    assert!(!events.contains("passkey"), "{events}");
+    let used = app
+        .get("/v1/me/passkeys", Some(&anna))
+        .await
+        .ok(200)
+        .clone();
+    assert!(used["data"][0]["last_used_at"].is_string());
+
+    let report = app.ledger_report().await;
+    assert_eq!(report["ok"], true, "{report}");
+}
+
+#[tokio::test]
+async fn transfers_and_payouts_need_the_passkey_and_an_assertion_is_used_once() {
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    app.wallet_user("ben").await;
+    app.wallet_user("carl").await;
+    app.deposit("anna", "50.00").await.ok(201);
+    let mut key = authenticator();
+    register(&app, &anna, &mut key).await;
+
+    app.transfer(&anna, "ben", "5.00")
+        .await
+        .problem(403, "device_factor_required");
+    let (to_ben, challenge) = assert_at(
+        &app,
+        &anna,
+        &mut key,
+        "/v1/transfers/passkey-challenge",
+        json!({"to": "ben", "amount": "5.00"}),
+    )
+    .await;
+    assert_eq!(challenge["signs"]["payee"], "ben");
+    assert_eq!(challenge["signs"]["amount"], "5.00");
+    let send = |to: &str, amount: &str, w: &Value| json!({"to": to, "amount": amount, "pin": PIN, "webauthn": w});
+    // Another payee or another amount than signed is refused.
+    app.post("/v1/transfers", Some(&anna), send("carl", "5.00", &to_ben))
+        .await
+        .problem(403, "passkey_binding_mismatch");
+    app.post("/v1/transfers", Some(&anna), send("ben", "50.00", &to_ben))
+        .await
+        .problem(403, "passkey_binding_mismatch");
+    app.post("/v1/transfers", Some(&anna), send("ben", "5.00", &to_ben))
+        .await
+        .ok(201);
+    // The same assertion again: refused, nothing sent twice.
+    app.post("/v1/transfers", Some(&anna), send("ben", "5.00", &to_ben))
+        .await
+        .problem(403, "passkey_challenge_unknown");
+    assert_eq!(app.balance(&anna).await, "45.00");
+
+    // A merchant's payout signs the amount to its own (verified) IBAN.
+    app.merchant_app("shop", "corporate").await;
+    let shop = app.verify_bank_account("shop").await;
+    app.deposit("shop", "20.00").await.ok(201);
+    let mut shop_key = authenticator();
+    register(&app, &shop, &mut shop_key).await;
+    app.payout(&shop, "10.00")
+        .await
+        .problem(403, "device_factor_required");
+    let (payout, challenge) = assert_at(
+        &app,
+        &shop,
+        &mut shop_key,
+        "/v1/payouts/passkey-challenge",
+        json!({"amount": "10.00"}),
+    )
+    .await;
+    let iban = app.get("/v1/me", Some(&shop)).await.ok(200)["iban"].clone();
+    assert_eq!(challenge["signs"]["payee"], iban);
+    // Anna's passkey cannot confirm the shop's payout.
+    let (annas, _) = assert_at(
+        &app,
+        &anna,
+        &mut key,
+        "/v1/transfers/passkey-challenge",
+        json!({"to": "ben", "amount": "10.00"}),
+    )
+    .await;
+    let pay_out = |w: &Value| json!({"amount": "10.00", "pin": PIN, "webauthn": w});
+    app.post("/v1/payouts", Some(&shop), pay_out(&annas))
+        .await
+        .problem(403, "passkey_challenge_unknown");
+    let before = app.balance(&shop).await;
+    app.post("/v1/payouts", Some(&shop), pay_out(&payout))
+        .await
+        .ok(201);
+    let after = app.balance(&shop).await;
+    assert!(
+        after.parse::<f64>().unwrap() <= before.parse::<f64>().unwrap() - 10.0,
+        "{before} -> {after}"
+    );
+
+    // Removing the passkey needs the password; after it the PIN alone is enough again.
+    let id = app.get("/v1/me/passkeys", Some(&anna)).await.ok(200)["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/me/passkeys/{id}");
+    let wrong = app
+        .request(
+            "DELETE",
+            &path,
+            Some(&anna),
+            Some(crate::helpers::RawBody::Json(json!({"password": "not it"}))),
+        )
+        .await;
+    assert!(wrong.status == 401 || wrong.status == 403, "{}", wrong.body);
+    app.request(
+        "DELETE",
+        &path,
+        Some(&anna),
+        Some(crate::helpers::RawBody::Json(json!({"password": PASSWORD}))),
+    )
+    .await
+    .ok(204);
+    app.transfer(&anna, "ben", "1.00").await.ok(201);
+    let report = app.ledger_report().await;
+    assert_eq!(report["ok"], true, "{report}");
+}
+
+#[tokio::test]
+async fn above_the_configured_amount_every_wallet_needs_a_passkey() {
+    let app = TestApp::spawn_with(|c| {
+        c.sca_device_required_above = Some(pinpay::domain::money::Money::cents(3000))
+    })
+    .await;
+    let shop = app.corporate_plus("shop").await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "100.00").await.ok(201);
+
+    let small = request(&app, &shop, "30.00").await;
+    let large = request(&app, &shop, "30.01").await;
+    let refused = approve_with(&app, &anna, &large, None).await;
+    assert_eq!(
+        refused.problem(403, "device_factor_required")["has_passkey"],
+        false
+    );
+    assert_eq!(app.balance(&anna).await, "100.00");
+    approve_with(&app, &anna, &small, None).await.ok(200);
+    assert_eq!(app.balance(&anna).await, "70.00");
+
+    let mut key = authenticator();
+    register(&app, &anna, &mut key).await;
+    let assertion = request_assertion(&app, &anna, &mut key, &large).await;
+    approve_with(&app, &anna, &large, Some(&assertion))
+        .await
+        .ok(200);
+    assert_eq!(app.balance(&anna).await, "39.99");
+}
