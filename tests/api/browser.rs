@@ -218,6 +218,46 @@ impl Browser {
         text
     }
 
+    /// Adds a WebDriver virtual authenticator (a platform passkey with user verification
+    /// that always succeeds, as a phone's fingerprint would); returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/webauthn/authenticator",
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserConsenting": true,
+                    "isUserVerified": true
+                })),
+            )
+            .await;
+        v.as_str()
+            .unwrap_or_else(|| panic!("no virtual authenticator: {v}"))
+            .to_string()
+    }
+
+    /// The credentials the virtual authenticator holds, with their sign counts.
+    pub async fn authenticator_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let path = format!("/webauthn/authenticator/{authenticator}/credentials");
+        let v = self.call(reqwest::Method::GET, &path, None).await;
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Runs `script` in the page as an async function (its last argument is the callback
+    /// that returns its result).
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
     /// Saves a PNG of the window as `target/screenshots/{name}.png`.
     pub async fn screenshot(&self, name: &str) {
         use base64::Engine;

@@ -344,3 +344,84 @@ async fn above_the_configured_amount_every_wallet_needs_a_passkey() {
         .ok(200);
     assert_eq!(app.balance(&anna).await, "39.99");
 }
+
+/// Chromium with a WebDriver virtual authenticator registers a passkey through the API
+/// from the page's origin, then pays on the hosted page: the page asks the passkey to
+/// sign the request's challenge and posts its assertion with the PIN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_registered_in_chromium_pays_on_the_hosted_page() {
+    // Passkeys need a host name: the page is opened as http://localhost:PORT.
+    let port = crate::receiver::Receiver::free_port();
+    let app = TestApp::spawn_with(|c| {
+        c.bind = format!("127.0.0.1:{port}");
+        c.public_url = format!("http://localhost:{port}");
+    })
+    .await;
+    let shop = app.corporate_plus("shop").await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "100.00").await.ok(201);
+    let id = request(&app, &shop, "12.50").await;
+    let page = format!("http://localhost:{port}/pay/{id}");
+
+    let b = crate::browser::Browser::start(390).await;
+    let authenticator = b.add_virtual_authenticator().await;
+    b.goto(&page).await;
+    let registered = b.execute_async(REGISTER_SCRIPT, vec![json!(anna), json!(PASSWORD)]).await;
+    assert_eq!(registered["status"], 201, "{registered}");
+    assert_eq!(registered["body"]["name"], "Chromium");
+    assert_eq!(b.authenticator_credentials(&authenticator).await.len(), 1);
+
+    b.type_into("#username", "anna").await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("#login-button").await;
+    let note = b.text("#passkey-note").await;
+    assert!(note.contains("12.50") && note.contains("Shop"), "{note}");
+    b.type_into("#pin", PIN).await;
+    b.fit_height(390).await;
+    b.screenshot("pay-passkey-390").await;
+    b.click("#pay").await;
+    b.wait_text("#status", "Paid", std::time::Duration::from_secs(10))
+        .await;
+    b.screenshot("pay-passkey-approved-390").await;
+    let signed = b.authenticator_credentials(&authenticator).await;
+    assert!(signed[0]["signCount"].as_u64().unwrap() >= 1, "{signed:?}");
+    b.quit().await;
+
+    assert_eq!(app.balance(&anna).await, "87.50");
+    let db = db(&app);
+    let mut c = db.get().unwrap();
+    let booked: Vec<Option<String>> = lt::table
+        .filter(lt::kind.eq("payment"))
+        .select(lt::factors)
+        .load(&mut **c)
+        .unwrap();
+    assert_eq!(booked, vec![Some("pin+passkey".to_string())]);
+}
+
+/// Registers a passkey from the page through the API, as the wallet app will: arguments
+/// are the app token and the password; answers `{status, body}` of `POST /v1/me/passkeys`.
+const REGISTER_SCRIPT: &str = r#"
+const [token, password, done] = arguments;
+const bytes = s => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), c => c.charCodeAt(0));
+const text = buf => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+(async () => {
+  const headers = { authorization: "Bearer " + token, "content-type": "application/json" };
+  const opened = await fetch("/v1/me/passkeys/registration", { method: "POST", headers, body: "{}" });
+  const o = (await opened.json()).publicKey;
+  o.challenge = bytes(o.challenge);
+  o.user.id = bytes(o.user.id);
+  o.excludeCredentials = (o.excludeCredentials || []).map(c => ({ ...c, id: bytes(c.id) }));
+  const cred = await navigator.credentials.create({ publicKey: o });
+  const credential = {
+    id: cred.id, rawId: text(cred.rawId), type: cred.type, extensions: {},
+    response: {
+      attestationObject: text(cred.response.attestationObject),
+      clientDataJSON: text(cred.response.clientDataJSON)
+    }
+  };
+  const r = await fetch("/v1/me/passkeys", {
+    method: "POST", headers, body: JSON.stringify({ name: "Chromium", password, credential })
+  });
+  done({ status: r.status, body: await r.json() });
+})().catch(e => done({ error: String(e) }));
+"#;
