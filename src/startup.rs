@@ -274,6 +274,7 @@ routes! {
     "/v1/me" => { get => accounts::me }
     "/v1/me/pin" => { put => accounts::set_pin }
     "/v1/me/passkeys/registration" => { post => routes::passkeys::start_registration }
+    "/v1/me/passkeys/challenge" => { post => routes::passkeys::change_challenge }
     "/v1/me/passkeys" => { get => routes::passkeys::list, post => routes::passkeys::register }
     "/v1/me/passkeys/{id}" => { delete => routes::passkeys::delete }
     "/v1/me/balance-alert" => { get => accounts::balance_alert, put => accounts::set_balance_alert }
@@ -406,7 +407,8 @@ async fn request_log(
     Ok(res)
 }
 
-/// Expires overdue money requests every `sweep_interval_ms` until shutdown.
+/// Expires overdue money requests every `sweep_interval_ms` until shutdown; hourly, the
+/// low-balance sweep and lapsed passkey challenges.
 async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let every = std::time::Duration::from_millis(state.config.sweep_interval_ms);
     let mut tick = tokio::time::interval(every);
@@ -426,6 +428,9 @@ async fn sweeper(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
             match crate::services::wallet::balance_alerts::sweep(&state).await {
                 Ok(_) => alerts_swept = Some(now),
                 Err(e) => tracing::warn!(error = %e.detail, "the low-balance sweep failed"),
+            }
+            if let Err(e) = crate::services::identity::passkeys::sweep_expired(&state).await {
+                tracing::warn!(error = %e.detail, "the passkey challenge sweep failed");
             }
         }
     }

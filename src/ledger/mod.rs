@@ -114,6 +114,14 @@ pub struct Posted {
 /// rolls everything back). The ledger only books: reactions to a balance are the use
 /// case's (`services::wallet::money`).
 pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<Posted> {
+    let txn_id = open(c, &entry, now)?;
+    book(c, txn_id, &entry, now)
+}
+
+/// Writes `entry`'s transaction record and returns its id; its legs are booked by
+/// [`book`] later in the same database transaction (a payment names its transaction
+/// before it takes the receiver's row lock, so that lock is held only for the booking).
+pub fn open(c: &mut DbConn, entry: &Entry<'_>, now: NaiveDateTime) -> ApiResult<i64> {
     let legs = entry.legs;
     let sum: i64 = legs.iter().map(|l| l.amount.as_cents()).sum();
     if legs.len() < 2 || sum != 0 || legs.iter().any(|l| l.amount == Money::ZERO) {
@@ -122,7 +130,7 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<P
             format!("unbalanced entry {:?}", legs),
         ));
     }
-    let txn_id: i64 = diesel::insert_into(lt::table)
+    diesel::insert_into(lt::table)
         .values((
             lt::kind.eq(entry.kind.as_str()),
             lt::related_id.eq(entry.related_id),
@@ -137,7 +145,17 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<P
             unique_violation(e, || {
                 ApiError::conflict(DUPLICATE_REF, "This external reference was already booked.")
             })
-        })?;
+        })
+}
+
+/// Books the legs of the transaction [`open`] wrote for `entry`; returns what moved.
+pub fn book(
+    c: &mut DbConn,
+    txn_id: i64,
+    entry: &Entry<'_>,
+    now: NaiveDateTime,
+) -> ApiResult<Posted> {
+    let legs = entry.legs;
     let mut rows = Vec::with_capacity(legs.len());
     let mut moved_legs = Vec::with_capacity(legs.len());
     for (i, leg) in legs.iter().enumerate() {

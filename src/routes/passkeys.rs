@@ -40,11 +40,20 @@ pub async fn delete(
     user: AppUser,
     client: ClientIp,
     id: web::Path<String>,
-    body: ApiJson<passkeys::PasswordConfirmation>,
+    body: ApiJson<passkeys::PasskeyRemoval>,
 ) -> ApiResult<HttpResponse> {
     let (id, body) = (id.into_inner(), body.into_inner());
     passkeys::delete(&state, &user.account, client.0, id, body).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn change_challenge(
+    state: web::Data<AppState>,
+    user: AppUser,
+    body: ApiJson<passkeys::PasskeyChange>,
+) -> ApiResult<HttpResponse> {
+    let ceremony = passkeys::change_challenge(&state, &user.account, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(ceremony))
 }
 
 pub async fn request_challenge(

@@ -287,30 +287,124 @@ async fn transfers_and_payouts_need_the_passkey_and_an_assertion_is_used_once() 
         "{before} -> {after}"
     );
 
-    // Removing the passkey needs the password; after it the PIN alone is enough again.
+    // A refused operation uses its verified assertion up: a wrong PIN, then the same
+    // assertion with the right PIN is refused.
+    let (once, _) = assert_at(
+        &app,
+        &anna,
+        &mut key,
+        "/v1/transfers/passkey-challenge",
+        json!({"to": "ben", "amount": "2.00"}),
+    )
+    .await;
+    let mut wrong_pin = send("ben", "2.00", &once);
+    wrong_pin["pin"] = json!("000001");
+    app.post("/v1/transfers", Some(&anna), wrong_pin)
+        .await
+        .problem(403, "pin_invalid");
+    app.post("/v1/transfers", Some(&anna), send("ben", "2.00", &once))
+        .await
+        .problem(403, "passkey_challenge_unknown");
+    assert_eq!(app.balance(&anna).await, "45.00");
+
+    // Neither a second passkey nor the removal of one goes with the password alone: one
+    // of the wallet's passkeys confirms it.
     let id = app.get("/v1/me/passkeys", Some(&anna)).await.ok(200)["data"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
+    let mut second_key = authenticator();
+    let options = app
+        .post("/v1/me/passkeys/registration", Some(&anna), json!({}))
+        .await
+        .ok(201)
+        .clone();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(json!({"publicKey": options["publicKey"]})).unwrap();
+    let credential = second_key.do_registration(origin(), options).unwrap();
+    let add = |w: Option<&Value>| {
+        let mut body = json!({"name": "Laptop", "password": PASSWORD, "credential": credential});
+        if let Some(w) = w {
+            body["webauthn"] = w.clone();
+        }
+        body
+    };
+    app.post("/v1/me/passkeys", Some(&anna), add(None))
+        .await
+        .problem(403, "device_factor_required");
+    let (confirm_add, _) = assert_at(
+        &app,
+        &anna,
+        &mut key,
+        "/v1/me/passkeys/challenge",
+        json!({"action": "add"}),
+    )
+    .await;
+    app.post("/v1/me/passkeys", Some(&anna), add(Some(&confirm_add)))
+        .await
+        .ok(201);
+    let listed = app
+        .get("/v1/me/passkeys", Some(&anna))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+
     let path = format!("/v1/me/passkeys/{id}");
+    let remove = |password: &str, w: Option<&Value>| {
+        let mut body = json!({"password": password});
+        if let Some(w) = w {
+            body["webauthn"] = w.clone();
+        }
+        Some(crate::helpers::RawBody::Json(body))
+    };
     let wrong = app
-        .request(
-            "DELETE",
-            &path,
-            Some(&anna),
-            Some(crate::helpers::RawBody::Json(json!({"password": "not it"}))),
-        )
+        .request("DELETE", &path, Some(&anna), remove("not it", None))
         .await;
     assert!(wrong.status == 401 || wrong.status == 403, "{}", wrong.body);
+    app.request("DELETE", &path, Some(&anna), remove(PASSWORD, None))
+        .await
+        .problem(403, "device_factor_required");
+    // The second passkey confirms the first one's removal.
+    let (confirm_remove, _) = assert_at(
+        &app,
+        &anna,
+        &mut second_key,
+        "/v1/me/passkeys/challenge",
+        json!({"action": "remove", "passkey": id}),
+    )
+    .await;
     app.request(
         "DELETE",
         &path,
         Some(&anna),
-        Some(crate::helpers::RawBody::Json(json!({"password": PASSWORD}))),
+        remove(PASSWORD, Some(&confirm_remove)),
     )
     .await
     .ok(204);
-    app.transfer(&anna, "ben", "1.00").await.ok(201);
+    let listed = app
+        .get("/v1/me/passkeys", Some(&anna))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["name"], "Laptop");
+    // With the second passkey left, the PIN alone still does not send money.
+    app.transfer(&anna, "ben", "1.00")
+        .await
+        .problem(403, "device_factor_required");
+    let (last, _) = assert_at(
+        &app,
+        &anna,
+        &mut second_key,
+        "/v1/transfers/passkey-challenge",
+        json!({"to": "ben", "amount": "1.00"}),
+    )
+    .await;
+    app.post("/v1/transfers", Some(&anna), send("ben", "1.00", &last))
+        .await
+        .ok(201);
+    assert_eq!(app.balance(&anna).await, "44.00");
     let report = app.ledger_report().await;
     assert_eq!(report["ok"], true, "{report}");
 }
@@ -366,7 +460,9 @@ async fn a_passkey_registered_in_chromium_pays_on_the_hosted_page() {
     let b = crate::browser::Browser::start(390).await;
     let authenticator = b.add_virtual_authenticator().await;
     b.goto(&page).await;
-    let registered = b.execute_async(REGISTER_SCRIPT, vec![json!(anna), json!(PASSWORD)]).await;
+    let registered = b
+        .execute_async(REGISTER_SCRIPT, vec![json!(anna), json!(PASSWORD)])
+        .await;
     assert_eq!(registered["status"], 201, "{registered}");
     assert_eq!(registered["body"]["name"], "Chromium");
     assert_eq!(b.authenticator_credentials(&authenticator).await.len(), 1);

@@ -26,25 +26,42 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 /// How long a registration or an approval's challenge stays open.
 const CHALLENGE_MINUTES: i64 = 5;
+/// The most ceremonies one wallet has open at a time (older ones are dropped).
+const MAX_OPEN: i64 = 5;
 /// The most passkeys one wallet keeps.
 const MAX_PASSKEYS: i64 = 10;
 const REGISTER: &str = "register";
 const APPROVE: &str = "approve";
 
 /// The relying party for `public_url`: its host is the RP ID. Passkeys need a domain
-/// name, so a server on a loopback address (development, tests) is its `localhost`.
+/// name: a server on a loopback address (development, tests) is its `localhost`; any
+/// other IP address is refused at start.
 pub fn relying_party(public_url: &str) -> Result<Webauthn, String> {
     let mut origin = Url::parse(public_url).map_err(|e| format!("PINPAY_PUBLIC_URL: {e}"))?;
-    if matches!(origin.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) {
-        origin
-            .set_host(Some("localhost"))
-            .map_err(|e| format!("PINPAY_PUBLIC_URL: {e}"))?;
+    let ip: Option<std::net::IpAddr> = match origin.host() {
+        Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+        Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+        _ => None,
+    };
+    match ip {
+        Some(ip) if ip.is_loopback() || ip.is_unspecified() => {
+            origin
+                .set_host(Some("localhost"))
+                .map_err(|e| format!("PINPAY_PUBLIC_URL: {e}"))?
+        }
+        Some(ip) => {
+            return Err(format!(
+                "PINPAY_PUBLIC_URL names the address {ip}: passkeys (WebAuthn) need a host \
+                 name; set PINPAY_PUBLIC_URL to the name payers open (or localhost)"
+            ))
+        }
+        None => {}
     }
     let rp_id = origin
         .host_str()
@@ -90,12 +107,65 @@ pub struct NewPasskey {
     pub name: Option<String>,
     pub password: String,
     pub credential: RegisterPublicKeyCredential,
+    /// Once the wallet has a passkey: one of them confirms the new one (`add`).
+    #[serde(default)]
+    pub webauthn: Option<PublicKeyCredential>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PasswordConfirmation {
+pub struct PasskeyRemoval {
     pub password: String,
+    /// One of the wallet's passkeys confirms the removal (`remove`).
+    #[serde(default)]
+    pub webauthn: Option<PublicKeyCredential>,
+}
+
+/// A change to the wallet's passkeys that an existing passkey must confirm.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyChange {
+    pub action: PasskeyAction,
+    /// For `remove`: the passkey's id.
+    #[serde(default)]
+    pub passkey: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PasskeyAction {
+    Add,
+    Remove,
+}
+
+/// What a passkey signs to confirm a change to the wallet's own passkeys: the action
+/// (and for a removal the passkey's id), for the wallet's username.
+fn change_binding(action: PasskeyAction, passkey: Option<&str>, username: &str) -> Binding {
+    Binding {
+        operation: match action {
+            PasskeyAction::Add => "passkey.add".to_string(),
+            PasskeyAction::Remove => format!("passkey.remove:{}", passkey.unwrap_or_default()),
+        },
+        amount: Money::ZERO,
+        currency: "EUR",
+        payee: username.to_string(),
+    }
+}
+
+/// Opens the challenge with which an existing passkey confirms adding or removing one.
+pub async fn change_challenge(
+    state: &Context,
+    account: &crate::db::models::Account,
+    change: PasskeyChange,
+) -> ApiResult<Ceremony> {
+    if change.action == PasskeyAction::Remove && change.passkey.is_none() {
+        return Err(ApiError::invalid_field(
+            "passkey",
+            "Name the passkey to remove.",
+        ));
+    }
+    let binding = change_binding(change.action, change.passkey.as_deref(), &account.username);
+    challenge(state, account.id, binding).await
 }
 
 /// The stable, opaque user handle an authenticator keeps for the wallet.
@@ -128,7 +198,8 @@ fn client_challenge(client_data_json: &[u8]) -> ApiResult<String> {
         challenge: String,
     }
     serde_json::from_slice::<ClientData>(client_data_json)
-        .map(|d| d.challenge)
+        // Stored without padding; a client may pad it.
+        .map(|d| d.challenge.trim_end_matches('=').to_string())
         .map_err(|_| passkey_invalid("clientDataJSON is not a WebAuthn client data object"))
 }
 
@@ -153,11 +224,25 @@ fn store_challenge(
     state: &str,
     now: NaiveDateTime,
 ) -> ApiResult<NaiveDateTime> {
-    // Lapsed ceremonies of this wallet go as a new one opens.
+    // Lapsed ceremonies of this wallet go as a new one opens, and so do all but the
+    // newest few open ones: a wallet holds at most `MAX_OPEN` (a page reloaded in a loop
+    // replaces its own challenges).
     diesel::delete(
         pc::table
             .filter(pc::account_id.eq(account_id))
             .filter(pc::expires_at.le(now)),
+    )
+    .execute(c)?;
+    let keep: Vec<i64> = pc::table
+        .filter(pc::account_id.eq(account_id))
+        .order(pc::id.desc())
+        .limit(MAX_OPEN - 1)
+        .select(pc::id)
+        .load(c)?;
+    diesel::delete(
+        pc::table
+            .filter(pc::account_id.eq(account_id))
+            .filter(pc::id.ne_all(keep)),
     )
     .execute(c)?;
     let expires_at = now + Duration::minutes(CHALLENGE_MINUTES);
@@ -245,10 +330,14 @@ pub async fn finish_registration(
     let challenge = client_challenge(new.credential.response.client_data_json.as_ref())?;
     let (webauthn, now, account_id) = (state.webauthn.clone(), state.clock.now_naive(), account.id);
     let public_id = crate::domain::requests::public_id("pk");
+    let device = DeviceFactor::new(state, new.webauthn.clone()).always();
+    let binding = change_binding(PasskeyAction::Add, None, &account.username);
     state
         .db
         .run(move |c| {
-            write_tx(c, |c| {
+            let done = write_tx(c, |c| {
+                device.admit(c, account_id, Money::ZERO, |_| Ok(binding), now)?;
+                device.commit(c, now)?;
                 let saved = take_challenge(c, account_id, REGISTER, &challenge, now)?
                     .ok_or_else(unknown_challenge)?
                     .1;
@@ -300,7 +389,9 @@ pub async fn finish_registration(
                     created_at: rfc3339(now),
                     last_used_at: None,
                 })
-            })
+            });
+            device.spend_unless_committed(c, done.is_ok());
+            done
         })
         .await
 }
@@ -350,32 +441,42 @@ pub async fn list(state: &Context, account_id: i64) -> ApiResult<Vec<PasskeyView
         .await
 }
 
-/// Removes a passkey; the password confirms it.
+/// Removes a passkey; the password and one of the wallet's passkeys confirm it (the
+/// passkey factor cannot be taken away with the password alone).
 pub async fn delete(
     state: &Context,
     account: &crate::db::models::Account,
     client: Option<std::net::IpAddr>,
     public_id: String,
-    confirmation: PasswordConfirmation,
+    removal: PasskeyRemoval,
 ) -> ApiResult<()> {
-    let same = authenticate(state, client, &account.username, confirmation.password).await?;
+    let same = authenticate(state, client, &account.username, removal.password).await?;
     if same.id != account.id {
         return Err(ApiError::internal());
     }
-    let account_id = account.id;
+    let (account_id, now) = (account.id, state.clock.now_naive());
+    let device = DeviceFactor::new(state, removal.webauthn).always();
+    let binding = change_binding(PasskeyAction::Remove, Some(&public_id), &account.username);
     state
         .db
         .run(move |c| {
-            let gone = diesel::delete(
-                pk::table
+            let done = write_tx(c, |c| {
+                let exists = pk::table
                     .filter(pk::account_id.eq(account_id))
-                    .filter(pk::public_id.eq(&public_id)),
-            )
-            .execute(c)?;
-            match gone {
-                0 => Err(ApiError::not_found("No such passkey.")),
-                _ => Ok(()),
-            }
+                    .filter(pk::public_id.eq(&public_id))
+                    .select(pk::id)
+                    .first::<i64>(c)
+                    .optional()?;
+                let Some(id) = exists else {
+                    return Err(ApiError::not_found("No such passkey."));
+                };
+                device.admit(c, account_id, Money::ZERO, |_| Ok(binding), now)?;
+                device.commit(c, now)?;
+                diesel::delete(pk::table.find(id)).execute(c)?;
+                Ok(())
+            });
+            device.spend_unless_committed(c, done.is_ok());
+            done
         })
         .await
 }
@@ -466,7 +567,8 @@ fn bind_state(authentication: &PasskeyAuthentication, challenge: &str) -> ApiRes
 /// it refuses when a passkey is required and missing, or when the assertion does not
 /// verify against the challenge recomputed from the operation as it stands. It changes
 /// nothing. [`DeviceFactor::commit`] then uses the challenge, once, in the operation's own
-/// transaction, and records the passkey's use.
+/// transaction, and records the passkey's use; if the operation fails after a verified
+/// assertion, [`DeviceFactor::spend`] uses the challenge up all the same.
 #[derive(Clone)]
 pub struct DeviceFactor {
     webauthn: Arc<Webauthn>,
@@ -489,7 +591,15 @@ type OpenChallenge = (
 struct Verified {
     challenge_id: i64,
     passkey_id: i64,
-    passkey: String,
+    result: AuthenticationResult,
+}
+
+/// The passkey's signature counter as stored (0: the authenticator keeps none).
+fn counter(passkey: &Passkey) -> u64 {
+    serde_json::to_value(passkey)
+        .ok()
+        .and_then(|v| v["cred"]["counter"].as_u64())
+        .unwrap_or(0)
 }
 
 impl DeviceFactor {
@@ -500,6 +610,13 @@ impl DeviceFactor {
             assertion: assertion.map(Arc::new),
             verified: Default::default(),
         }
+    }
+
+    /// For changes to the passkeys themselves: needed whenever the wallet has one (no
+    /// amount makes it needed otherwise).
+    pub fn always(mut self) -> Self {
+        self.required_above = None;
+        self
     }
 
     pub fn admit(
@@ -563,24 +680,39 @@ impl DeviceFactor {
         let result = self
             .webauthn
             .finish_passkey_authentication(assertion, &authentication)
-            .map_err(|e| passkey_invalid(format!("The passkey assertion does not verify: {e}.")))?;
-        let (passkey_id, mut passkey) = stored_passkeys(c, account_id)?
+            .map_err(|e| {
+                tracing::info!(error = %e, account_id, "passkey assertion refused");
+                passkey_invalid("The passkey's assertion does not verify.")
+            })?;
+        // The counter against the passkey as stored now, not as the challenge saw it: an
+        // assertion from a cloned authenticator is refused even if its challenge is older
+        // than the owner's last use.
+        let (passkey_id, passkey) = stored_passkeys(c, account_id)?
             .into_iter()
             .find(|(_, p)| p.cred_id() == result.cred_id())
             .ok_or_else(|| passkey_invalid("This passkey is no longer registered."))?;
-        passkey.update_credential(&result);
-        let passkey =
-            serde_json::to_string(&passkey).map_err(|e| ApiError::internal_from("passkey", e))?;
+        let (used, stored) = (u64::from(result.counter()), counter(&passkey));
+        if (used > 0 || stored > 0) && used <= stored {
+            tracing::warn!(
+                account_id,
+                passkey_id,
+                used,
+                stored,
+                "passkey counter went back"
+            );
+            return Err(passkey_invalid("The passkey's assertion does not verify."));
+        }
         *self.verified.lock() = Some(Verified {
             challenge_id,
             passkey_id,
-            passkey,
+            result,
         });
         Ok(())
     }
 
     /// In the operation's transaction: uses the verified challenge (a challenge used by a
-    /// concurrent operation refuses this one) and returns the factors to record.
+    /// concurrent operation refuses this one), raises the passkey's counter and returns
+    /// the factors to record.
     pub fn commit(&self, c: &mut DbConn, now: NaiveDateTime) -> ApiResult<Factors> {
         let Some(verified) = self.verified.lock().clone() else {
             return Ok(Factors::Pin);
@@ -589,10 +721,61 @@ impl DeviceFactor {
         if used == 0 {
             return Err(unknown_challenge());
         }
+        // Read again under the row's lock: concurrent uses only ever raise the counter.
+        let stored: Option<String> = match c {
+            DbConn::Pg(pg) => pk::table
+                .find(verified.passkey_id)
+                .select(pk::passkey)
+                .for_update()
+                .first(pg)
+                .optional()?,
+            DbConn::Sqlite(_) => pk::table
+                .find(verified.passkey_id)
+                .select(pk::passkey)
+                .first(c)
+                .optional()?,
+        };
+        let mut passkey: Passkey = serde_json::from_str(
+            &stored.ok_or_else(|| passkey_invalid("This passkey is no longer registered."))?,
+        )
+        .map_err(|e| ApiError::internal_from("stored passkey", e))?;
+        passkey.update_credential(&verified.result);
+        let json =
+            serde_json::to_string(&passkey).map_err(|e| ApiError::internal_from("passkey", e))?;
         diesel::update(pk::table.find(verified.passkey_id))
-            .set((pk::passkey.eq(&verified.passkey), pk::last_used_at.eq(now)))
+            .set((pk::passkey.eq(json), pk::last_used_at.eq(now)))
             .execute(c)?;
         Ok(Factors::PinAndPasskey)
+    }
+
+    /// After the operation: unless it committed, a verified challenge is used up on its
+    /// own (a refused operation's assertion cannot be sent again).
+    pub fn spend_unless_committed(&self, c: &mut DbConn, committed: bool) {
+        if committed {
+            return;
+        }
+        let Some(verified) = self.verified.lock().take() else {
+            return;
+        };
+        if let Err(e) = diesel::delete(pc::table.find(verified.challenge_id)).execute(c) {
+            tracing::warn!(error = %e, "passkey challenge left to expire");
+        }
+    }
+
+    /// [`DeviceFactor::spend_unless_committed`] for an operation that failed before its
+    /// transaction (a wrong PIN).
+    pub async fn spend(&self, state: &Context) {
+        if self.verified.lock().is_none() {
+            return;
+        }
+        let this = self.clone();
+        let _ = state
+            .db
+            .run(move |c| {
+                this.spend_unless_committed(c, false);
+                Ok(())
+            })
+            .await;
     }
 }
 
@@ -609,4 +792,14 @@ fn device_factor_required(has_passkey: bool, required_above: Option<Money>) -> A
         )
     };
     ApiError::forbidden("device_factor_required", detail).with("has_passkey", has_passkey)
+}
+
+/// Deletes lapsed challenges of every wallet (the hourly sweep; a wallet's own are also
+/// dropped when it opens a new one).
+pub async fn sweep_expired(state: &Context) -> ApiResult<usize> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |c| Ok(diesel::delete(pc::table.filter(pc::expires_at.le(now))).execute(c)?))
+        .await
 }

@@ -19,6 +19,21 @@ pub fn post(c: &mut DbConn, entry: Entry<'_>, now: NaiveDateTime) -> ApiResult<i
     Ok(posted.transaction_id)
 }
 
+/// Writes `entry`'s transaction record; [`book`] books its legs later in the same
+/// database transaction.
+pub fn open(c: &mut DbConn, entry: &Entry<'_>, now: NaiveDateTime) -> ApiResult<i64> {
+    ledger::open(c, entry, now)
+}
+
+/// Books the legs of a transaction [`open`] wrote, and runs the reactions.
+pub fn book(c: &mut DbConn, txn_id: i64, entry: &Entry<'_>, now: NaiveDateTime) -> ApiResult<()> {
+    let posted = ledger::book(c, txn_id, entry, now)?;
+    for moved in &posted.moved {
+        react(c, moved, now)?;
+    }
+    Ok(())
+}
+
 /// Books `fee` from `payer` to the `fees` account as a `fee` transaction tied to the
 /// movement it was charged on. A zero fee books nothing.
 pub fn charge_fee(

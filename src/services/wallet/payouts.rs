@@ -99,7 +99,13 @@ pub async fn withdraw(
         factor.admit(c, account.id, amount, |_| Ok(binding(amount, &iban)), now)?;
         Ok(account)
     };
-    let (pin, admitted) = check_pin_admitting(state, account.id, &req.pin, admit).await?;
+    let (pin, admitted) = match check_pin_admitting(state, account.id, &req.pin, admit).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            device.spend(state).await;
+            return Err(e);
+        }
+    };
 
     let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
     let id = account.id;
@@ -179,6 +185,7 @@ pub async fn withdraw(
                 })
             });
             pin.release_unless_committed(c, released && done.is_ok(), now.naive_utc());
+            device.spend_unless_committed(c, released && done.is_ok());
             done
         })
         .await

@@ -100,7 +100,13 @@ pub async fn send(
         factor.admit(c, sender.id, amount, |_| Ok(bound.clone()), at)?;
         Ok(sender)
     };
-    let (pin, _) = check_pin_admitting(state, sender.id, &req.pin, admit).await?;
+    let (pin, _) = match check_pin_admitting(state, sender.id, &req.pin, admit).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            device.spend(state).await;
+            return Err(e);
+        }
+    };
 
     let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
     let sender_id = sender.id;
@@ -162,6 +168,7 @@ pub async fn send(
                 })
             });
             pin.release_unless_committed(c, released && done.is_ok(), now.naive_utc());
+            device.spend_unless_committed(c, released && done.is_ok());
             done
         })
         .await

@@ -219,7 +219,14 @@ where
         factor.admit(c, payer.id, amount, |c| binding(c, &request), now)?;
         Ok(payer)
     };
-    let (passed, payer) = check_pin_admitting(state, payer_id, &req.pin, payer_may_pay).await?;
+    let checked = check_pin_admitting(state, payer_id, &req.pin, payer_may_pay).await;
+    let (passed, payer) = match checked {
+        Ok(passed) => passed,
+        Err(e) => {
+            device.spend(state).await;
+            return Err(e);
+        }
+    };
     let confirmed = Confirmed {
         pin: passed,
         device,
@@ -286,7 +293,7 @@ pub async fn settle_approval(
     let view = state
         .db
         .run(move |c| {
-            let mut released = false;
+            let (mut released, mut spent) = (false, false);
             let settled = write_tx(c, |c| {
                 let (row, now) = match lock_pending(
                     c,
@@ -298,19 +305,21 @@ pub async fn settle_approval(
                     Settled::Done(found) => found,
                     Settled::Refused(e) => return Ok(Settled::Refused(e)),
                 };
-                let (payer, merchant) = q::lock_pair(c, payer_id, row.merchant_id)?;
+                let (payer, merchant, merchant_locked) =
+                    lock_parties(c, payer_id, row.merchant_id)?;
                 let mut factors = None;
                 if let Some(confirmed) = &confirmed {
                     confirmed.pin.release_locked(c, &payer, now)?;
                     released = true;
                     factors = Some(confirmed.device.commit(c, now)?);
+                    spent = true;
                 }
                 let limits = LimitCtx {
                     tiers: &tiers,
                     calendar,
                     now: now.and_utc(),
                 };
-                let paid = pay(c, &limits, row, (&payer, &merchant), factors, now)?;
+                let (paid, booking) = pay(c, &limits, row, (&payer, &merchant), factors, now)?;
                 let mut names = Names::knowing(&[&payer, &merchant]);
                 let (_, view) = announce_row(
                     c,
@@ -322,6 +331,13 @@ pub async fn settle_approval(
                 )?;
                 let view = view.for_payer();
                 on_commit(c, &view)?;
+                // Last, the merchant's side: its row lock is held only from here to the
+                // commit.
+                let merchant = match merchant_locked {
+                    true => merchant,
+                    false => q::lock(c, merchant.id)?.ok_or_else(ApiError::internal)?,
+                };
+                booking.book(c, &limits, &payer, &merchant, now)?;
                 Ok(Settled::Done(view))
             });
             if let Some(confirmed) = confirmed {
@@ -329,6 +345,8 @@ pub async fn settle_approval(
                 confirmed
                     .pin
                     .release_unless_committed(c, committed, clock.now_naive());
+                let used = spent && settled.is_ok();
+                confirmed.device.spend_unless_committed(c, used);
             }
             settled
         })
@@ -338,8 +356,29 @@ pub async fn settle_approval(
     Ok(view)
 }
 
-/// Limits, funds, ledger postings and the status change of an approval; returns the row
-/// as written.
+/// Locks the payer and reads the merchant. A private wallet's payment leaves the
+/// merchant's row to be locked last, so approvals to one popular merchant queue only for
+/// their transactions' last statements (credits need no lock to stay correct, but the
+/// merchant's limits and fee are checked and booked under it). A payer that is itself a
+/// merchant locks both now, in lock order (`accounts::lock_pair`). Returns whether the
+/// merchant's row is locked.
+fn lock_parties(
+    c: &mut DbConn,
+    payer_id: i64,
+    merchant_id: i64,
+) -> ApiResult<(Account, Account, bool)> {
+    let merchant = q::find(c, merchant_id)?.ok_or_else(ApiError::internal)?;
+    let payer = q::lock(c, payer_id)?.ok_or_else(ApiError::internal)?;
+    if AccountKind::from_db(&payer.kind) == AccountKind::Private {
+        return Ok((payer, merchant, false));
+    }
+    let (payer, merchant) = q::lock_pair(c, payer_id, merchant_id)?;
+    Ok((payer, merchant, true))
+}
+
+/// The payer's side of an approval: limits, funds, the status change and the payment's
+/// transaction record; returns the row as written and what is left to book on the
+/// merchant's side.
 fn pay(
     c: &mut DbConn,
     limits: &LimitCtx,
@@ -347,7 +386,7 @@ fn pay(
     (payer, merchant): (&Account, &Account),
     factors: Option<Factors>,
     now: NaiveDateTime,
-) -> ApiResult<MoneyRequest> {
+) -> ApiResult<(MoneyRequest, Booking)> {
     let amount = Money::cents(row.amount);
     let purchases = limits.rules(payer).limits.purchases_per_day;
     if purchases.is_some() {
@@ -361,7 +400,6 @@ fn pay(
         check_count("purchases_per_day", purchases, used).map_err(|e| e.with("party", "payer"))?;
     }
     limits.sender(c, payer, amount)?;
-    limits.receiver(c, merchant, amount)?;
     if !AccountKind::from_db(&merchant.kind).is_merchant() {
         return Err(ApiError::conflict(
             "merchant_unavailable",
@@ -376,27 +414,21 @@ fn pay(
         .description
         .clone()
         .unwrap_or_else(|| format!("Payment {}", row.public_id));
-    let txn = money::post(
-        c,
-        Entry {
-            kind: TxKind::Payment,
-            legs: &[
-                Leg::debit(payer.id, amount),
-                Leg::credit(merchant.id, amount),
-            ],
-            related_id: None,
-            external_ref: None,
-            description: Some(&description),
-            factors: factors.map(Factors::as_str),
+    let booking = Booking {
+        amount,
+        fee,
+        description,
+        // The fee line names what the merchant knows the payment by: its order reference.
+        fee_for: match &row.reference {
+            Some(reference) => format!("Fee on payment {} ({reference})", row.public_id),
+            None => format!("Fee on payment {}", row.public_id),
         },
-        now,
-    )?;
-    // The fee line names what the merchant knows the payment by: its order reference.
-    let fee_for = match &row.reference {
-        Some(reference) => format!("Fee on payment {} ({reference})", row.public_id),
-        None => format!("Fee on payment {}", row.public_id),
+        factors,
+        txn: 0,
     };
-    money::charge_fee(c, merchant.id, fee, txn, &fee_for, now)?;
+    let txn = booking.with_entry(payer.id, row.merchant_id, |entry| {
+        money::open(c, entry, now)
+    })?;
     row.status = RequestStatus::Approved;
     row.fee = fee.as_cents();
     row.paid_by = Some(payer.id);
@@ -423,7 +455,53 @@ fn pay(
         factors,
         now,
     )?;
-    Ok(row)
+    Ok((row, Booking { txn, ..booking }))
+}
+
+/// The money of an approved payment, booked at the end of its transaction under the
+/// merchant's row lock.
+struct Booking {
+    amount: Money,
+    fee: Money,
+    description: String,
+    fee_for: String,
+    factors: Option<Factors>,
+    /// The payment's transaction record (`money::open`).
+    txn: i64,
+}
+
+impl Booking {
+    /// Calls `f` with the payment's ledger entry.
+    fn with_entry<R>(&self, payer: i64, merchant: i64, f: impl FnOnce(&Entry) -> R) -> R {
+        let legs = [
+            Leg::debit(payer, self.amount),
+            Leg::credit(merchant, self.amount),
+        ];
+        f(&Entry {
+            kind: TxKind::Payment,
+            legs: &legs,
+            related_id: None,
+            external_ref: None,
+            description: Some(&self.description),
+            factors: self.factors.map(Factors::as_str),
+        })
+    }
+
+    /// The merchant's limits, then the payment's legs and the fee.
+    fn book(
+        &self,
+        c: &mut DbConn,
+        limits: &LimitCtx,
+        payer: &Account,
+        merchant: &Account,
+        now: NaiveDateTime,
+    ) -> ApiResult<()> {
+        limits.receiver(c, merchant, self.amount)?;
+        self.with_entry(payer.id, merchant.id, |entry| {
+            money::book(c, self.txn, entry, now)
+        })?;
+        money::charge_fee(c, merchant.id, self.fee, self.txn, &self.fee_for, now)
+    }
 }
 
 #[derive(Deserialize, Default)]
