@@ -8,8 +8,9 @@
 //! BENCH_EVENTS=300 cargo bench --bench load                  # a smaller burst
 //! ```
 //!
-//! Phases: approvals at 30/s; the approval maximum (16 concurrent payers) and the argon2
-//! verify floor; approvals at 80 % of it; per operation (create, approve with 1 wallet and
+//! Phases: approvals at 30/s; the approval maximum (16 concurrent payers) and the
+//! database floor (the approval's own transaction, called without HTTP or PIN check);
+//! approvals at 80 % of it; per operation (create, approve with 1 wallet and
 //! with 9 wallets, status read, wallet inbox, transfer) the closed-loop maximum and then
 //! 70 % of it offered open loop (see `common/load.rs`), and for creates a burst at 130 %
 //! of the maximum for 2 s (how the backlog drains); on PostgreSQL approvals through a
@@ -149,41 +150,69 @@ impl Bench {
     }
 }
 
-/// The argon2 bound: PIN verifies per second on this machine with the server's own hasher
-/// (one PIN check per approval). The machine's speed drifts (a VM's steal time moved it by
-/// a quarter within minutes), so it is measured right before and right after each
-/// approval run and the run is compared with the mean of the two.
-#[derive(Clone)]
+/// Requests per wallet in one run of the database floor.
+const FLOOR_PER_WALLET: usize = 150;
+
+/// The database floor: the approval's own transaction (`approval::settle_approval`, as the
+/// sandbox's simulated payer runs it), called directly on a second server state over the
+/// same database: no HTTP, no token, no PIN check. The machine's speed drifts (a VM's
+/// steal time moved it by a quarter within minutes), so it is measured right before and
+/// right after each approval run, with that run's wallets and clients, and the run is
+/// compared with the mean of the two.
 struct Floor {
-    hasher: pinpay::auth::hashing::Hasher,
-    phc: String,
+    state: pinpay::state::AppState,
+    /// payer0, payer1, …: account ids.
+    payers: Vec<i64>,
 }
 
 impl Floor {
-    async fn new(hasher: pinpay::auth::hashing::Hasher) -> Self {
-        let phc = hasher.hash(PIN.to_string()).await.unwrap();
-        Self { hasher, phc }
+    async fn new(db_url: &str, clock: Clock) -> Self {
+        let state = pinpay::startup::build_state(bench_config(db_url), clock)
+            .await
+            .expect("the floor's state");
+        let mut payers = Vec::new();
+        for i in 0..PAYERS {
+            let name = format!("payer{i}");
+            let id = state
+                .db
+                .run(move |c| Ok(pinpay::db::accounts::find_by_username(c, &name)?))
+                .await
+                .unwrap()
+                .expect("payer")
+                .id;
+            payers.push(id);
+        }
+        Self { state, payers }
     }
 
-    /// Verifies per second, 200 of them from 16 concurrent callers, and the argon2
-    /// threads' CPU time per verify (ms).
-    async fn measure(&self) -> FloorRun {
-        let cpu = CpuUse::now();
+    /// Approvals per second of `wallets` wallets' fresh requests, `FLOOR_PER_WALLET` each,
+    /// from `clients` concurrent callers.
+    async fn measure(&self, bench: &Bench, wallets: usize, clients: usize) -> f64 {
+        let queues = queues(bench, wallets, FLOOR_PER_WALLET).await;
+        let approved = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let started = Instant::now();
-        let verifies = 200;
-        futures::stream::iter(0..verifies)
-            .for_each_concurrent(16, |_| {
-                let (hasher, phc) = (self.hasher.clone(), self.phc.clone());
+        futures::stream::iter(0..wallets * FLOOR_PER_WALLET)
+            .for_each_concurrent(clients, |i| {
+                let wallet = i % wallets;
+                let id = queues[wallet].lock().unwrap().pop();
+                let (state, payer, approved) = (&self.state, self.payers[wallet], approved.clone());
                 async move {
-                    assert!(hasher.verify(PIN.to_string(), Some(phc)).await.unwrap());
+                    let Some(id) = id else { return };
+                    let settled = pinpay::services::payments::requests::approval::settle_approval(
+                        state,
+                        payer,
+                        id,
+                        None,
+                        pinpay::services::idempotency::unsealed(),
+                    )
+                    .await;
+                    if settled.is_ok() {
+                        approved.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             })
             .await;
-        let rate = verifies as f64 / started.elapsed().as_secs_f64();
-        FloorRun {
-            rate,
-            argon2_per_verify: CpuUse::now().since(&cpu).argon2 / verifies as f64,
-        }
+        approved.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
     }
 }
 
@@ -212,11 +241,6 @@ async fn flush_time() -> String {
     })
     .await
     .unwrap()
-}
-
-struct FloorRun {
-    rate: f64,
-    argon2_per_verify: f64,
 }
 
 /// CPU time used so far, in ms: by the server's argon2 threads, by the load generator's
@@ -369,44 +393,39 @@ impl Tcp {
 const RUN: Duration = Duration::from_secs(5);
 
 /// The closed-loop maximum of `op` from `clients` clients, then 70 % of it offered open
-/// loop. With a `floor` (approvals), the argon2 floor is measured right before and right
-/// after the closed loop and the maximum's share of their mean is printed.
-async fn measure<F, Fut>(what: &str, clients: usize, op: F, floor: Option<&Floor>) -> f64
+/// loop. With a `floor` (approvals, over that many wallets), the database floor is
+/// measured right before and right after the closed loop and the maximum's share of their
+/// mean is printed.
+async fn measure<F, Fut>(
+    what: &str,
+    clients: usize,
+    op: F,
+    floor: Option<(&Floor, &Bench, usize)>,
+) -> f64
 where
     F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
     let before = match floor {
-        Some(f) => Some(f.measure().await),
+        Some((f, bench, wallets)) => Some(f.measure(bench, wallets, clients).await),
         None => None,
     };
     let cpu = CpuUse::now();
     let max = load::closed(clients, RUN, op.clone()).await;
     let cpu = CpuUse::now().since(&cpu);
     let after = match floor {
-        Some(f) => Some(f.measure().await),
+        Some((f, bench, wallets)) => Some(f.measure(bench, wallets, clients).await),
         None => None,
     };
     max.print(what, &format!("closed, {clients} clients"));
     let calls = max.calls + max.failed;
-    if floor.is_none() {
-        println!("{:<34} CPU per call: {}", "", cpu.per_call(calls));
-    }
+    println!("{:<34} CPU per call: {}", "", cpu.per_call(calls));
     if let (Some(before), Some(after)) = (before, after) {
-        let bound = (before.rate + after.rate) / 2.0;
+        let bound = (before + after) / 2.0;
         println!(
-            "{:<34} approvals reach {:.0} % of the argon2 floor ({bound:.0}/s: {:.0}/s before the run, {:.0}/s after)",
+            "{:<34} approvals reach {:.0} % of the database floor ({bound:.0}/s: {before:.0}/s before the run, {after:.0}/s after)",
             "",
             100.0 * max.rate / bound,
-            before.rate,
-            after.rate
-        );
-        let [argon2, server, harness, other] = cpu.split(calls);
-        println!(
-            "{:<34} CPU per approval: argon2 {argon2:.1} ms (alone {:.1} ms a verify), the rest of the server {server:.1} ms, the load generator and receiver {harness:.1} ms, other processes (the database) {other:.1} ms; {:.0} % of the cores idle",
-            "",
-            (before.argon2_per_verify + after.argon2_per_verify) / 2.0,
-            cpu.idle_share()
         );
     }
     open_loop(what, "open at 70 %", (max.rate * 0.7).max(1.0), RUN, op).await;
@@ -494,7 +513,9 @@ async fn operations(bench: &Arc<Bench>, floor: &Floor) {
     );
     burst("create", max, create).await;
 
-    for (wallets, clients, per_wallet) in [(1, 8, 900), (9, 9, 160)] {
+    // Enough requests for a 5 s run at the rates reached (one wallet's approvals queue on
+    // its row and its PIN gate; nine wallets' on the merchant's).
+    for (wallets, clients, per_wallet) in [(1, 8, 1500), (9, 9, 500)] {
         let queues = queues(bench, wallets, per_wallet).await;
         let b = bench.clone();
         let approve = move |seq: usize| {
@@ -514,7 +535,7 @@ async fn operations(bench: &Arc<Bench>, floor: &Floor) {
             }
         };
         let what = format!("approve, {wallets} wallet(s)");
-        measure(&what, clients, approve, Some(floor)).await;
+        measure(&what, clients, approve, Some((floor, bench, wallets))).await;
     }
 
     let ids: Arc<Vec<String>> = Arc::new(
@@ -717,7 +738,7 @@ async fn serve(server: &Handle, config: Config, clock: Clock) -> (u16, Hasher) {
 
 async fn run(db_url: String, events: usize, server: Handle) {
     let clock = Clock::system();
-    let (port, hasher) = serve(&server, bench_config(&db_url), clock.clone()).await;
+    let (port, _) = serve(&server, bench_config(&db_url), clock.clone()).await;
     let base = format!("http://127.0.0.1:{port}");
     let client = common::client();
     let mut bench = Bench {
@@ -769,7 +790,7 @@ async fn run(db_url: String, events: usize, server: Handle) {
             )
             .await;
         assert_eq!(s, 204);
-        bench.post("/v1/admin/deposits", Some(ADMIN), json!({"username": name, "amount": "2000.00", "bank_reference": format!("bench-{i}")})).await;
+        bench.post("/v1/admin/deposits", Some(ADMIN), json!({"username": name, "amount": "20000.00", "bank_reference": format!("bench-{i}")})).await;
         bench.payers.push(token);
     }
     let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
@@ -803,11 +824,11 @@ async fn run(db_url: String, events: usize, server: Handle) {
         latencies(&arrivals, &answered).await,
     );
 
-    let bound = Floor::new(hasher).await;
-    let floor = bound.measure().await.rate;
+    let bound = Floor::new(&db_url, clock.clone()).await;
+    let floor = bound.measure(&bench, PAYERS, PAYERS).await;
     println!(
         "{:<34} {:>12}  approvals reach {:.0} % of it",
-        "argon2 verify floor",
+        "database floor (16 wallets)",
         format!("{floor:.0}/s"),
         100.0 * max_rate / floor
     );
