@@ -443,7 +443,7 @@ async fn above_the_configured_amount_every_wallet_needs_a_passkey() {
 /// from the page's origin, then pays on the hosted page: the page asks the passkey to
 /// sign the request's challenge and posts its assertion with the PIN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_passkey_registered_in_chromium_pays_on_the_hosted_page() {
+async fn browser_registers_a_passkey_and_pays_on_the_hosted_page() {
     // Passkeys need a host name: the page is opened as http://localhost:PORT.
     let port = crate::receiver::Receiver::free_port();
     let app = TestApp::spawn_with(|c| {
