@@ -35,12 +35,17 @@ pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option
 
 /// Reads the account and holds its row lock until the transaction ends. On SQLite the
 /// surrounding `BEGIN IMMEDIATE` already serialises writers, so a plain read suffices.
+/// On PostgreSQL the lock is `FOR NO KEY UPDATE`, the one an update of the balance takes:
+/// it does not conflict with the key-share lock a row referencing the account takes (an
+/// outbox event or a posting), so a transaction that wrote such a row before locking the
+/// account cannot deadlock with another doing the same (two key-share holders both
+/// waiting to upgrade, as `FOR UPDATE` would make them).
 pub fn lock(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
     let row = accounts::table.find(id);
     match conn {
         DbConn::Pg(c) => row
             .select(Account::as_select())
-            .for_update()
+            .for_no_key_update()
             .first(c)
             .optional(),
         DbConn::Sqlite(c) => row.select(Account::as_select()).first(c).optional(),
@@ -63,7 +68,7 @@ pub fn lock_pair(conn: &mut DbConn, a: i64, b: i64) -> QueryResult<(Account, Acc
                 .filter(accounts::id.eq_any([a.min(b), a.max(b)]))
                 .order((rank.asc(), accounts::id.asc()))
                 .select(Account::as_select())
-                .for_update()
+                .for_no_key_update()
                 .load(c)?
                 .into_iter();
             match (rows.next(), rows.next()) {

@@ -756,3 +756,84 @@ async fn history_time_ranges_are_exact_at_their_ends() {
         (vec!["3.00".to_string(), "2.00".into()], Some(false))
     );
 }
+
+/// Credits to one merchant from many payers at once (approvals lock the merchant's row
+/// last), with the merchant's own debits racing them (refunds of earlier payments):
+/// every approval and refund books whole, the merchant never goes below zero, and its
+/// balance is exactly what its requests say it received, which `ledger verify` confirms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_credits_to_one_merchant_and_its_refunds_stay_exact() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let shop = app.corporate_plus("shop").await;
+    let (payers, per_payer) = (12, 4);
+    let mut tokens = Vec::new();
+    for i in 0..payers {
+        let name = format!("payer{i}");
+        tokens.push(app.wallet_user(&name).await);
+        app.deposit(&name, "100.00").await.ok(201);
+    }
+    let request = |payer: usize, amount: &str| {
+        let (app, shop) = (app.clone(), shop.clone());
+        let body = json!({"payer": format!("payer{payer}"), "amount": amount});
+        async move {
+            app.create_request(&shop, body).await.ok(201)["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    // Earlier payments, refunded while the new ones arrive.
+    let mut earlier = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let id = request(i, "5.00").await;
+        app.approve(token, &id, PIN).await.ok(200);
+        earlier.push(id);
+    }
+    let mut fresh = Vec::new();
+    for i in 0..payers {
+        for _ in 0..per_payer {
+            fresh.push((i, request(i, "2.50").await));
+        }
+    }
+    let mut tasks = Vec::new();
+    for (i, id) in fresh.clone() {
+        let (app, token) = (app.clone(), tokens[i].clone());
+        tasks.push(tokio::spawn(async move {
+            app.approve(&token, &id, PIN).await.status
+        }));
+    }
+    for id in earlier.clone() {
+        let (app, shop) = (app.clone(), shop.clone());
+        tasks.push(tokio::spawn(async move {
+            let path = format!("/v1/money-requests/{id}/refunds");
+            app.post(&path, Some(&shop), json!({"amount": "5.00"}))
+                .await
+                .status
+        }));
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for t in tasks {
+        *statuses.entry(t.await.unwrap()).or_insert(0) += 1;
+    }
+    let expected = std::collections::BTreeMap::from([(200, payers * per_payer), (201, payers)]);
+    assert_eq!(statuses, expected, "every approval and refund went through");
+
+    // What the merchant holds is what its requests say: amounts less fees and refunds.
+    let mut cents = 0i64;
+    for id in earlier.iter().chain(fresh.iter().map(|(_, id)| id)) {
+        let r = app
+            .get(&format!("/v1/money-requests/{id}"), Some(&shop))
+            .await;
+        let r = r.ok(200);
+        let money = |field: &str| -> i64 {
+            let v: f64 = r[field].as_str().unwrap_or("0").parse().unwrap();
+            (v * 100.0).round() as i64
+        };
+        assert_eq!(r["status"], "approved", "{r}");
+        cents += money("amount") - money("fee") - money("refunded_amount");
+    }
+    let held = format!("{}.{:02}", cents / 100, cents % 100);
+    assert_eq!(app.balance(&shop).await, held);
+    let report = app.ledger_report().await;
+    assert_eq!(report["ok"], true, "{report}");
+}
