@@ -27,6 +27,14 @@ pub fn config(db_url: &str) -> Config {
     c.bind = "127.0.0.1:0".into();
     c.jwt_secret = Secret::new("bench-jwt-secret-0123456789abcdef0123456789");
     c.admin_token = Some(Secret::new(ADMIN));
+    // The load generator is one address with up to 128 calls on the wire (and more
+    // connections while answers stall): the per-address cap is for the internet, not it.
+    c.max_connections_per_address = 0;
+    // Every instance of one benchmark shares the PIN key, as production's instances share
+    // PINPAY_PIN_KEYS (a development config generates its own per process).
+    c.pin_keys =
+        pinpay::domain::pin_tag::PinKeys::parse("1:YmVuY2gtcGluLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=")
+            .expect("the bench's PIN key");
     c.smtp = Some(pinpay::config::SmtpConfig {
         host: "127.0.0.1".into(),
         port: smtp::shared().0,
