@@ -185,6 +185,21 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
     db.run(move |c| crate::services::sandbox::claim_database(c, environment, now))
         .await
         .map_err(|e| e.to_string())??;
+    // A key under a version the database knows by another key would read every PIN as
+    // wrong and count it: refuse to start.
+    let (keys, now) = (config.pin_keys.clone(), clock.now_naive());
+    let wrong = db
+        .run(move |c| crate::services::identity::pins::check_keys(c, &keys, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !wrong.is_empty() {
+        return Err(format!(
+            "PINPAY_PIN_KEYS: the key of version {wrong:?} is not the one this database's \
+             PINs were tagged with (its check value differs); with it every PIN would read as \
+             wrong. Configure the original key for that version (a new key takes a new \
+             version number)."
+        ));
+    }
     // PINs under a key this server lacks cannot be verified: say so now, not at the
     // first approval.
     let keys = config.pin_keys.clone();

@@ -149,6 +149,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    pin_key_checks (version) {
+        version -> Integer,
+        check_value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     passkeys (id) {
         id -> BigInt,
         public_id -> Text,
@@ -504,6 +512,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    pin_key_checks,
     passkeys,
     passkey_challenges,
     document_chunks,

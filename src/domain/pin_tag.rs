@@ -104,6 +104,16 @@ impl PinKeys {
         *self.keys.keys().next_back().expect("at least one key")
     }
 
+    /// The key check value of `version` (as banks keep one beside each key): an HMAC of a
+    /// fixed label under the key, so a database can remember which key each version was
+    /// without holding the key. `None` for a version this server does not have.
+    pub fn check_value(&self, version: u32) -> Option<String> {
+        let key = self.keys.get(&version)?;
+        let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        m.update(b"pinpay/pin-key-check/v1");
+        Some(URL_SAFE_NO_PAD.encode(&m.finalize().into_bytes()[..12]))
+    }
+
     /// The stored form of `pin` for the account, under the newest key.
     pub fn tag(&self, account_id: i64, pin: &str) -> String {
         let version = self.newest();

@@ -99,6 +99,18 @@ fn db(app: &TestApp) -> pinpay::db::Db {
     pinpay::db::Db::connect(&app.database_url(), 1).unwrap()
 }
 
+/// The factors recorded on each payment's ledger transaction, as the database holds them.
+fn payment_factors(app: &TestApp) -> Vec<Option<String>> {
+    let db = db(app);
+    let mut c = db.get().unwrap();
+    lt::table
+        .filter(lt::kind.eq("payment"))
+        .order(lt::id.asc())
+        .select(lt::factors)
+        .load(&mut **c)
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_passkey_assertion_approves_only_the_request_amount_and_payee_it_was_made_for() {
     let app = TestApp::spawn().await;
@@ -182,12 +194,7 @@ async fn a_passkey_assertion_approves_only_the_request_amount_and_payee_it_was_m
         .load(&mut **c)
         .unwrap();
     assert_eq!(factors, vec![Some("pin+passkey".to_string())]);
-    let booked: Vec<Option<String>> = lt::table
-        .filter(lt::kind.eq("payment"))
-        .select(lt::factors)
-        .load(&mut **c)
-        .unwrap();
-    assert_eq!(booked, vec![Some("pin+passkey".to_string())]);
+    assert_eq!(payment_factors(&app), vec![Some("pin+passkey".to_string())]);
     let events = app
         .get(&format!("/v1/money-requests/{first}/events"), Some(&shop))
         .await
@@ -484,14 +491,7 @@ async fn browser_registers_a_passkey_and_pays_on_the_hosted_page() {
     b.quit().await;
 
     assert_eq!(app.balance(&anna).await, "87.50");
-    let db = db(&app);
-    let mut c = db.get().unwrap();
-    let booked: Vec<Option<String>> = lt::table
-        .filter(lt::kind.eq("payment"))
-        .select(lt::factors)
-        .load(&mut **c)
-        .unwrap();
-    assert_eq!(booked, vec![Some("pin+passkey".to_string())]);
+    assert_eq!(payment_factors(&app), vec![Some("pin+passkey".to_string())]);
 }
 
 /// Registers a passkey from the page through the API, as the wallet app will: arguments

@@ -198,3 +198,32 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// The database keeps each key version's check value: a server given another key under a
+/// version it knows refuses to start (with it every PIN would read as wrong and count
+/// toward the lock); a new key under a new version starts, the PINs still verify.
+#[tokio::test]
+async fn another_key_under_a_known_version_refuses_to_start() {
+    let app = TestApp::spawn_with(|c| c.pin_keys = keys(K1)).await;
+    let anna = wallets(&app).await;
+    let impostor = K2.replacen("2:", "1:", 1);
+    let mut config = app.config();
+    config.pin_keys = keys(&impostor);
+    let refused = pinpay::startup::Application::build(config, pinpay::clock::Clock::system())
+        .await
+        .err()
+        .expect("a server with another version-1 key does not start");
+    let refused = refused.to_string();
+    assert!(
+        refused.contains("PINPAY_PIN_KEYS") && refused.contains("[1]"),
+        "{refused}"
+    );
+
+    let mut config = app.config();
+    config.pin_keys = keys(&format!("{K2},{K1}"));
+    let rotated = pinpay::startup::Application::build(config, pinpay::clock::Clock::system()).await;
+    assert!(rotated.is_ok(), "a new version starts");
+    drop(rotated);
+    send(&app, &anna, PIN).await.ok(201);
+    assert_eq!(stored(&app, "anna").2, 0, "no PIN try was counted");
+}

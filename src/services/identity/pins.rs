@@ -234,6 +234,48 @@ async fn matches(state: &Context, account_id: i64, pin: &str, stored: &str) -> A
     }
 }
 
+/// Checks each configured PIN key against the check value the database keeps for its
+/// version, and records the check values of versions it has not seen. Returns the
+/// versions whose key is not the one the database knows: with such a key every PIN tagged
+/// under the version would read as wrong and count toward the lock, so the server must
+/// not start.
+pub fn check_keys(
+    c: &mut DbConn,
+    keys: &pin_tag::PinKeys,
+    now: NaiveDateTime,
+) -> ApiResult<Vec<u32>> {
+    use crate::db::schema::pin_key_checks as kc;
+    let mut wrong = Vec::new();
+    for version in keys.versions() {
+        let mine = keys.check_value(version).unwrap_or_default();
+        let known = |c: &mut DbConn| -> ApiResult<Option<String>> {
+            Ok(kc::table
+                .find(version as i32)
+                .select(kc::check_value)
+                .first(c)
+                .optional()?)
+        };
+        let stored = match known(c)? {
+            Some(v) => v,
+            None => {
+                // Another instance starting at the same moment may record it first.
+                let _ = diesel::insert_into(kc::table)
+                    .values((
+                        kc::version.eq(version as i32),
+                        kc::check_value.eq(&mine),
+                        kc::created_at.eq(now),
+                    ))
+                    .execute(c);
+                known(c)?.unwrap_or_default()
+            }
+        };
+        if !crate::domain::secrets::constant_time_eq(&stored, &mine) {
+            wrong.push(version);
+        }
+    }
+    Ok(wrong)
+}
+
 /// How many PINs each key version holds, how many are still argon2, and how many are
 /// under a version this server does not have (`pinpay pins status`, and the warning at
 /// start).
