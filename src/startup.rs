@@ -49,6 +49,7 @@ impl Application {
     pub async fn build(config: Config, clock: Clock) -> Result<Self, String> {
         config.validate().map_err(|e| e.to_string())?;
         let state = build_state(config, clock).await?;
+        check_pin_keys(&state).await?;
         let listener = listen(&state.config.bind, state.config.listen_backlog)
             .map_err(|e| format!("cannot bind {}: {e}", state.config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -185,21 +186,6 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
     db.run(move |c| crate::services::sandbox::claim_database(c, environment, now))
         .await
         .map_err(|e| e.to_string())??;
-    // A key under a version the database knows by another key would read every PIN as
-    // wrong and count it: refuse to start.
-    let (keys, now) = (config.pin_keys.clone(), clock.now_naive());
-    let wrong = db
-        .run(move |c| crate::services::identity::pins::check_keys(c, &keys, now))
-        .await
-        .map_err(|e| e.to_string())?;
-    if !wrong.is_empty() {
-        return Err(format!(
-            "PINPAY_PIN_KEYS: the key of version {wrong:?} is not the one this database's \
-             PINs were tagged with (its check value differs); with it every PIN would read as \
-             wrong. Configure the original key for that version (a new key takes a new \
-             version number)."
-        ));
-    }
     // PINs under a key this server lacks cannot be verified: say so now, not at the
     // first approval.
     let keys = config.pin_keys.clone();
@@ -259,6 +245,26 @@ pub async fn build_state(config: Config, clock: Clock) -> Result<AppState, Strin
         connections,
         streams,
     })
+}
+
+/// Before serving: a key under a version the database knows by another key would read
+/// every PIN as wrong and count it toward the lock, so the server refuses to start. Tools
+/// that open the database without checking PINs (the demo beside a running server) skip it.
+async fn check_pin_keys(state: &AppState) -> Result<(), String> {
+    let (keys, now) = (state.config.pin_keys.clone(), state.clock.now_naive());
+    let wrong = state
+        .db
+        .run(move |c| crate::services::identity::pins::check_keys(c, &keys, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "PINPAY_PIN_KEYS: the key of version {wrong:?} is not the one this database's PINs \
+         were tagged with (its check value differs); with it every PIN would read as wrong. \
+         Configure the original key for that version (a new key takes a new version number)."
+    ))
 }
 
 /// Declares every route once: registers the handlers (one resource per path) and lists
