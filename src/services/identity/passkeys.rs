@@ -8,6 +8,7 @@
 //! amount or payee confirms no other, and each challenge is used once, in the operation's
 //! own transaction.
 
+use crate::db::models::Account;
 use crate::db::schema::{passkey_challenges as pc, passkeys as pk};
 use crate::db::{unique_violation, write_tx, DbConn};
 use crate::domain::money::Money;
@@ -15,6 +16,7 @@ use crate::domain::sca::{device_required, Binding, Factors};
 use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::services::identity::accounts::authenticate;
+use crate::services::identity::pins::{check_pin_admitting, PinPassed};
 use crate::services::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -155,7 +157,7 @@ fn change_binding(action: PasskeyAction, passkey: Option<&str>, username: &str) 
 /// Opens the challenge with which an existing passkey confirms adding or removing one.
 pub async fn change_challenge(
     state: &Context,
-    account: &crate::db::models::Account,
+    account: &Account,
     change: PasskeyChange,
 ) -> ApiResult<Ceremony> {
     if change.action == PasskeyAction::Remove && change.passkey.is_none() {
@@ -166,6 +168,16 @@ pub async fn change_challenge(
     }
     let binding = change_binding(change.action, change.passkey.as_deref(), &account.username);
     challenge(state, account.id, binding).await
+}
+
+/// Whether the wallet has a passkey (one indexed read).
+pub fn has_passkey(c: &mut DbConn, account_id: i64) -> ApiResult<bool> {
+    Ok(pk::table
+        .filter(pk::account_id.eq(account_id))
+        .select(pk::id)
+        .first::<i64>(c)
+        .optional()?
+        .is_some())
 }
 
 /// The stable, opaque user handle an authenticator keeps for the wallet.
@@ -315,7 +327,7 @@ pub async fn start_registration(
 /// Completes a registration with the authenticator's attestation and the password.
 pub async fn finish_registration(
     state: &Context,
-    account: &crate::db::models::Account,
+    account: &Account,
     client: Option<std::net::IpAddr>,
     new: NewPasskey,
 ) -> ApiResult<PasskeyView> {
@@ -445,7 +457,7 @@ pub async fn list(state: &Context, account_id: i64) -> ApiResult<Vec<PasskeyView
 /// passkey factor cannot be taken away with the password alone).
 pub async fn delete(
     state: &Context,
-    account: &crate::db::models::Account,
+    account: &Account,
     client: Option<std::net::IpAddr>,
     public_id: String,
     removal: PasskeyRemoval,
@@ -628,12 +640,7 @@ impl DeviceFactor {
         now: NaiveDateTime,
     ) -> ApiResult<()> {
         let Some(assertion) = &self.assertion else {
-            let has_passkey = pk::table
-                .filter(pk::account_id.eq(account_id))
-                .select(pk::id)
-                .first::<i64>(c)
-                .optional()?
-                .is_some();
+            let has_passkey = has_passkey(c, account_id)?;
             if device_required(has_passkey, amount, self.required_above) {
                 return Err(device_factor_required(has_passkey, self.required_above));
             }
@@ -776,6 +783,58 @@ impl DeviceFactor {
                 Ok(())
             })
             .await;
+    }
+}
+
+/// How a payer confirmed an operation: the right PIN, its check still registered in
+/// flight, and the device factor. Both end with the operation's transaction
+/// ([`Confirmed::commit_locked`]); what that transaction did not commit is ended on its
+/// own afterwards ([`Confirmed::settle`]).
+pub struct Confirmed {
+    pin: PinPassed,
+    device: DeviceFactor,
+}
+
+impl Confirmed {
+    /// The PIN check (`pins::check_pin_admitting`) with the device factor presented;
+    /// `admit` admits the account and runs `device.admit` for the operation. A refused
+    /// check uses a verified challenge up.
+    pub async fn check<F>(
+        state: &Context,
+        account_id: i64,
+        pin: &str,
+        device: DeviceFactor,
+        admit: F,
+    ) -> ApiResult<(Self, Account)>
+    where
+        F: Fn(&mut DbConn, Option<Account>) -> ApiResult<Account> + Clone + Send + 'static,
+    {
+        match check_pin_admitting(state, account_id, pin, admit).await {
+            Ok((pin, account)) => Ok((Self { pin, device }, account)),
+            Err(e) => {
+                device.spend(state).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// In the operation's transaction, on the account's row as it locked it: ends the PIN
+    /// check as passed and uses the challenge; returns the factors to record.
+    pub fn commit_locked(
+        &self,
+        c: &mut DbConn,
+        account: &Account,
+        now: NaiveDateTime,
+    ) -> ApiResult<Factors> {
+        self.pin.release_locked(c, account, now)?;
+        self.device.commit(c, now)
+    }
+
+    /// After the operation's transaction: unless it committed `commit_locked`, the PIN
+    /// check is released and the challenge used up on their own.
+    pub fn settle(&self, c: &mut DbConn, committed: bool, now: NaiveDateTime) {
+        self.pin.release_unless_committed(c, committed, now);
+        self.device.spend_unless_committed(c, committed);
     }
 }
 

@@ -16,8 +16,7 @@ use crate::domain::time::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::{sealed_tx, OnCommit};
-use crate::services::identity::passkeys::{self, Ceremony, DeviceFactor};
-use crate::services::identity::pins::check_pin_admitting;
+use crate::services::identity::passkeys::{self, Ceremony, Confirmed, DeviceFactor};
 use crate::services::wallet::limits::LimitCtx;
 use crate::services::wallet::money;
 use crate::services::Context;
@@ -99,25 +98,19 @@ pub async fn withdraw(
         factor.admit(c, account.id, amount, |_| Ok(binding(amount, &iban)), now)?;
         Ok(account)
     };
-    let (pin, admitted) = match check_pin_admitting(state, account.id, &req.pin, admit).await {
-        Ok(checked) => checked,
-        Err(e) => {
-            device.spend(state).await;
-            return Err(e);
-        }
-    };
+    let (confirmed, admitted) =
+        Confirmed::check(state, account.id, &req.pin, device, admit).await?;
 
     let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
     let id = account.id;
     state
         .db
         .run(move |c| {
-            let mut released = false;
+            let mut confirmed_here = false;
             let done = sealed_tx(c, on_commit, |c| {
                 let account = q::lock(c, id)?.ok_or_else(ApiError::internal)?;
-                pin.release_locked(c, &account, now.naive_utc())?;
-                released = true;
-                let factors = device.commit(c, now.naive_utc())?;
+                let factors = confirmed.commit_locked(c, &account, now.naive_utc())?;
+                confirmed_here = true;
                 // The IBAN may have changed since the checks above: pay the current one,
                 // only if it is the one the payer confirmed.
                 let iban = account
@@ -184,8 +177,7 @@ pub async fn withdraw(
                     created_at: at,
                 })
             });
-            pin.release_unless_committed(c, released && done.is_ok(), now.naive_utc());
-            device.spend_unless_committed(c, released && done.is_ok());
+            confirmed.settle(c, confirmed_here && done.is_ok(), now.naive_utc());
             done
         })
         .await

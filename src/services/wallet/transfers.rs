@@ -10,8 +10,7 @@ use crate::domain::sca::Binding;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::{sealed_tx, OnCommit};
-use crate::services::identity::passkeys::{self, Ceremony, DeviceFactor};
-use crate::services::identity::pins::check_pin_admitting;
+use crate::services::identity::passkeys::{self, Ceremony, Confirmed, DeviceFactor};
 use crate::services::wallet::limits::LimitCtx;
 use crate::services::wallet::money;
 use crate::services::Context;
@@ -100,20 +99,14 @@ pub async fn send(
         factor.admit(c, sender.id, amount, |_| Ok(bound.clone()), at)?;
         Ok(sender)
     };
-    let (pin, _) = match check_pin_admitting(state, sender.id, &req.pin, admit).await {
-        Ok(checked) => checked,
-        Err(e) => {
-            device.spend(state).await;
-            return Err(e);
-        }
-    };
+    let (confirmed, _) = Confirmed::check(state, sender.id, &req.pin, device, admit).await?;
 
     let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
     let sender_id = sender.id;
     state
         .db
         .run(move |c| {
-            let mut released = false;
+            let mut confirmed_here = false;
             let done = sealed_tx(c, on_commit, |c| {
                 let recipient = q::find_by_username(c, &to)?
                     .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
@@ -123,9 +116,8 @@ pub async fn send(
                     })?;
                 let (sender, recipient) = q::lock_pair(c, sender_id, recipient.id)?;
                 // After the pair's lock, which orders the locks of concurrent transfers.
-                pin.release_locked(c, &sender, now.naive_utc())?;
-                released = true;
-                let factors = device.commit(c, now.naive_utc())?;
+                let factors = confirmed.commit_locked(c, &sender, now.naive_utc())?;
+                confirmed_here = true;
                 let limits = LimitCtx {
                     tiers: &tiers,
                     calendar,
@@ -167,8 +159,7 @@ pub async fn send(
                     created_at: at,
                 })
             });
-            pin.release_unless_committed(c, released && done.is_ok(), now.naive_utc());
-            device.spend_unless_committed(c, released && done.is_ok());
+            confirmed.settle(c, confirmed_here && done.is_ok(), now.naive_utc());
             done
         })
         .await

@@ -15,6 +15,7 @@ use crate::domain::requests::return_target;
 use crate::domain::status::RequestStatus;
 use crate::error::ApiError;
 use crate::services::idempotency::unsealed;
+use crate::services::identity::passkeys;
 use crate::services::payments::links::{self, PayPage};
 use crate::services::payments::requests::approval;
 use crate::state::AppState;
@@ -225,6 +226,15 @@ fn view(
 /// A fresh passkey challenge for paying request `id` (what the page's script hands to
 /// `navigator.credentials.get`), if the wallet has a passkey.
 async fn passkey_options(state: &AppState, me: &Account, id: &str) -> Option<String> {
+    // Most wallets have none: a read tells, and no challenge is written for them.
+    let account_id = me.id;
+    let has = state
+        .db
+        .run(move |c| passkeys::has_passkey(c, account_id))
+        .await;
+    if !has.unwrap_or(true) {
+        return None;
+    }
     match approval::passkey_challenge(state, me, id.to_string()).await {
         Ok(ceremony) => serde_json::to_string(&ceremony.public_key).ok(),
         Err(e) if e.code == "no_passkey" => None,

@@ -23,8 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::usage::{self, Side};
 use crate::ledger::{insufficient_funds, Entry, Leg, TxKind};
 use crate::services::idempotency::OnCommit;
-use crate::services::identity::passkeys::{self, Ceremony, DeviceFactor};
-use crate::services::identity::pins::{check_pin_admitting, PinPassed};
+use crate::services::identity::passkeys::{self, Ceremony, Confirmed, DeviceFactor};
 use crate::services::wallet::limits::LimitCtx;
 use crate::services::wallet::money;
 use crate::services::Context;
@@ -219,26 +218,9 @@ where
         factor.admit(c, payer.id, amount, |c| binding(c, &request), now)?;
         Ok(payer)
     };
-    let checked = check_pin_admitting(state, payer_id, &req.pin, payer_may_pay).await;
-    let (passed, payer) = match checked {
-        Ok(passed) => passed,
-        Err(e) => {
-            device.spend(state).await;
-            return Err(e);
-        }
-    };
-    let confirmed = Confirmed {
-        pin: passed,
-        device,
-    };
+    let (confirmed, payer) =
+        Confirmed::check(state, payer_id, &req.pin, device, payer_may_pay).await?;
     settle_approval(state, payer.id, public_id, Some(confirmed), on_commit).await
-}
-
-/// How the payer confirmed an approval: the PIN check to release with it, and the device
-/// factor to commit with it.
-pub struct Confirmed {
-    pub pin: PinPassed,
-    pub device: DeviceFactor,
 }
 
 /// What an approval checks before the PIN: the payer may see the request, it is pending
@@ -293,7 +275,7 @@ pub async fn settle_approval(
     let view = state
         .db
         .run(move |c| {
-            let (mut released, mut spent) = (false, false);
+            let mut confirmed_here = false;
             let settled = write_tx(c, |c| {
                 let (row, now) = match lock_pending(
                     c,
@@ -309,10 +291,8 @@ pub async fn settle_approval(
                     lock_parties(c, payer_id, row.merchant_id)?;
                 let mut factors = None;
                 if let Some(confirmed) = &confirmed {
-                    confirmed.pin.release_locked(c, &payer, now)?;
-                    released = true;
-                    factors = Some(confirmed.device.commit(c, now)?);
-                    spent = true;
+                    factors = Some(confirmed.commit_locked(c, &payer, now)?);
+                    confirmed_here = true;
                 }
                 let limits = LimitCtx {
                     tiers: &tiers,
@@ -341,12 +321,8 @@ pub async fn settle_approval(
                 Ok(Settled::Done(view))
             });
             if let Some(confirmed) = confirmed {
-                let committed = released && settled.is_ok();
-                confirmed
-                    .pin
-                    .release_unless_committed(c, committed, clock.now_naive());
-                let used = spent && settled.is_ok();
-                confirmed.device.spend_unless_committed(c, used);
+                let committed = confirmed_here && settled.is_ok();
+                confirmed.settle(c, committed, clock.now_naive());
             }
             settled
         })
