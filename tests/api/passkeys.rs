@@ -482,9 +482,13 @@ async fn browser_registers_a_passkey_and_pays_on_the_hosted_page() {
     b.type_into("#pin", PIN).await;
     b.fit_height(390).await;
     b.screenshot("pay-passkey-390").await;
+    b.fit_height(1280).await;
+    b.screenshot("pay-passkey-1280").await;
     b.click("#pay").await;
     b.wait_text("#status", "Paid", std::time::Duration::from_secs(10))
         .await;
+    b.screenshot("pay-passkey-approved-1280").await;
+    b.fit_height(390).await;
     b.screenshot("pay-passkey-approved-390").await;
     let signed = b.authenticator_credentials(&authenticator).await;
     assert!(signed[0]["signCount"].as_u64().unwrap() >= 1, "{signed:?}");
