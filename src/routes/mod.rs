@@ -83,17 +83,14 @@ pub fn problem_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
             StatusCode::NOT_FOUND => crate::web::not_found_page(&req),
             s => {
                 let t = crate::web::language(&req).t();
-                let text = if s.is_server_error() {
-                    t.err_other
-                } else {
-                    t.err_csrf
-                };
                 let text = if s == StatusCode::METHOD_NOT_ALLOWED {
-                    t.not_found_text
+                    "not-found-text"
+                } else if s.is_server_error() {
+                    "err-other"
                 } else {
-                    text
+                    "err-csrf"
                 };
-                crate::web::error_page(&req, s, t.error_title, text)
+                crate::web::error_page(&req, s, &t.get("error-title"), &t.get(text))
             }
         };
         if let Some(allow) = allow {

@@ -128,8 +128,8 @@ pub fn not_found_page(req: &HttpRequest) -> HttpResponse {
     error_page(
         req,
         StatusCode::NOT_FOUND,
-        t.not_found_title,
-        t.not_found_text,
+        &t.get("not-found-title"),
+        &t.get("not-found-text"),
     )
 }
 

@@ -266,17 +266,13 @@ fn compose(
     let merchant = q::find(c, r.merchant_id)?.ok_or_else(ApiError::internal)?;
     let merchant = merchant.company_name.unwrap_or(merchant.username);
     let amount = lang.eur(Money::cents(r.amount));
-    let fill = |s: &str| {
-        s.replace("{merchant}", &merchant)
-            .replace("{amount}", &amount)
-    };
+    let fill = |id: &str| t.with(id, &[("merchant", &merchant), ("amount", &amount)]);
     let link = format!("{public_url}/pay/{}?lang={}", r.public_id, lang.code());
-    let until = t
-        .mail_valid_until
-        .replace("{deadline}", &lang.datetime(r.expires_at.and_utc(), tz));
-    let mut text = fill(t.mail_body);
+    let deadline = lang.datetime(r.expires_at.and_utc(), tz);
+    let until = t.with("mail-valid-until", &[("deadline", &deadline)]);
+    let mut text = fill("mail-body");
     if let Some(d) = &r.description {
-        text.push_str(&format!("\n{}: {d}", t.description));
+        text.push_str(&format!("\n{}: {d}", t.get("description")));
     }
     let channel = Channel::from_db(&send.channel);
     let text = match channel {
@@ -287,7 +283,7 @@ fn compose(
         id: send.public_id.clone(),
         channel,
         to: send.recipient.clone(),
-        subject: fill(t.mail_subject),
+        subject: fill("mail-subject"),
         text,
     })
 }

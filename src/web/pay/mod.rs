@@ -9,7 +9,7 @@ use super::{
 use crate::auth::jwt::Audience;
 use crate::db::models::Account;
 use crate::db::DbConn;
-use crate::domain::i18n::{self, Lang, Texts};
+use crate::domain::i18n::{self, Lang, Tr};
 use crate::domain::money::Money;
 use crate::domain::requests::return_target;
 use crate::domain::status::RequestStatus;
@@ -47,7 +47,7 @@ pub struct PayView {
     pub dir: &'static str,
     pub nonce: String,
     pub title: String,
-    pub t: &'static Texts,
+    pub t: Tr,
     pub languages: Vec<LangLink>,
     pub id: String,
     pub status: String,
@@ -57,13 +57,13 @@ pub struct PayView {
     pub original: Option<String>,
     pub description: Option<String>,
     pub reference: Option<String>,
-    pub status_label: &'static str,
+    pub status_label: String,
     pub pending: bool,
     pub deadline: String,
     pub deadline_iso: String,
     pub deadline_ms: i64,
     pub time_left: String,
-    pub result: Option<&'static str>,
+    pub result: Option<String>,
     pub redirect: Option<String>,
     pub back_text: String,
     pub error: Option<String>,
@@ -140,33 +140,31 @@ fn view(
     let session = me
         .filter(|a| r.payer_id.is_none_or(|p| p == a.id))
         .map(|a| SessionView {
-            heading: t
-                .logged_in_as
-                .replace("{user}", &format!("@{}", a.username)),
+            heading: t.with("logged-in-as", &[("user", &format!("@{}", a.username))]),
             balance: lang.eur(Money::cents(a.balance)),
             can_decline: r.payer_id == Some(a.id),
             passkey: None,
-            passkey_note: t
-                .passkey_note
-                .replace("{amount}", &amount)
-                .replace("{merchant}", &p.merchant_name),
+            passkey_note: t.with(
+                "passkey-note",
+                &[("amount", &amount), ("merchant", &p.merchant_name)],
+            ),
         });
     let error = error.or_else(|| {
         me.filter(|a| r.payer_id.is_some_and(|p| p != a.id) && pending)
-            .map(|_| t.err_addressed.to_string())
+            .map(|_| t.get("err-addressed"))
     });
     let waiting = match (&payer_label, r.kind.as_str()) {
-        (Some(user), "link") => Some(t.waiting_for.replace("{user}", user)),
-        (Some(user), _) => Some(t.addressed_to.replace("{user}", user)),
-        (None, _) if sent && pending => Some(t.pushed.to_string()),
+        (Some(user), "link") => Some(t.with("waiting-for", &[("user", user)])),
+        (Some(user), _) => Some(t.with("addressed-to", &[("user", user)])),
+        (None, _) if sent && pending => Some(t.get("pushed")),
         _ => None,
     };
     let (status_label, result) = match r.status {
-        RequestStatus::Approved => (t.st_approved, Some(t.res_approved)),
-        RequestStatus::Declined => (t.st_declined, Some(t.res_declined)),
-        RequestStatus::Expired => (t.st_expired, Some(t.res_expired)),
-        RequestStatus::Cancelled => (t.st_cancelled, Some(t.res_cancelled)),
-        RequestStatus::Pending => (t.st_pending, None),
+        RequestStatus::Approved => (t.get("st-approved"), Some(t.get("res-approved"))),
+        RequestStatus::Declined => (t.get("st-declined"), Some(t.get("res-declined"))),
+        RequestStatus::Expired => (t.get("st-expired"), Some(t.get("res-expired"))),
+        RequestStatus::Cancelled => (t.get("st-cancelled"), Some(t.get("res-cancelled"))),
+        RequestStatus::Pending => (t.get("st-pending"), None),
     };
     let redirect = match (&r.return_url, pending) {
         (Some(u), false) => return_target(u, &r.public_id, r.status.as_str()),
@@ -187,7 +185,7 @@ fn view(
         lang: lang.code(),
         dir: lang.dir(),
         nonce: random_token(),
-        title: t.page_title.replace("{merchant}", &p.merchant_name),
+        title: t.with("page-title", &[("merchant", &p.merchant_name)]),
         t,
         languages,
         id: r.public_id.clone(),
@@ -209,12 +207,12 @@ fn view(
         time_left: format!("{}:{:02}:{:02}", left / 3600, left % 3600 / 60, left % 60),
         result,
         redirect,
-        back_text: t.back_to_shop.replace("{merchant}", &p.merchant_name),
+        back_text: t.with("back-to-shop", &[("merchant", &p.merchant_name)]),
         error,
         waiting,
         session,
         csrf,
-        pay_button: t.pay_button.replace("{amount}", &amount),
+        pay_button: t.with("pay-button", &[("amount", &amount)]),
         qr_svg: qr_svg(&pay_url),
         deep_link: format!("pinpay://pay/{}", r.public_id),
         pay_url,
@@ -296,7 +294,12 @@ fn checked_form(req: &HttpRequest, body: &[u8]) -> Option<HashMap<String, String
 
 fn csrf_refused(req: &HttpRequest) -> HttpResponse {
     let t = language(req).t();
-    super::error_page(req, StatusCode::FORBIDDEN, t.error_title, t.err_csrf)
+    super::error_page(
+        req,
+        StatusCode::FORBIDDEN,
+        &t.get("error-title"),
+        &t.get("err-csrf"),
+    )
 }
 
 /// Whether `id` could be a request's id at all (`mr_` and letters or digits): anything
@@ -322,34 +325,34 @@ fn back_to_page(req: &HttpRequest, id: &str) -> HttpResponse {
 }
 
 /// A failure of a service shown on the page, as the payer understands it.
-fn explain(t: &Texts, e: &ApiError) -> String {
+fn explain(t: Tr, e: &ApiError) -> String {
     match e.code {
-        "invalid_credentials" => t.err_login.into(),
+        "invalid_credentials" => t.get("err-login"),
         "pin_invalid" => {
             let n = e
                 .extensions
                 .get("attempts_remaining")
                 .map_or("?".to_string(), |v| v.to_string());
-            t.err_pin.replace("{n}", &n)
+            t.with("err-pin", &[("n", &n)])
         }
-        "pin_blocked" => t.err_pin_blocked.into(),
-        "insufficient_funds" => t.err_funds.into(),
-        "limit_exceeded" => t.err_limit.into(),
-        "unknown_payer" => t.err_unknown_user.into(),
-        "link_already_addressed" => t.err_addressed.into(),
-        "too_many_attempts" | "pin_check_busy" => t.err_too_many.into(),
-        "invalid_pin_format" => t.err_pin_format.into(),
-        "pin_not_set" => t.err_pin_not_set.into(),
-        "cannot_pay_own_request" => t.err_own_request.into(),
+        "pin_blocked" => t.get("err-pin-blocked"),
+        "insufficient_funds" => t.get("err-funds"),
+        "limit_exceeded" => t.get("err-limit"),
+        "unknown_payer" => t.get("err-unknown-user"),
+        "link_already_addressed" => t.get("err-addressed"),
+        "too_many_attempts" | "pin_check_busy" => t.get("err-too-many"),
+        "invalid_pin_format" => t.get("err-pin-format"),
+        "pin_not_set" => t.get("err-pin-not-set"),
+        "cannot_pay_own_request" => t.get("err-own-request"),
         "passkey_invalid" | "passkey_challenge_unknown" | "passkey_binding_mismatch" => {
-            t.err_passkey.into()
+            t.get("err-passkey")
         }
         "device_factor_required" => match e.extensions.get("has_passkey") {
-            Some(serde_json::Value::Bool(true)) => t.err_passkey.into(),
-            _ => t.err_device_required.into(),
+            Some(serde_json::Value::Bool(true)) => t.get("err-passkey"),
+            _ => t.get("err-device-required"),
         },
-        "validation_failed" => format!("{} {}", t.err_other, e.detail),
-        _ => t.err_other.into(),
+        "validation_failed" => format!("{} {}", t.get("err-other"), e.detail),
+        _ => t.get("err-other"),
     }
 }
 
@@ -376,7 +379,7 @@ async fn refused(state: &AppState, req: &HttpRequest, id: String, e: ApiError) -
 
 fn failure_page(req: &HttpRequest, e: &ApiError) -> HttpResponse {
     let t = language(req).t();
-    let mut res = super::error_page(req, e.status, t.error_title, t.err_other);
+    let mut res = super::error_page(req, e.status, &t.get("error-title"), &t.get("err-other"));
     if let Some(secs) = e.retry_after {
         res.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
@@ -390,7 +393,7 @@ async fn signed_in(state: &AppState, req: &HttpRequest, id: &str) -> Result<Acco
         Some(me) => Ok(me),
         None => {
             let t = language(req).t();
-            let error = Some(t.err_session.into());
+            let error = Some(t.get("err-session"));
             Err(page(state, req, id.to_string(), error, StatusCode::UNAUTHORIZED).await)
         }
     }
