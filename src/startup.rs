@@ -369,6 +369,29 @@ routes! {
     "/pay/{id}/decline" => { get => crate::web::pay::form_address, post => crate::web::pay::decline }
     "/pay/{id}/send-to-app" => { get => crate::web::pay::form_address, post => crate::web::pay::send_to_app }
     "/pay/{id}/logout" => { get => crate::web::pay::form_address, post => crate::web::pay::logout }
+    "/app" => { get => crate::web::app::home }
+    "/app/sign-in" => { get => crate::web::app::account::sign_in_page, post => crate::web::app::account::sign_in }
+    "/app/register" => { get => crate::web::app::account::register_page, post => crate::web::app::account::register }
+    "/app/sign-out" => { get => crate::web::app::settings::form_address, post => crate::web::app::account::sign_out }
+    "/app/sign-out-everywhere" => { get => crate::web::app::settings::form_address, post => crate::web::app::account::sign_out_everywhere }
+    "/app/events" => { get => crate::web::app::inbox::events }
+    "/app/requests/{id}" => { get => crate::web::app::inbox::request }
+    "/app/requests/{id}/approve" => { get => crate::web::app::inbox::form_address, post => crate::web::app::inbox::approve }
+    "/app/requests/{id}/decline" => { get => crate::web::app::inbox::form_address, post => crate::web::app::inbox::decline }
+    "/app/money" => { get => crate::web::app::money::show }
+    "/app/money/statements/{file}" => { get => crate::web::app::money::statement }
+    "/app/money/top-up" => { get => crate::web::app::money::top_up_form, post => crate::web::app::money::top_up }
+    "/app/send" => { get => crate::web::app::money::send_start }
+    "/app/send/review" => { get => crate::web::app::money::send_address, post => crate::web::app::money::send_review }
+    "/app/send/confirm" => { get => crate::web::app::money::send_address, post => crate::web::app::money::send }
+    "/app/settings" => { get => crate::web::app::settings::show }
+    "/app/settings/pin" => { get => crate::web::app::settings::form_address, post => crate::web::app::settings::pin }
+    "/app/settings/alert" => { get => crate::web::app::settings::form_address, post => crate::web::app::settings::alert }
+    "/app/settings/auto-reload" => { get => crate::web::app::settings::form_address, post => crate::web::app::settings::reload }
+    "/app/offline" => { get => crate::web::app::pwa::offline }
+    "/app/manifest.webmanifest" => { get => crate::web::app::pwa::manifest }
+    "/app/sw.js" => { get => crate::web::app::pwa::service_worker }
+    "/app/icons/{file}" => { get => crate::web::app::pwa::icon }
 }
 
 /// A resource that answers other methods with 405 and an `Allow` header (rather than

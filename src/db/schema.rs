@@ -149,6 +149,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    app_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        account_id -> BigInt,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     pin_key_checks (version) {
         version -> Integer,
         check_value -> Text,
@@ -512,6 +522,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    app_sessions,
     pin_key_checks,
     passkeys,
     passkey_challenges,

@@ -21,7 +21,7 @@ pub struct FormatQuery {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     Json,
     Csv,
     Xlsx,
@@ -29,6 +29,13 @@ enum Format {
 }
 
 impl Format {
+    /// The file formats a statement downloads as (`csv`, `xlsx`, `pdf`).
+    pub fn download(name: &str) -> Option<Format> {
+        [Format::Csv, Format::Xlsx, Format::Pdf]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Json => "json",
@@ -134,7 +141,6 @@ pub async fn statement(
     let month = month(&path)?;
     let s = statements::statement(&state, &caller.account, month).await?;
     let cal = &state.calendar;
-    let name = format!("pinpay-statement-{}-{month}", s.username);
     Ok(match format {
         Format::Json => HttpResponse::Ok().json(StatementView {
             object: "statement",
@@ -165,20 +171,23 @@ pub async fn statement(
                 })
                 .collect(),
         }),
-        Format::Csv => attachment(
-            format,
-            &name,
-            documents::statement::csv(&s, cal).into_bytes(),
-        ),
-        Format::Xlsx => {
-            let book = documents::statement::xlsx(&s, cal).map_err(xlsx_failed)?;
-            attachment(format, &name, book)
-        }
-        Format::Pdf => {
-            let file = documents::statement::pdf(&s, cal).map_err(pdf_failed)?;
-            attachment(format, &name, file)
-        }
+        download => statement_file(&s, cal, download)?,
     })
+}
+
+/// The statement as a download: CSV, XLSX or PDF (the JSON view is the route's own).
+pub fn statement_file(
+    s: &documents::statement::Statement,
+    cal: &crate::domain::calendar::Calendar,
+    format: Format,
+) -> ApiResult<HttpResponse> {
+    let name = format!("pinpay-statement-{}-{}", s.username, s.month);
+    let body = match format {
+        Format::Csv => documents::statement::csv(s, cal).into_bytes(),
+        Format::Xlsx => documents::statement::xlsx(s, cal).map_err(xlsx_failed)?,
+        Format::Pdf | Format::Json => documents::statement::pdf(s, cal).map_err(pdf_failed)?,
+    };
+    Ok(attachment(format, &name, body))
 }
 
 #[derive(Serialize)]

@@ -160,8 +160,17 @@ pub async fn wallet(
     req: HttpRequest,
     user: AppUser,
 ) -> Result<HttpResponse, ApiError> {
-    let me = user.account.id;
-    let left = user.expires_at - state.clock.now().timestamp();
+    wallet_stream(state, &req, user.account.id, user.expires_at)
+}
+
+/// The wallet stream of account `me`, ending at `expires_at` (unix seconds) at the latest.
+pub fn wallet_stream(
+    state: web::Data<AppState>,
+    req: &HttpRequest,
+    me: i64,
+    expires_at: i64,
+) -> Result<HttpResponse, ApiError> {
+    let left = expires_at - state.clock.now().timestamp();
     if left <= 0 {
         // Inside the verifier's leeway: a stream would end at once and the app reconnect
         // in a loop; refreshing the session is what it needs.
@@ -169,7 +178,7 @@ pub async fn wallet(
             "The access token is missing, invalid or expired.",
         ));
     }
-    let pass = match enter(&state, &req, format!("wallet:{me}")) {
+    let pass = match enter(&state, req, format!("wallet:{me}")) {
         Ok(p) => p,
         Err(e) => return Ok(refused(e)),
     };
@@ -189,7 +198,7 @@ pub async fn wallet(
         let mut pending: Vec<String> = Vec::new();
         loop {
             // The session's clock (moved in tests and sandboxes) as well as real time.
-            if Instant::now() >= ends || state.clock.now().timestamp() >= user.expires_at {
+            if Instant::now() >= ends || state.clock.now().timestamp() >= expires_at {
                 return;
             }
             let until = (Instant::now() + FALLBACK_POLL).min(ends);

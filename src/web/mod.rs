@@ -6,6 +6,7 @@
 //! `frame-ancestors` per merchant, CSRF tokens (`forms`), session cookies, the error pages
 //! (`base.html`, `error.html`) and the live streams (`events`, capped by `stream_gate`).
 
+pub mod app;
 pub mod docs;
 pub mod events;
 pub mod forms;
@@ -141,10 +142,22 @@ pub fn secure_cookies(public_url: &str) -> bool {
 
 /// A cookie of the hosted page: HttpOnly, SameSite=Strict, path `/pay`.
 pub fn cookie(name: &str, value: String, max_age: Option<i64>, secure: bool) -> Cookie<'static> {
+    face_cookie("/pay", SameSite::Strict, name, value, max_age, secure)
+}
+
+/// An HttpOnly cookie of one face (its path), `Secure` unless PinPay runs on plain http.
+pub fn face_cookie(
+    path: &'static str,
+    same_site: SameSite,
+    name: &str,
+    value: String,
+    max_age: Option<i64>,
+    secure: bool,
+) -> Cookie<'static> {
     let mut c = Cookie::build(name.to_string(), value)
-        .path("/pay")
+        .path(path)
         .http_only(true)
-        .same_site(SameSite::Strict)
+        .same_site(same_site)
         .secure(secure)
         .finish();
     if let Some(secs) = max_age {
@@ -156,7 +169,40 @@ pub fn cookie(name: &str, value: String, max_age: Option<i64>, secure: bool) -> 
 /// Whether this HTML path should answer errors as an HTML page.
 pub fn is_html_path(path: &str) -> bool {
     (path.starts_with("/pay/") && !path.ends_with("/events"))
+        || app::is_page(path)
         || path == "/docs"
         || path == "/problems"
         || path.starts_with("/problems/")
+}
+
+/// A fresh passkey challenge for paying request `id` (what the page's script hands to
+/// `navigator.credentials.get`), if the wallet has a passkey.
+pub async fn passkey_options(
+    state: &crate::state::AppState,
+    me: &crate::db::models::Account,
+    id: &str,
+) -> Option<String> {
+    // Most wallets have none: a read tells, and no challenge is written for them.
+    let account_id = me.id;
+    let has = state
+        .db
+        .run(move |c| crate::services::identity::passkeys::has_passkey(c, account_id))
+        .await;
+    if !has.unwrap_or(true) {
+        return None;
+    }
+    match crate::services::payments::requests::approval::passkey_challenge(
+        state,
+        me,
+        id.to_string(),
+    )
+    .await
+    {
+        Ok(ceremony) => serde_json::to_string(&ceremony.public_key).ok(),
+        Err(e) if e.code == "no_passkey" => None,
+        Err(e) => {
+            tracing::warn!(code = e.code, detail = %e.detail, "no passkey challenge for the page");
+            None
+        }
+    }
 }

@@ -38,3 +38,4 @@ mod statements;
 mod streams;
 mod throttle;
 mod tokens;
+mod wallet_app;

@@ -6,3 +6,4 @@ pub mod passkeys;
 pub mod pins;
 pub mod sessions;
 pub mod throttle;
+pub mod web_sessions;

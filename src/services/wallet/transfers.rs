@@ -164,3 +164,52 @@ pub async fn send(
         })
         .await
 }
+
+/// What a transfer would cost before it is confirmed: the recipient as it is named and
+/// the send fee (the wallet app shows both before the PIN).
+#[derive(Debug)]
+pub struct Quote {
+    pub to: String,
+    pub amount: Money,
+    pub fee: Money,
+}
+
+/// The quote for sending `amount` to `to` (the same checks of the recipient and the
+/// amount as `send`, none of the money: the balance and limits are checked on sending).
+pub async fn quote(state: &Context, sender: &Account, to: &str, amount: &str) -> ApiResult<Quote> {
+    let amount = Money::parse_amount("amount", amount)?;
+    let to = to.trim().trim_start_matches('@').to_ascii_lowercase();
+    if to == sender.username {
+        return Err(ApiError::invalid_field(
+            "to",
+            "You cannot send money to yourself.",
+        ));
+    }
+    let (tiers, calendar, now) = (state.tiers.clone(), state.calendar, state.clock.now());
+    let sender = sender.clone();
+    state
+        .db
+        .run(move |c| {
+            let recipient = q::find_by_username(c, &to)?
+                .filter(|a| AccountKind::from_db(&a.kind) != AccountKind::System)
+                .ok_or_else(|| {
+                    ApiError::unprocessable("unknown_recipient", "No wallet has this username.")
+                        .with("field", "to")
+                })?;
+            let limits = LimitCtx {
+                tiers: &tiers,
+                calendar,
+                now,
+            };
+            let fee = limits
+                .rules(&sender)
+                .fees
+                .send_fee(AccountKind::from_db(&recipient.kind));
+            Ok(Quote {
+                to: recipient.username,
+                amount,
+                fee,
+            })
+        })
+        .await
+}

@@ -15,7 +15,6 @@ use crate::domain::requests::return_target;
 use crate::domain::status::RequestStatus;
 use crate::error::ApiError;
 use crate::services::idempotency::unsealed;
-use crate::services::identity::passkeys;
 use crate::services::payments::links::{self, PayPage};
 use crate::services::payments::requests::approval;
 use crate::state::AppState;
@@ -111,7 +110,7 @@ async fn page(
     let mut view = view(state, lang, &found, session.as_ref(), error, csrf, sent);
     if let (Some(me), Some(shown)) = (&session, view.session.as_mut()) {
         if view.pending {
-            shown.passkey = passkey_options(state, me, &view.id).await;
+            shown.passkey = super::passkey_options(state, me, &view.id).await;
         }
     }
     let mut res = html(status, &view, &view.nonce, &found.frame_ancestors);
@@ -221,28 +220,6 @@ fn view(
     }
 }
 
-/// A fresh passkey challenge for paying request `id` (what the page's script hands to
-/// `navigator.credentials.get`), if the wallet has a passkey.
-async fn passkey_options(state: &AppState, me: &Account, id: &str) -> Option<String> {
-    // Most wallets have none: a read tells, and no challenge is written for them.
-    let account_id = me.id;
-    let has = state
-        .db
-        .run(move |c| passkeys::has_passkey(c, account_id))
-        .await;
-    if !has.unwrap_or(true) {
-        return None;
-    }
-    match approval::passkey_challenge(state, me, id.to_string()).await {
-        Ok(ceremony) => serde_json::to_string(&ceremony.public_key).ok(),
-        Err(e) if e.code == "no_passkey" => None,
-        Err(e) => {
-            tracing::warn!(code = e.code, detail = %e.detail, "no passkey challenge for the page");
-            None
-        }
-    }
-}
-
 /// The QR code of `url` as inline SVG.
 fn qr_svg(url: &str) -> String {
     match qrcode::QrCode::new(url.as_bytes()) {
@@ -304,7 +281,7 @@ fn csrf_refused(req: &HttpRequest) -> HttpResponse {
 
 /// Whether `id` could be a request's id at all (`mr_` and letters or digits): anything
 /// else is no page (and would not fit a `Location` header).
-fn plausible_id(id: &str) -> bool {
+pub fn plausible_id(id: &str) -> bool {
     id.len() <= 64
         && id
             .strip_prefix("mr_")

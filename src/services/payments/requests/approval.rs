@@ -103,6 +103,37 @@ pub async fn get(state: &Context, payer: &Account, public_id: String) -> ApiResu
         .await
 }
 
+/// How a payer reaches the merchant behind a request (the wallet app's confirmation).
+#[derive(Debug, Default)]
+pub struct MerchantContact {
+    /// The company's name, where it has one.
+    pub company: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The merchant's contact details for a request the payer may see (or has paid).
+pub async fn merchant_contact(
+    state: &Context,
+    payer_id: i64,
+    public_id: String,
+) -> ApiResult<MerchantContact> {
+    state
+        .db
+        .run(move |c| {
+            let row = find_by_public_id(c, &public_id)?
+                .filter(|r| visible(r, payer_id) || r.paid_by == Some(payer_id))
+                .ok_or_else(not_found)?;
+            let merchant = q::find(c, row.merchant_id)?.ok_or_else(ApiError::internal)?;
+            Ok(MerchantContact {
+                company: merchant.company_name,
+                email: merchant.email,
+                phone: merchant.phone,
+            })
+        })
+        .await
+}
+
 /// The request as the payer sees it, with its `updated_at` (the wallet stream sends a
 /// request again only when that moved).
 pub async fn get_with_stamp(

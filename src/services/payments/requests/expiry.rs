@@ -68,6 +68,7 @@ pub async fn sweep(state: &Context, batch: i64) -> ApiResult<usize> {
                 crate::services::identity::throttle::purge(c, now)?;
                 crate::services::merchants::documents::purge_incomplete(c, now)?;
                 crate::services::identity::sessions::purge_ended(c, now)?;
+                crate::services::identity::web_sessions::purge(c, now)?;
                 Ok(due.len())
             })
         })
