@@ -89,6 +89,9 @@ impl Lang {
     /// An amount with its currency as the language writes it: `€1,234.50`,
     /// `1.234,50 €`, `1 234,50 €`, `1,234.50 €`.
     pub fn money(self, amount: &str, currency: &str) -> String {
+        if let Some(positive) = amount.strip_prefix('-') {
+            return format!("-{}", self.money(positive, currency));
+        }
         let (int, frac) = amount.split_once('.').unwrap_or((amount, ""));
         let (group, decimal) = match self {
             Self::En | Self::He => (",", "."),
@@ -171,13 +174,18 @@ impl Tr {
     pub fn with(&self, id: &str, args: &[(&str, &str)]) -> String {
         use fluent_templates::fluent_bundle::FluentValue;
         use fluent_templates::Loader;
+        // In a right-to-left language each value is isolated (FSI … PDI): "@anna" or
+        // "€12.50" inside Hebrew text keeps its own order instead of reading "anna@".
+        let isolate = self.0.dir() == "rtl";
         let args: std::collections::HashMap<std::borrow::Cow<'static, str>, FluentValue<'_>> = args
             .iter()
             .map(|(k, v)| {
-                (
-                    std::borrow::Cow::Owned(k.to_string()),
-                    FluentValue::from(*v),
-                )
+                let v = if isolate {
+                    format!("\u{2068}{v}\u{2069}")
+                } else {
+                    v.to_string()
+                };
+                (std::borrow::Cow::Owned(k.to_string()), FluentValue::from(v))
             })
             .collect();
         catalogue::LOCALES.lookup_complete(&self.0.id(), id, Some(&args))
@@ -288,5 +296,11 @@ mod tests {
             "12,50 € bezahlen"
         );
         assert_eq!(Lang::En.t().get("month-3"), "March");
+        assert_eq!(
+            Lang::He.t().with("addressed-to", &[("user", "@anna")]),
+            "הבקשה הזו מיועדת ל-\u{2068}@anna\u{2069}."
+        );
+        assert_eq!(Lang::En.money("-5.00", "EUR"), "-€5.00");
+        assert_eq!(Lang::De.money("-1234.50", "EUR"), "-1.234,50\u{a0}€");
     }
 }

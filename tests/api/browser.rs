@@ -247,6 +247,26 @@ impl Browser {
         v.as_array().cloned().unwrap_or_default()
     }
 
+    /// A Chrome DevTools Protocol command through chromedriver (`goog/cdp/execute`).
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({"cmd": cmd, "params": params})),
+        )
+        .await
+    }
+
+    /// Runs `script` in the page (synchronously) and returns its result.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     /// Runs `script` in the page as an async function (its last argument is the callback
     /// that returns its result).
     pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {

@@ -223,6 +223,11 @@ impl TestApp {
         }
     }
 
+    /// Stops the server (the network is gone for its clients); the database stays.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
     /// The configuration this server was built with (to build another on its database).
     pub fn config(&self) -> Config {
         self.config.clone()

@@ -8,6 +8,7 @@ mod idempotency;
 mod accounts;
 mod acquirer;
 mod alerts;
+mod app_browser;
 mod auth;
 mod browser;
 mod callbacks;

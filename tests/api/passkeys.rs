@@ -100,7 +100,7 @@ fn db(app: &TestApp) -> pinpay::db::Db {
 }
 
 /// The factors recorded on each payment's ledger transaction, as the database holds them.
-fn payment_factors(app: &TestApp) -> Vec<Option<String>> {
+pub fn payment_factors(app: &TestApp) -> Vec<Option<String>> {
     let db = db(app);
     let mut c = db.get().unwrap();
     lt::table
@@ -500,7 +500,7 @@ async fn browser_registers_a_passkey_and_pays_on_the_hosted_page() {
 
 /// Registers a passkey from the page through the API, as the wallet app will: arguments
 /// are the app token and the password; answers `{status, body}` of `POST /v1/me/passkeys`.
-const REGISTER_SCRIPT: &str = r#"
+pub const REGISTER_SCRIPT: &str = r#"
 const [token, password, done] = arguments;
 const bytes = s => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), c => c.charCodeAt(0));
 const text = buf => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -298,7 +298,7 @@ async fn the_app_signs_in_with_safe_cookies_and_refuses_forged_forms() {
         let page = v.get(path).await;
         assert_eq!(page.status, 200, "{path}");
         assert_secure_page(&page);
-        assert!(page.html.contains("@<bdi>anna</bdi>"), "{path}");
+        assert!(page.html.contains("<bdi>@anna</bdi>"), "{path}");
     }
     let missing = v.get("/app/requests/mr_doesnotexist").await;
     assert_eq!(missing.status, 404);
@@ -506,7 +506,7 @@ async fn the_app_sends_money_with_the_fee_shown_tops_up_and_downloads_statements
     let only_deposits = v.get("/app/money?kind=deposit").await;
     assert!(only_deposits.html.contains("€50.00"));
     assert!(
-        !only_deposits.html.contains("@<bdi>ben</bdi>"),
+        !only_deposits.html.contains("<bdi>@ben</bdi>"),
         "filtered out"
     );
 

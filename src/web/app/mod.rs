@@ -145,19 +145,28 @@ pub fn render(
         secure,
     );
     let _ = res.add_cookie(&csrf);
-    if req.query_string().contains("lang=") {
-        let mut lang = face_cookie(
+    remember_language(state, req, &mut res);
+    res
+}
+
+/// A language chosen with `?lang=` is remembered for the app's next pages (a year).
+fn remember_language(state: &AppState, req: &HttpRequest, res: &mut HttpResponse) {
+    let chosen = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| Lang::from_code(&v));
+    if let Some(lang) = chosen {
+        let secure = secure_cookies(&state.config.public_url);
+        let mut c = face_cookie(
             PATH,
             SameSite::Lax,
             LANG_COOKIE,
-            f.lang.into(),
+            lang.code().into(),
             None,
             secure,
         );
-        lang.set_max_age(actix_web::cookie::time::Duration::days(365));
-        let _ = res.add_cookie(&lang);
+        c.set_max_age(actix_web::cookie::time::Duration::days(365));
+        let _ = res.add_cookie(&c);
     }
-    res
 }
 
 /// The signed-in account, if the session cookie names a live session.
@@ -176,7 +185,9 @@ pub async fn signed_in(state: &AppState, req: &HttpRequest) -> Result<Account, H
         None => {
             let next =
                 url::form_urlencoded::byte_serialize(req.path().as_bytes()).collect::<String>();
-            Err(see_other(&format!("/app/sign-in?next={next}")))
+            let mut res = see_other(&format!("/app/sign-in?next={next}"));
+            remember_language(state, req, &mut res);
+            Err(res)
         }
     }
 }

@@ -117,7 +117,12 @@ pub async fn show(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         .map(|l| LineRow {
             when: lang.datetime(l.booked_at.and_utc(), cal.tz()),
             what: crate::documents::statement::describe(l),
-            counterparty: l.counterparty.clone(),
+            // A payment's shop, a transfer's other wallet; a top-up's or a fee's
+            // counterparty is one of PinPay's own books, not someone to show.
+            counterparty: l
+                .counterparty
+                .clone()
+                .filter(|_| matches!(l.kind.as_str(), "payment" | "transfer" | "refund")),
             amount: lang.eur(l.amount),
             credit: l.amount > Money::ZERO,
             balance: lang.eur(l.balance),

@@ -12,7 +12,7 @@ const ICON_192: &[u8] = include_bytes!("icons/icon-192.png");
 const ICON_512: &[u8] = include_bytes!("icons/icon-512.png");
 
 /// Bumped whenever the cached shell changes, so the worker replaces the old cache.
-const SHELL_VERSION: &str = "pinpay-shell-1";
+const SHELL_VERSION: &str = "pinpay-shell-2";
 
 /// `GET /app/manifest.webmanifest`.
 pub async fn manifest(req: HttpRequest) -> HttpResponse {
@@ -62,7 +62,15 @@ pub async fn icon(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
 pub async fn service_worker() -> HttpResponse {
     let script = format!(
         r#"const SHELL = "{SHELL_VERSION}";
-const FILES = ["/app/offline", "/app/icons/icon-192.png", "/app/icons/icon-512.png"];
+const LANGS = ["en", "de", "fr", "he"];
+const FILES = LANGS.map((l) => "/app/offline?lang=" + l).concat(["/app/icons/icon-192.png", "/app/icons/icon-512.png"]);
+// The offline page in the language the page asked for, else the device's, else English.
+const offlinePage = (url) => {{
+  const asked = url.searchParams.get("lang");
+  const device = (self.navigator.language || "en").slice(0, 2).toLowerCase();
+  const lang = [asked, device].find((l) => LANGS.includes(l)) || "en";
+  return caches.match("/app/offline?lang=" + lang);
+}};
 self.addEventListener("install", (e) => {{
   e.waitUntil(caches.open(SHELL).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));
 }});
@@ -73,7 +81,7 @@ self.addEventListener("fetch", (e) => {{
   const url = new URL(e.request.url);
   if (e.request.method !== "GET" || url.origin !== self.location.origin) return;
   if (e.request.mode === "navigate") {{
-    e.respondWith(fetch(e.request).catch(() => caches.match("/app/offline")));
+    e.respondWith(fetch(e.request).catch(() => offlinePage(url)));
   }} else if (url.pathname.startsWith("/app/icons/")) {{
     e.respondWith(caches.match(e.request).then((hit) => hit || fetch(e.request)));
   }}
