@@ -93,6 +93,15 @@ pub struct Config {
     /// `demo` to keep in `.env` (PINs tagged under it need it after a restart).
     pub pin_keys_generated: Option<String>,
     pub admin_token: Option<Secret>,
+    /// The Web Push (VAPID, RFC 8292) signing key: a P-256 private scalar, base64url
+    /// (`PINPAY_VAPID_PRIVATE_KEY`); none: no pushes (production without one).
+    pub vapid_private_key: Option<Secret>,
+    /// Development without `PINPAY_VAPID_PRIVATE_KEY`: the generated key, for `serve` to
+    /// keep in `.env` (browsers' subscriptions are bound to its public key).
+    pub vapid_generated: Option<String>,
+    /// Who push services may contact about this server (`PINPAY_VAPID_SUBJECT`, a
+    /// `mailto:` or `https:` URL).
+    pub vapid_subject: String,
     /// Above this amount every payer operation needs a passkey as well as the PIN
     /// (`PINPAY_SCA_DEVICE_REQUIRED_ABOVE`, EUR; unset: only wallets with a passkey).
     pub sca_device_required_above: Option<crate::domain::money::Money>,
@@ -213,6 +222,7 @@ impl Config {
     /// Development defaults: works with no environment at all.
     pub fn development() -> Self {
         let generated_keys = crate::domain::pin_tag::PinKeys::generate();
+        let generated_vapid = random_vapid_key();
         Self {
             environment: Environment::Development,
             database_url: "sqlite://pinpay.db".into(),
@@ -224,6 +234,9 @@ impl Config {
             pin_keys_generated: Some(generated_keys.1),
             admin_token: None,
             sca_device_required_above: None,
+            vapid_private_key: Some(Secret::new(generated_vapid.clone())),
+            vapid_generated: Some(generated_vapid),
+            vapid_subject: "mailto:operator@pinpay.invalid".into(),
             public_url: "http://127.0.0.1:8080".into(),
             timezone: "Europe/Berlin".into(),
             callback_allow_private: false,
@@ -341,6 +354,23 @@ impl Config {
             None => {}
         }
         c.admin_token = get("PINPAY_ADMIN_TOKEN").map(Secret::new);
+        if let Some(subject) = get("PINPAY_VAPID_SUBJECT") {
+            c.vapid_subject = subject;
+        }
+        match get("PINPAY_VAPID_PRIVATE_KEY") {
+            Some(k) => {
+                c.vapid_private_key = Some(Secret::new(k));
+                c.vapid_generated = None;
+            }
+            None if production => {
+                tracing::warn!(
+                    "PINPAY_VAPID_PRIVATE_KEY unset: the wallet app gets no push notifications"
+                );
+                c.vapid_private_key = None;
+                c.vapid_generated = None;
+            }
+            None => {}
+        }
         c.sca_device_required_above = match get("PINPAY_SCA_DEVICE_REQUIRED_ABOVE") {
             None => None,
             Some(v) if v.trim().is_empty() || v.trim() == "off" => None,
@@ -578,6 +608,16 @@ fn parse_or<T: std::str::FromStr>(
             .parse()
             .map_err(|_| ConfigError(format!("{name} has an invalid value {v:?}"))),
     }
+}
+
+/// A fresh VAPID signing key: 32 random bytes (a valid P-256 scalar with overwhelming
+/// probability; `notify::push` checks it at start), base64url.
+pub fn random_vapid_key() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn random_secret() -> String {

@@ -73,6 +73,7 @@ fn init_logging() -> Result<(), String> {
 fn serve() -> Result<(), String> {
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
     keep_generated_pin_key(&mut config)?;
+    keep_generated_vapid_key(&mut config)?;
     if config.environment == pinpay::config::Environment::Development {
         tracing::warn!(
             "DEVELOPMENT MODE (PINPAY_ENV is not production): development secrets and \
@@ -121,6 +122,23 @@ fn keep_generated_pin_key(config: &mut Config) -> Result<(), String> {
         "PINPAY_PIN_KEYS was unset: a new PIN key is in ./.env; keep it, PINs set under it \
          cannot be verified without it"
     );
+    Ok(())
+}
+
+/// Development without `PINPAY_VAPID_PRIVATE_KEY`: the generated key goes to `./.env`, so
+/// the app's push subscriptions (bound to its public key) still work after a restart.
+fn keep_generated_vapid_key(config: &mut Config) -> Result<(), String> {
+    let Some(value) = config.vapid_generated.take() else {
+        return Ok(());
+    };
+    let mut env = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(".env")
+        .map_err(|e| format!("cannot write .env for PINPAY_VAPID_PRIVATE_KEY: {e}"))?;
+    use std::io::Write;
+    writeln!(env, "PINPAY_VAPID_PRIVATE_KEY={value}").map_err(|e| e.to_string())?;
+    tracing::warn!("PINPAY_VAPID_PRIVATE_KEY was unset: a new Web Push key is in ./.env");
     Ok(())
 }
 

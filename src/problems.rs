@@ -93,6 +93,7 @@ pub const CATALOGUE: &[Problem] = &[
     p("pin_key_missing", 503, "PIN key missing", "The PIN was tagged with a PIN key version this server does not have (PINPAY_PIN_KEYS). Nothing was counted against the PIN; the operator must add the key."),
     p("pin_not_set", 409, "No PIN set", "Set a 6-digit PIN first (`PUT /v1/me/pin`)."),
     p("pin_too_weak", 422, "PIN too weak", "The PIN is too easy to guess (a run such as 123456 or one digit repeated). Choose another."),
+    p("push_subscription_limit", 409, "Too many push subscriptions", "A wallet holds at most 10 push subscriptions; remove one before adding another."),
     p("refund_exceeds_remaining", 422, "Refund exceeds the remainder", "The refund is larger than what is left of the payment after earlier refunds."),
     p("reload_already_resolved", 409, "Reload already resolved", "The reload order was confirmed, refused or failed already; a repeated confirmation books nothing."),
     p("reload_mismatch", 422, "Reload mismatch", "The confirmation names another amount or currency than the order; the order is refused and nothing is booked."),

@@ -298,6 +298,8 @@ routes! {
     "/v1/me/passkeys/challenge" => { post => routes::passkeys::change_challenge }
     "/v1/me/passkeys" => { get => routes::passkeys::list, post => routes::passkeys::register }
     "/v1/me/passkeys/{id}" => { delete => routes::passkeys::delete }
+    "/v1/me/push-subscriptions" => { get => routes::push::list, post => routes::push::subscribe, delete => routes::push::unsubscribe }
+    "/v1/push/key" => { get => routes::push::key }
     "/v1/me/balance-alert" => { get => accounts::balance_alert, put => accounts::set_balance_alert }
     "/v1/me/auto-reload" => { get => routes::reloads::auto_reload, put => routes::reloads::set_auto_reload }
     "/v1/reloads" => { post => routes::reloads::order, get => routes::reloads::list }
@@ -387,6 +389,7 @@ routes! {
     "/app/settings" => { get => crate::web::app::settings::show }
     "/app/settings/pin" => { get => crate::web::app::settings::form_address, post => crate::web::app::settings::pin }
     "/app/settings/alert" => { get => crate::web::app::settings::form_address, post => crate::web::app::settings::alert }
+    "/app/settings/push" => { get => crate::web::app::settings::form_address, post => crate::web::app::settings::push }
     "/app/settings/auto-reload" => { get => crate::web::app::settings::form_address, post => crate::web::app::settings::reload }
     "/app/offline" => { get => crate::web::app::pwa::offline }
     "/app/manifest.webmanifest" => { get => crate::web::app::pwa::manifest }

@@ -149,6 +149,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    push_subscriptions (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        endpoint -> Text,
+        p256dh -> Text,
+        auth -> Text,
+        language -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     app_sessions (id) {
         id -> BigInt,
         token_hash -> Text,
@@ -523,6 +535,7 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     app_sessions,
+    push_subscriptions,
     pin_key_checks,
     passkeys,
     passkey_challenges,

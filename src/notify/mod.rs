@@ -3,6 +3,7 @@
 //! default, so development needs nothing. Queueing, retries and the record of every
 //! send live in `services::payments::link_sends`; this module only talks to the outside.
 
+pub mod push;
 pub mod sms;
 pub mod smtp;
 
@@ -48,6 +49,8 @@ pub struct Message {
 #[derive(Debug)]
 pub struct SendError {
     pub permanent: bool,
+    /// The recipient no longer exists (a push subscription the push service dropped).
+    pub gone: bool,
     pub detail: String,
 }
 
@@ -55,6 +58,7 @@ impl SendError {
     pub fn transient(detail: impl Into<String>) -> Self {
         Self {
             permanent: false,
+            gone: false,
             detail: detail.into(),
         }
     }
@@ -73,19 +77,38 @@ enum SmsSink {
 pub struct Notifier {
     email: EmailSink,
     sms: SmsSink,
+    /// Web Push, when a VAPID key is configured.
+    push: Option<push::Pusher>,
 }
 
 impl Notifier {
     pub fn from_config(config: &Config, http: reqwest::Client) -> Result<Self, String> {
+        let sms_http = http.clone();
         let email = match &config.smtp {
             Some(c) => EmailSink::Smtp(Box::new(smtp::SmtpSender::new(c)?)),
             None => EmailSink::Log,
         };
         let sms = match &config.sms {
-            Some(c) => SmsSink::Gateway(sms::SmsGateway::new(c, http)),
+            Some(c) => SmsSink::Gateway(sms::SmsGateway::new(c, sms_http)),
             None => SmsSink::Log,
         };
-        Ok(Self { email, sms })
+        let push = match &config.vapid_private_key {
+            Some(k) => Some(push::Pusher::new(k.expose(), &config.vapid_subject, http)?),
+            None => None,
+        };
+        Ok(Self { email, sms, push })
+    }
+
+    /// Pushes `payload` to a wallet's subscription.
+    pub async fn push(&self, to: &push::Target, payload: &[u8]) -> Result<(), SendError> {
+        match &self.push {
+            Some(p) => p.send(to, payload).await,
+            None => Err(SendError {
+                permanent: true,
+                gone: false,
+                detail: "push is not configured (PINPAY_VAPID_PRIVATE_KEY)".into(),
+            }),
+        }
     }
 
     pub async fn send(&self, m: &Message) -> Result<(), SendError> {

@@ -48,6 +48,7 @@ impl SmsGateway {
             status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429;
         Err(SendError {
             permanent,
+            gone: false,
             detail: format!("sms gateway answered {}", status.as_u16()),
         })
     }

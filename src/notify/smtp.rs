@@ -42,6 +42,7 @@ impl SmtpSender {
     pub async fn send(&self, m: &Message) -> Result<(), SendError> {
         let to: Mailbox = m.to.parse().map_err(|e| SendError {
             permanent: true,
+            gone: false,
             detail: format!("recipient: {e}"),
         })?;
         let email = lettre::Message::builder()
@@ -54,12 +55,14 @@ impl SmtpSender {
             .body(m.text.clone())
             .map_err(|e| SendError {
                 permanent: true,
+                gone: false,
                 detail: format!("message: {e}"),
             })?;
         match self.transport.send(email).await {
             Ok(_) => Ok(()),
             Err(e) => Err(SendError {
                 permanent: e.is_permanent(),
+                gone: false,
                 detail: format!("smtp: {e}"),
             }),
         }

@@ -13,6 +13,7 @@ pub mod money_requests;
 pub mod onboarding;
 pub mod pagination;
 pub mod passkeys;
+pub mod push;
 pub mod reloads;
 pub mod sandbox;
 pub mod sessions;

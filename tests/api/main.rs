@@ -28,6 +28,7 @@ mod passkeys;
 mod pin_keys;
 mod pins;
 mod process;
+mod push;
 mod receiver;
 mod reloads;
 mod requests;

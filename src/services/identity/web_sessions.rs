@@ -83,6 +83,29 @@ pub async fn resume(state: &Context, token: &str) -> ApiResult<Option<Account>> 
         .await
 }
 
+/// The live session of `token` and when it ends if unused, without restarting its idle
+/// clock (a page's open event stream is not use: it must not keep a session alive).
+pub async fn peek(state: &Context, token: &str) -> ApiResult<Option<(i64, NaiveDateTime)>> {
+    let (digest, now) = (opaque::digest(token), state.clock.now_naive());
+    state
+        .db
+        .run(move |c| {
+            let row: Option<(i64, NaiveDateTime, NaiveDateTime)> = s::table
+                .filter(s::token_hash.eq(&digest))
+                .select((s::account_id, s::created_at, s::last_seen_at))
+                .first(c)
+                .optional()?;
+            Ok(row
+                .filter(|(_, created, seen)| alive(*created, *seen, now))
+                .map(|(account, created, seen)| {
+                    let ends = (seen + Duration::seconds(IDLE_SECS))
+                        .min(created + Duration::seconds(MAX_SECS));
+                    (account, ends)
+                }))
+        })
+        .await
+}
+
 fn alive(created: NaiveDateTime, seen: NaiveDateTime, now: NaiveDateTime) -> bool {
     now - seen < Duration::seconds(IDLE_SECS) && now - created < Duration::seconds(MAX_SECS)
 }

@@ -5,3 +5,4 @@ pub mod callback_settings;
 pub mod delivery;
 pub mod notifications;
 pub mod outbox;
+pub mod push;

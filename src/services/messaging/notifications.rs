@@ -1,4 +1,5 @@
-//! E-mail notifications of the account holder (low-balance alerts): queued in the
+//! Notifications of the account holder: e-mail (low-balance alerts) and Web Push (the
+//! wallet app, see `push`): queued in the
 //! transaction that decided them, delivered by a worker through the [`Notifier`] with
 //! retries, claimed under a lease so several instances never send one twice.
 
@@ -42,7 +43,7 @@ pub fn queue(
     Ok(())
 }
 
-type Due = (i64, i32, String, String, String);
+type Due = (i64, i32, String, String, String, String);
 
 /// Delivers due notifications every second until `shutdown` flips.
 pub async fn run(state: Context, notifier: Arc<Notifier>, mut shutdown: watch::Receiver<bool>) {
@@ -70,21 +71,55 @@ pub async fn run(state: Context, notifier: Arc<Notifier>, mut shutdown: watch::R
                     break;
                 }
             };
-            for (id, attempts, to, subject, text) in claimed {
-                let message = Message {
-                    id: format!("ntf_{id}"),
-                    channel: Channel::Email,
-                    to,
-                    subject,
-                    text,
+            for (id, attempts, kind, to, subject, text) in claimed {
+                let outcome = if kind == super::push::KIND {
+                    push(&state, &notifier, &to, &text).await
+                } else {
+                    let message = Message {
+                        id: format!("ntf_{id}"),
+                        channel: Channel::Email,
+                        to,
+                        subject,
+                        text,
+                    };
+                    notifier.send(&message).await
                 };
-                let outcome = notifier.send(&message).await;
                 if let Err(e) = settle(&state, &owner, id, attempts, outcome).await {
                     tracing::warn!(notification = id, error = %e.detail, "recording a notification failed");
                 }
             }
         }
     }
+}
+
+/// One push to one subscription; a subscription the push service calls gone is removed.
+async fn push(
+    state: &Context,
+    notifier: &Notifier,
+    subscription: &str,
+    payload: &str,
+) -> Result<(), SendError> {
+    let key = subscription.to_string();
+    let target = state
+        .db
+        .run(move |c| super::push::target(c, &key))
+        .await
+        .map_err(|e| SendError::transient(e.detail))?;
+    let Some(target) = target else {
+        return Err(SendError {
+            permanent: true,
+            gone: true,
+            detail: "the subscription was removed".into(),
+        });
+    };
+    let outcome = notifier.push(&target, payload.as_bytes()).await;
+    if matches!(&outcome, Err(e) if e.gone) {
+        let key = subscription.to_string();
+        if let Err(e) = state.db.run(move |c| super::push::remove(c, &key)).await {
+            tracing::warn!(error = %e.detail, "removing a gone push subscription failed");
+        }
+    }
+    outcome
 }
 
 async fn claim(state: &Context, owner: &str) -> ApiResult<Vec<Due>> {
@@ -100,7 +135,14 @@ async fn claim(state: &Context, owner: &str) -> ApiResult<Vec<Due>> {
                         .filter(n::lease_until.is_null().or(n::lease_until.lt(now)))
                         .order(n::id.asc())
                         .limit(BATCH)
-                        .select((n::id, n::attempts, n::recipient, n::subject, n::body))
+                        .select((
+                            n::id,
+                            n::attempts,
+                            n::kind,
+                            n::recipient,
+                            n::subject,
+                            n::body,
+                        ))
                 };
                 let rows: Vec<Due> = match c {
                     DbConn::Pg(pg) => due().for_update().skip_locked().load(pg)?,

@@ -164,7 +164,7 @@ fn wallet_for(
         .filter(|a| a.id != row.merchant_id))
 }
 
-/// The link went to `payer`'s inbox: on its history, and to that wallet's stream.
+/// The link went to `payer`'s inbox: on its history, to that wallet's stream and devices.
 fn announce(
     c: &mut DbConn,
     row: &MoneyRequest,
@@ -174,7 +174,7 @@ fn announce(
 ) -> ApiResult<()> {
     record(c, row.id, event, "payer_page", Some(&payer.username), now)?;
     crate::db::changes::note(c, &row.public_id, Some(payer.id))?;
-    Ok(())
+    super::requests::push_to(c, payer.id, row, now)
 }
 
 fn unknown_wallet() -> ApiError {

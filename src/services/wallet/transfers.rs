@@ -150,6 +150,14 @@ pub async fn send(
                 )?;
                 let fee_for = format!("Fee on transfer to {}", recipient.username);
                 money::charge_fee(c, sender.id, fee, transaction_id, &fee_for, at)?;
+                received(
+                    c,
+                    recipient.id,
+                    &sender.username,
+                    amount,
+                    transaction_id,
+                    at,
+                )?;
                 Ok(Transfer {
                     transaction_id,
                     to: recipient.username,
@@ -212,4 +220,30 @@ pub async fn quote(state: &Context, sender: &Account, to: &str, amount: &str) ->
             })
         })
         .await
+}
+
+/// Tells the recipient's devices (Web Push) that money arrived.
+fn received(
+    c: &mut DbConn,
+    recipient: i64,
+    sender: &str,
+    amount: Money,
+    transaction_id: i64,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    use crate::services::messaging::push::{self, Push};
+    push::queue(
+        c,
+        recipient,
+        |_, lang| {
+            let t = lang.t();
+            Ok(Push {
+                title: t.with("push-received-title", &[("amount", &lang.eur(amount))]),
+                body: t.with("push-received-body", &[("sender", &format!("@{sender}"))]),
+                url: "/app/money".into(),
+                tag: crate::ledger::txn_public_id(transaction_id),
+            })
+        },
+        now,
+    )
 }

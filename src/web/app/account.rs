@@ -84,6 +84,7 @@ pub async fn sign_in(
         Ok((token, _)) => {
             let mut res = see_other(&next);
             let _ = res.add_cookie(&session_cookie(&state, Some(token)));
+            let _ = res.add_cookie(&super::fresh_csrf_cookie(&state));
             res
         }
         Err(e) if e.status.is_server_error() => super::failure_page(&req, &e),
@@ -169,6 +170,7 @@ pub async fn register(
         Ok(token) => {
             let mut res = see_other("/app/settings?welcome=1");
             let _ = res.add_cookie(&session_cookie(&state, Some(token)));
+            let _ = res.add_cookie(&super::fresh_csrf_cookie(&state));
             res
         }
         Err(e) => super::failure_page(&req, &e),
@@ -191,6 +193,7 @@ pub async fn sign_out(
     }
     let mut res = see_other("/app/sign-in?ended=1");
     let _ = res.add_cookie(&session_cookie(&state, None));
+    let _ = res.add_cookie(&super::fresh_csrf_cookie(&state));
     res
 }
 
@@ -213,5 +216,6 @@ pub async fn sign_out_everywhere(
     }
     let mut res = see_other("/app/sign-in?ended=1");
     let _ = res.add_cookie(&session_cookie(&state, None));
+    let _ = res.add_cookie(&super::fresh_csrf_cookie(&state));
     res
 }

@@ -117,7 +117,7 @@ pub struct RequestPage {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub pending: bool,
-    pub deadline_ms: i64,
+    pub can_decline: bool,
     pub attempts: String,
     pub passkey: Option<String>,
     pub passkey_note: String,
@@ -183,13 +183,13 @@ async fn request_page(
         .company
         .clone()
         .unwrap_or_else(|| view.merchant.clone());
-    let passkey = if pending && view.payer.as_deref() == Some(me.username.as_str()) {
+    // An open link (anyone may pay it) is declined only by a wallet it is addressed to.
+    let can_decline = view.payer.as_deref() == Some(me.username.as_str());
+    let passkey = if pending {
         super::super::passkey_options(state, &me, &view.id).await
     } else {
         None
     };
-    let deadline_ms =
-        chrono::DateTime::parse_from_rfc3339(&view.expires_at).map_or(0, |d| d.timestamp_millis());
     let page = RequestPage {
         f: Frame::new(state, req, Some(&me), "inbox", "app-request-title"),
         merchant_name: merchant_name.clone(),
@@ -197,7 +197,7 @@ async fn request_page(
         email: contact.email,
         phone: contact.phone,
         pending,
-        deadline_ms,
+        can_decline,
         attempts: t.with(
             "app-attempts-left",
             &[(
@@ -321,20 +321,28 @@ pub async fn decline(
 }
 
 /// `GET /app/events`: the wallet's live stream for the app's pages (the session cookie
-/// instead of a bearer token; the same stream as `/v1/wallet/events`).
+/// instead of a bearer token; the same stream as `/v1/wallet/events`). It lasts at most
+/// `STREAM_SECS` and never past the session's idle end; the browser reconnects, and the
+/// session is checked again then, so a signed-out session's stream stops within that.
 pub async fn events(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    match super::me(&state, &req).await {
-        Some(me) => {
-            let ends =
-                state.clock.now().timestamp() + crate::services::identity::web_sessions::IDLE_SECS;
-            match super::super::events::wallet_stream(state, &req, me.id, ends) {
+    const STREAM_SECS: i64 = 30;
+    let session = match req.cookie(super::SESSION_COOKIE) {
+        Some(c) => crate::services::identity::web_sessions::peek(&state, c.value()).await,
+        None => Ok(None),
+    };
+    match session {
+        Ok(Some((account_id, idle_end))) => {
+            let now = state.clock.now();
+            let ends = (now.timestamp() + STREAM_SECS).min(idle_end.and_utc().timestamp());
+            match super::super::events::wallet_stream(state, &req, account_id, ends) {
                 Ok(res) => res,
                 Err(e) => actix_web::ResponseError::error_response(&e),
             }
         }
-        None => actix_web::ResponseError::error_response(&ApiError::unauthenticated(
+        Ok(None) => actix_web::ResponseError::error_response(&ApiError::unauthenticated(
             "Sign in to the app first.",
         )),
+        Err(e) => actix_web::ResponseError::error_response(&e),
     }
 }
 

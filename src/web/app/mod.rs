@@ -192,6 +192,20 @@ pub async fn signed_in(state: &AppState, req: &HttpRequest) -> Result<Account, H
     }
 }
 
+/// A fresh CSRF cookie: set when a session begins or ends, so a token learnt before
+/// (or planted with a cookie) does not carry over into the new session.
+pub fn fresh_csrf_cookie(state: &AppState) -> actix_web::cookie::Cookie<'static> {
+    let secure = secure_cookies(&state.config.public_url);
+    face_cookie(
+        PATH,
+        SameSite::Strict,
+        CSRF_COOKIE,
+        random_token(),
+        None,
+        secure,
+    )
+}
+
 /// The session cookie carrying `token` (or clearing it).
 pub fn session_cookie(
     state: &AppState,
@@ -222,6 +236,7 @@ pub fn next_path(raw: Option<&String>) -> String {
     raw.filter(|p| {
         (p.as_str() == PATH || p.starts_with("/app/"))
             && !p.contains("//")
+            && !p.contains("..")
             && !p.contains('\\')
             && p.bytes().all(|b| b.is_ascii_graphic())
     })

@@ -12,7 +12,7 @@ const ICON_192: &[u8] = include_bytes!("icons/icon-192.png");
 const ICON_512: &[u8] = include_bytes!("icons/icon-512.png");
 
 /// Bumped whenever the cached shell changes, so the worker replaces the old cache.
-const SHELL_VERSION: &str = "pinpay-shell-2";
+const SHELL_VERSION: &str = "pinpay-shell-3";
 
 /// `GET /app/manifest.webmanifest`.
 pub async fn manifest(req: HttpRequest) -> HttpResponse {
@@ -76,6 +76,25 @@ self.addEventListener("install", (e) => {{
 }});
 self.addEventListener("activate", (e) => {{
   e.waitUntil(caches.keys().then((keys) => Promise.all(keys.filter((k) => k !== SHELL).map((k) => caches.delete(k)))).then(() => self.clients.claim()));
+}});
+// A push (the server's Web Push, encrypted to this browser): show it; a tap opens
+// the request (or the money page) in the app.
+self.addEventListener("push", (e) => {{
+  let m = {{}};
+  try {{ m = e.data ? e.data.json() : {{}}; }} catch (_) {{}}
+  e.waitUntil(self.registration.showNotification(m.title || "PinPay", {{
+    body: m.body || "", tag: m.tag, data: {{ url: m.url || "/app" }},
+    icon: "/app/icons/icon-192.png", badge: "/app/icons/icon-192.png"
+  }}));
+}});
+self.addEventListener("notificationclick", (e) => {{
+  e.notification.close();
+  const url = new URL((e.notification.data && e.notification.data.url) || "/app", self.location.origin);
+  if (url.origin !== self.location.origin) return;
+  e.waitUntil(self.clients.matchAll({{ type: "window" }}).then((open) => {{
+    const same = open.find((c) => c.url === url.href);
+    return same ? same.focus() : self.clients.openWindow(url.href);
+  }}));
 }});
 self.addEventListener("fetch", (e) => {{
   const url = new URL(e.request.url);

@@ -33,9 +33,15 @@ pub struct Settings {
     pub reload_replenish: String,
     pub reload_recurring: String,
     pub reload_note: Option<String>,
-    pub providers: Vec<String>,
+    /// Each offered provider with its name in the page's language.
+    pub providers: Vec<(String, String)>,
     pub reload_provider: String,
     pub passkeys: Vec<PasskeyRow>,
+    /// The VAPID public key the page subscribes with (none: no pushes on this server).
+    pub push_key: Option<String>,
+    /// How many devices of this wallet receive pushes.
+    pub push_devices: i64,
+    pub push_active: String,
     /// Which form the message belongs to (`pin`, `alert`, `reload`), and the message.
     pub error: Option<(String, String)>,
     pub notice: Option<String>,
@@ -65,6 +71,19 @@ async fn page(
         (Ok(a), Ok(r), Ok(k)) => (a, r, k),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return super::failure_page(req, &e),
     };
+    let account_id = me.id;
+    let push_devices = state
+        .db
+        .run(move |c| {
+            use crate::db::schema::push_subscriptions as ps;
+            use diesel::prelude::*;
+            Ok(ps::table
+                .filter(ps::account_id.eq(account_id))
+                .count()
+                .get_result::<i64>(c)?)
+        })
+        .await
+        .unwrap_or(0);
     let plain = |m: Option<Money>| m.map(|m| m.to_string()).unwrap_or_default();
     let status = error
         .as_ref()
@@ -82,7 +101,7 @@ async fn page(
         reload_note: reload.disabled_reason.clone(),
         providers: Provider::offered(&state.config)
             .into_iter()
-            .map(str::to_string)
+            .map(|p| (p.to_string(), t.get(&format!("app-provider-{p}"))))
             .collect(),
         reload_provider: reload.provider.clone().unwrap_or_default(),
         passkeys: keys
@@ -93,6 +112,16 @@ async fn page(
                 last_used: k.last_used_at.as_deref().map(when),
             })
             .collect(),
+        push_key: state
+            .config
+            .vapid_private_key
+            .as_ref()
+            .and_then(|k| crate::notify::push::public_key_of(k.expose())),
+        push_active: t.with(
+            "app-notifications-active",
+            &[("n", &push_devices.to_string())],
+        ),
+        push_devices,
         error: error.map(|(form, e)| (form.to_string(), explain(t, &e))),
         notice,
     };
@@ -208,6 +237,39 @@ pub async fn reload(
         Ok(_) => see_other("/app/settings?saved=1"),
         Err(e) if e.status.is_server_error() => super::failure_page(&req, &e),
         Err(e) => page(&state, &req, &me, Some(("reload", e)), None).await,
+    }
+}
+
+/// `POST /app/settings/push` (from the page's script): `subscription` (the browser's
+/// `PushSubscription` as JSON) to turn pushes on for this device, or `endpoint` with
+/// `off` to turn them off. Answers 204, or a problem.
+pub async fn push(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    use crate::services::messaging::push as service;
+    let (form, me) = match posted(&state, &req, &body).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let done = if form.contains_key("off") {
+        let endpoint = form.get("endpoint").cloned().unwrap_or_default();
+        service::unsubscribe(&state, me.id, endpoint).await
+    } else {
+        match form
+            .get("subscription")
+            .and_then(|s| serde_json::from_str::<service::NewSubscription>(s).ok())
+        {
+            Some(mut sub) => {
+                sub.language = Some(super::language(&req).code().to_string());
+                service::subscribe(&state, me.id, sub).await.map(|_| ())
+            }
+            None => Err(ApiError::invalid_field(
+                "subscription",
+                "subscription must be a PushSubscription as JSON",
+            )),
+        }
+    };
+    match done {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => actix_web::ResponseError::error_response(&e),
     }
 }
 

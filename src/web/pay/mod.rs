@@ -213,7 +213,7 @@ fn view(
         csrf,
         pay_button: t.with("pay-button", &[("amount", &amount)]),
         qr_svg: qr_svg(&pay_url),
-        deep_link: format!("pinpay://pay/{}", r.public_id),
+        deep_link: format!("/app/requests/{}", r.public_id),
         pay_url,
         can_address: r.kind == "link" && r.payer_id.is_none(),
         amount,

@@ -279,8 +279,9 @@ fn insert(
         now,
     )?;
     let row = super::reload(c, id)?;
-    if row.payer_id.is_some() {
+    if let Some(payer) = row.payer_id {
         crate::db::changes::note(c, &row.public_id, row.payer_id)?;
+        super::push_to(c, payer, &row, now)?;
     }
     merchant_view(c, &mut Names::default(), &row, public_url)
 }

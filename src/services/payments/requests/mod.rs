@@ -176,6 +176,9 @@ pub fn announce_row(
     names: &mut view::Names,
 ) -> ApiResult<(MoneyRequest, view::RequestView)> {
     crate::db::changes::note(c, &row.public_id, row.payer_id.or(row.paid_by))?;
+    if let Some(payer) = row.payer_id.or(row.paid_by) {
+        push_to(c, payer, &row, now)?;
+    }
     let view = view::merchant_view(c, names, &row, public_url)?;
     let data =
         serde_json::to_value(&view).map_err(|e| ApiError::internal_from("request view", e))?;
@@ -188,6 +191,54 @@ pub fn announce_row(
         now,
     )?;
     Ok((row, view))
+}
+
+/// Tells the wallet's devices (Web Push) about `row`: a request waiting for it, or how
+/// it ended. Tapping the notification opens the request in the wallet app.
+pub fn push_to(
+    c: &mut DbConn,
+    account_id: i64,
+    row: &MoneyRequest,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    use crate::domain::money::Money;
+    use crate::services::messaging::push::{self, Push};
+    push::queue(
+        c,
+        account_id,
+        |c, lang| {
+            let merchant = crate::db::accounts::find(c, row.merchant_id)?
+                .map(|m| m.company_name.unwrap_or(m.username))
+                .unwrap_or_default();
+            let t = lang.t();
+            let amount = lang.eur(Money::cents(row.amount));
+            let who = [("merchant", merchant.as_str()), ("amount", amount.as_str())];
+            let (title, body) = match row.status {
+                Status::Pending => (
+                    t.with("push-new-title", &who),
+                    row.description
+                        .clone()
+                        .unwrap_or_else(|| t.get("push-new-body")),
+                ),
+                s => (
+                    t.with("push-done-title", &who),
+                    t.get(match s {
+                        Status::Approved => "st-approved",
+                        Status::Declined => "st-declined",
+                        Status::Expired => "st-expired",
+                        _ => "st-cancelled",
+                    }),
+                ),
+            };
+            Ok(Push {
+                title,
+                body,
+                url: format!("/app/requests/{}", row.public_id),
+                tag: row.public_id.clone(),
+            })
+        },
+        now,
+    )
 }
 
 /// The request as it stands at `now`: one pending past its deadline reads as expired
