@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod changes;
 pub mod listen;
 pub mod models;
+pub mod push_subscriptions;
 pub mod schema;
 pub mod writer;
 

@@ -18,6 +18,8 @@ use tokio::sync::watch;
 const RETRY_SECS: [i64; 5] = [5, 60, 300, 1800, 7200];
 const LEASE_SECS: i64 = 60;
 const BATCH: i64 = 10;
+/// The `kind` of a Web Push (its recipient is a `push_subscriptions` id).
+pub const PUSH: &str = "push";
 
 pub fn queue(
     c: &mut DbConn,
@@ -72,7 +74,7 @@ pub async fn run(state: Context, notifier: Arc<Notifier>, mut shutdown: watch::R
                 }
             };
             for (id, attempts, kind, to, subject, text) in claimed {
-                let outcome = if kind == super::push::KIND {
+                let outcome = if kind == PUSH {
                     push(&state, &notifier, &to, &text).await
                 } else {
                     let message = Message {
@@ -102,20 +104,29 @@ async fn push(
     let key = subscription.to_string();
     let target = state
         .db
-        .run(move |c| super::push::target(c, &key))
+        .run(move |c| Ok(crate::db::push_subscriptions::target(c, &key)?))
         .await
         .map_err(|e| SendError::transient(e.detail))?;
-    let Some(target) = target else {
+    let Some((endpoint, p256dh, auth)) = target else {
         return Err(SendError {
             permanent: true,
             gone: true,
             detail: "the subscription was removed".into(),
         });
     };
+    let target = crate::notify::push::Target {
+        endpoint,
+        p256dh,
+        auth,
+    };
     let outcome = notifier.push(&target, payload.as_bytes()).await;
     if matches!(&outcome, Err(e) if e.gone) {
         let key = subscription.to_string();
-        if let Err(e) = state.db.run(move |c| super::push::remove(c, &key)).await {
+        let removed = state
+            .db
+            .run(move |c| Ok(crate::db::push_subscriptions::remove(c, &key)?))
+            .await;
+        if let Err(e) = removed {
             tracing::warn!(error = %e.detail, "removing a gone push subscription failed");
         }
     }

@@ -10,14 +10,12 @@ use crate::db::schema::push_subscriptions as ps;
 use crate::db::{write_tx, DbConn};
 use crate::domain::i18n::Lang;
 use crate::error::{ApiError, ApiResult};
-use crate::notify::push::{valid_keys, Target};
+use crate::notify::push::valid_keys;
 use crate::services::Context;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// The queue's `kind` of a push.
-pub const KIND: &str = "push";
 /// Subscriptions one wallet may hold (a few devices and browsers).
 const MAX_PER_WALLET: i64 = 10;
 
@@ -193,37 +191,12 @@ pub fn queue(
         super::notifications::queue(
             c,
             account_id,
-            KIND,
+            super::notifications::PUSH,
             &id.to_string(),
             &push.title,
             &payload,
             now,
         )?;
-    }
-    Ok(())
-}
-
-/// The subscription a queued push goes to (none once removed).
-pub fn target(c: &mut DbConn, subscription: &str) -> ApiResult<Option<Target>> {
-    let Ok(id) = subscription.parse::<i64>() else {
-        return Ok(None);
-    };
-    Ok(ps::table
-        .find(id)
-        .select((ps::endpoint, ps::p256dh, ps::auth))
-        .first::<(String, String, String)>(c)
-        .optional()?
-        .map(|(endpoint, p256dh, auth)| Target {
-            endpoint,
-            p256dh,
-            auth,
-        }))
-}
-
-/// Forgets a subscription the push service no longer knows.
-pub fn remove(c: &mut DbConn, subscription: &str) -> ApiResult<()> {
-    if let Ok(id) = subscription.parse::<i64>() {
-        diesel::delete(ps::table.find(id)).execute(c)?;
     }
     Ok(())
 }
