@@ -65,6 +65,10 @@ async fn browser_a_payer_uses_the_wallet_app_from_sign_in_to_statement() {
     app.deposit("anna", "100.00").await.ok(201);
 
     let b = Browser::start(390).await;
+    b.goto(&format!("{base}/app/register?lang=he")).await;
+    shoot(&b, "register-he").await;
+    b.goto(&format!("{base}/app/register?lang=en")).await;
+    shoot(&b, "register-en").await;
     b.goto(&format!("{base}/app/sign-in?lang=he")).await;
     assert_eq!(b.attribute("html", "dir").await.as_deref(), Some("rtl"));
     shoot(&b, "sign-in-he").await;
@@ -173,6 +177,12 @@ async fn browser_a_payer_uses_the_wallet_app_from_sign_in_to_statement() {
     std::fs::write(dir.join("app-statement.pdf"), &bytes).unwrap();
 
     b.goto(&format!("{base}/app/settings")).await;
+    // The notification switch: one of "on" and "off" once the worker is ready, never both.
+    b.find("#notifications").await;
+    let shown = b
+        .execute("return ['push-on','push-off'].filter(id => getComputedStyle(document.getElementById(id)).display !== 'none').length;")
+        .await;
+    assert!(shown.as_u64().unwrap() <= 1, "both notification buttons shown");
     shoot(&b, "settings-en").await;
 
     // The same screens in Hebrew (right to left).

@@ -300,6 +300,10 @@ async fn the_app_signs_in_with_safe_cookies_and_refuses_forged_forms() {
         assert_secure_page(&page);
         assert!(page.html.contains("<bdi>@anna</bdi>"), "{path}");
     }
+    for odd in ["/app/requests/%C2%84", "/app/requests/x'y/approve"] {
+        let mut stranger = Visitor::new(&app);
+        assert_eq!(stranger.get(odd).await.status, 404, "{odd}");
+    }
     let missing = v.get("/app/requests/mr_doesnotexist").await;
     assert_eq!(missing.status, 404);
     assert!(missing.headers["content-type"]

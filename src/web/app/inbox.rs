@@ -141,11 +141,16 @@ pub async fn request(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
+    let id = id.into_inner();
+    // No such page, signed in or not (and no sign-in detour for it).
+    if !super::super::pay::plausible_id(&id) {
+        return super::super::not_found_page(&req);
+    }
     let me = match signed_in(&state, &req).await {
         Ok(me) => me,
         Err(res) => return res,
     };
-    request_page(&state, &req, &me, id.into_inner(), None, StatusCode::OK).await
+    request_page(&state, &req, &me, id, None, StatusCode::OK).await
 }
 
 async fn request_page(
@@ -346,7 +351,11 @@ pub async fn events(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
     }
 }
 
-/// A request id from the app's own links, for forms posted to a wrong address.
-pub async fn form_address(id: web::Path<String>) -> HttpResponse {
-    back_to(&id.into_inner())
+/// `GET` on a request form's address (a reload, a bookmark): back to the request.
+pub async fn form_address(req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    let id = id.into_inner();
+    if !super::super::pay::plausible_id(&id) {
+        return super::super::not_found_page(&req);
+    }
+    back_to(&id)
 }
