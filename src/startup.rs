@@ -383,6 +383,10 @@ routes! {
     "/app/money" => { get => crate::web::app::money::show }
     "/app/money/statements/{file}" => { get => crate::web::app::money::statement }
     "/app/money/top-up" => { get => crate::web::app::money::top_up_form, post => crate::web::app::money::top_up }
+    "/app/money/withdraw" => { get => crate::web::app::withdraw::show }
+    "/app/money/withdraw/bank-account" => { get => crate::web::app::withdraw::form_address, post => crate::web::app::withdraw::bank }
+    "/app/money/withdraw/review" => { get => crate::web::app::withdraw::form_address, post => crate::web::app::withdraw::review }
+    "/app/money/withdraw/confirm" => { get => crate::web::app::withdraw::form_address, post => crate::web::app::withdraw::confirm }
     "/app/send" => { get => crate::web::app::money::send_start }
     "/app/send/review" => { get => crate::web::app::money::send_address, post => crate::web::app::money::send_review }
     "/app/send/confirm" => { get => crate::web::app::money::send_address, post => crate::web::app::money::send }

@@ -176,13 +176,18 @@ async fn browser_a_payer_uses_the_wallet_app_from_sign_in_to_statement() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::write(dir.join("app-statement.pdf"), &bytes).unwrap();
 
+    b.goto(&format!("{base}/app/money/withdraw")).await;
+    shoot(&b, "withdraw-en").await;
     b.goto(&format!("{base}/app/settings")).await;
     // The notification switch: one of "on" and "off" once the worker is ready, never both.
     b.find("#notifications").await;
     let shown = b
         .execute("return ['push-on','push-off'].filter(id => getComputedStyle(document.getElementById(id)).display !== 'none').length;")
         .await;
-    assert!(shown.as_u64().unwrap() <= 1, "both notification buttons shown");
+    assert!(
+        shown.as_u64().unwrap() <= 1,
+        "both notification buttons shown"
+    );
     shoot(&b, "settings-en").await;
 
     // The same screens in Hebrew (right to left).
@@ -194,6 +199,7 @@ async fn browser_a_payer_uses_the_wallet_app_from_sign_in_to_statement() {
         ("/app/money".to_string(), "money"),
         ("/app/send".to_string(), "send"),
         ("/app/money/top-up".to_string(), "top-up"),
+        ("/app/money/withdraw".to_string(), "withdraw"),
         ("/app/settings".to_string(), "settings"),
     ] {
         b.goto(&format!("{base}{path}")).await;

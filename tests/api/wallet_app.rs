@@ -670,3 +670,78 @@ async fn registration_from_the_app_opens_a_wallet_and_asks_for_a_pin() {
     let changed = v.get("/app/settings").await;
     assert!(changed.html.contains("Change your PIN"));
 }
+
+#[tokio::test]
+async fn a_payer_adds_a_bank_account_and_withdraws_with_the_fee_shown() {
+    let app = TestApp::spawn().await;
+    let anna = app.wallet_user("anna").await;
+    app.deposit("anna", "80.00").await.ok(201);
+    let mut v = Visitor::new(&app);
+    v.sign_in("anna").await;
+
+    let first = v.get("/app/money/withdraw").await;
+    assert_secure_page(&first);
+    assert!(first.html.contains("Add your bank account"));
+    let none = v
+        .post("/app/money/withdraw/review", &[("amount", "10.00")])
+        .await;
+    assert_eq!(none.status, 409, "{}", none.html);
+    v.get("/app/money/withdraw").await;
+    let wrong = v
+        .post(
+            "/app/money/withdraw/bank-account",
+            &[
+                ("iban", "DE89370400440532013000"),
+                ("bic", "COBADEFFXXX"),
+                ("password", "not it"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    let added = v
+        .post(
+            "/app/money/withdraw/bank-account",
+            &[
+                ("iban", "DE89 3704 0044 0532 0130 00"),
+                ("bic", "COBADEFFXXX"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.html);
+    let page = v.get("/app/money/withdraw").await;
+    assert!(page.html.contains("DE89 … 3000"), "the IBAN, masked");
+
+    let review = v
+        .post("/app/money/withdraw/review", &[("amount", "10,00")])
+        .await;
+    assert_eq!(review.status, 200, "{}", review.html);
+    let fee = review.html.split("<dd id=\"fee\"><bdi>").nth(1).unwrap();
+    let fee = fee
+        .split('<')
+        .next()
+        .unwrap()
+        .trim_start_matches('€')
+        .to_string();
+    let paid = v
+        .post(
+            "/app/money/withdraw/confirm",
+            &[("amount", "10.00"), ("pin", "000000")],
+        )
+        .await;
+    assert_eq!(paid.status, 403, "a wrong PIN");
+    assert!(paid.html.contains("Attempts left: 4"));
+    assert_eq!(app.balance(&anna).await, "80.00", "nothing moved");
+    let paid = v
+        .post(
+            "/app/money/withdraw/confirm",
+            &[("amount", "10.00"), ("pin", PIN)],
+        )
+        .await;
+    assert_eq!(paid.status, 303, "{}", paid.html);
+    assert_eq!(paid.location.as_deref(), Some("/app/money?withdrawn=1"));
+    let fee: rust_decimal::Decimal = fee.parse().unwrap();
+    let left = rust_decimal::Decimal::new(7000, 2) - fee;
+    assert_eq!(app.balance(&anna).await, format!("{left:.2}"));
+    assert_eq!(app.ledger_report().await["ok"], true);
+}

@@ -66,6 +66,16 @@ pub async fn passkey_challenge(
     passkeys::challenge(state, account.id, binding(amount, &iban)).await
 }
 
+/// The fee of a payout from `account` (its tier's), shown before the PIN.
+pub fn fee(state: &Context, account: &Account) -> Money {
+    let limits = LimitCtx {
+        tiers: &state.tiers,
+        calendar: state.calendar,
+        now: state.clock.now(),
+    };
+    limits.rules(account).fees.payout
+}
+
 #[derive(Debug)]
 pub struct Payout {
     pub transaction_id: i64,

@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod money;
 pub mod pwa;
 pub mod settings;
+pub mod withdraw;
 
 use super::{face_cookie, forms, html, random_token, secure_cookies, CSRF_COOKIE};
 use crate::db::models::Account;

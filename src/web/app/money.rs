@@ -132,6 +132,8 @@ pub async fn show(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         Some(t.get("app-sent"))
     } else if q.contains_key("topped") {
         Some(t.get("app-topped-up"))
+    } else if q.contains_key("withdrawn") {
+        Some(t.get("app-withdrawn"))
     } else {
         None
     };
@@ -492,7 +494,8 @@ pub async fn send(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
     }
 }
 
-async fn fresh(state: &AppState, me: &Account) -> Account {
+/// The wallet as it is now (a refused PIN moved its counter).
+pub async fn fresh(state: &AppState, me: &Account) -> Account {
     let id = me.id;
     state
         .db
