@@ -552,6 +552,11 @@ async fn the_app_sends_money_with_the_fee_shown_tops_up_and_downloads_statements
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "{ext}");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(
+            res.headers()["content-security-policy"],
+            "default-src 'none'; sandbox"
+        );
         assert!(res.headers()["content-type"]
             .to_str()
             .unwrap()
@@ -669,6 +674,33 @@ async fn registration_from_the_app_opens_a_wallet_and_asks_for_a_pin() {
     assert_eq!(me.ok(200)["kind"], "private");
     let changed = v.get("/app/settings").await;
     assert!(changed.html.contains("Change your PIN"));
+
+    // The low-balance alert: on with a threshold, then off again without retyping it.
+    let on = v
+        .post(
+            "/app/settings/alert",
+            &[
+                ("enabled", "1"),
+                ("threshold", "5,00"),
+                ("recipients", "new@example.test"),
+            ],
+        )
+        .await;
+    assert_eq!(on.status, 303, "{}", on.html);
+    let alert = app.get("/v1/me/balance-alert", Some(&token)).await;
+    assert_eq!(alert.ok(200)["enabled"], true);
+    v.get("/app/settings").await;
+    let off = v
+        .post(
+            "/app/settings/alert",
+            &[("threshold", ""), ("recipients", "")],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.html);
+    let alert = app.get("/v1/me/balance-alert", Some(&token)).await;
+    let alert = alert.ok(200);
+    assert_eq!(alert["enabled"], false);
+    assert_eq!(alert["threshold"], "5.00", "kept");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The inbox (requests addressed to me, live), a request's confirmation screen with the
 //! PIN pad and the passkey, declining with a reason, and the receipt.
 
-use super::{checked_form, explain, render, see_other, signed_in, Frame, Page};
+use super::{explain, render, see_other, signed_in, Frame, Page};
 use crate::db::models::Account;
 use crate::db::DbConn;
 use crate::domain::i18n::{Lang, Tr};
@@ -271,12 +271,8 @@ pub async fn approve(
     body: web::Bytes,
 ) -> HttpResponse {
     let id = id.into_inner();
-    let form = match checked_form(&state, &req, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let me = match signed_in(&state, &req).await {
-        Ok(me) => me,
+    let (form, me) = match super::posted(&state, &req, &body).await {
+        Ok(x) => x,
         Err(res) => return res,
     };
     let webauthn = match super::assertion(&form) {
@@ -302,12 +298,8 @@ pub async fn decline(
     body: web::Bytes,
 ) -> HttpResponse {
     let id = id.into_inner();
-    let form = match checked_form(&state, &req, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let me = match signed_in(&state, &req).await {
-        Ok(me) => me,
+    let (form, me) = match super::posted(&state, &req, &body).await {
+        Ok(x) => x,
         Err(res) => return res,
     };
     let pick = |k: &str| {

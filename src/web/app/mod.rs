@@ -262,6 +262,18 @@ pub fn checked_form(
     })
 }
 
+/// A posted form's fields (CSRF checked) and the signed-in wallet, or the response that
+/// refuses them: how every form handler of the app begins.
+pub async fn posted(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(HashMap<String, String>, Account), HttpResponse> {
+    let form = checked_form(state, req, body)?;
+    let me = signed_in(state, req).await?;
+    Ok((form, me))
+}
+
 /// A failure of a service as the payer reads it.
 pub fn explain(t: Tr, e: &ApiError) -> String {
     let remaining = |key: &str| {

@@ -2,7 +2,7 @@
 //! balance (filtered by kind), the month's PDF/CSV/XLSX, topping up through the reload
 //! providers, and sending money to a username with the fee shown before the PIN.
 
-use super::{checked_form, explain, render, see_other, signed_in, Frame, Page};
+use super::{explain, render, see_other, signed_in, Frame, Page};
 use crate::db::models::Account;
 use crate::domain::calendar::Month;
 use crate::domain::i18n::Lang;
@@ -188,9 +188,17 @@ pub async fn statement(
     };
     match done {
         Ok(mut res) => {
-            res.headers_mut().insert(
-                actix_web::http::header::CACHE_CONTROL,
-                actix_web::http::header::HeaderValue::from_static("no-store"),
+            use actix_web::http::header::{self, HeaderValue};
+            // A download, never a page: not cached, not sniffed, nothing in it may run.
+            let h = res.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; sandbox"),
             );
             res
         }
@@ -256,12 +264,8 @@ pub async fn top_up(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match checked_form(&state, &req, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let me = match signed_in(&state, &req).await {
-        Ok(me) => me,
+    let (form, me) = match super::posted(&state, &req, &body).await {
+        Ok(x) => x,
         Err(res) => return res,
     };
     let amount = form
@@ -376,12 +380,8 @@ pub async fn send_review(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match checked_form(&state, &req, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let me = match signed_in(&state, &req).await {
-        Ok(me) => me,
+    let (form, me) = match super::posted(&state, &req, &body).await {
+        Ok(x) => x,
         Err(res) => return res,
     };
     review(&state, &req, &me, send_form(&form), None).await
@@ -462,12 +462,8 @@ async fn review(
 
 /// `POST /app/send/confirm`: sends with the PIN (and the passkey's assertion).
 pub async fn send(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let form = match checked_form(&state, &req, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let me = match signed_in(&state, &req).await {
-        Ok(me) => me,
+    let (form, me) = match super::posted(&state, &req, &body).await {
+        Ok(x) => x,
         Err(res) => return res,
     };
     let s = send_form(&form);

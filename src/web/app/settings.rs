@@ -1,7 +1,7 @@
 //! Settings in the wallet app: the PIN (set or change), the low-balance alert, auto-reload,
 //! the passkeys, and the sessions (sign out, sign out everywhere).
 
-use super::{checked_form, explain, render, see_other, signed_in, Frame, Page};
+use super::{explain, render, see_other, signed_in, Frame, Page};
 use crate::db::models::Account;
 use crate::domain::money::Money;
 use crate::error::ApiError;
@@ -145,20 +145,9 @@ pub async fn show(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     page(&state, &req, &me, None, notice).await
 }
 
-/// The form's fields and the signed-in wallet, or the response that refuses them.
-async fn posted(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<(std::collections::HashMap<String, String>, Account), HttpResponse> {
-    let form = checked_form(state, req, body)?;
-    let me = signed_in(state, req).await?;
-    Ok((form, me))
-}
-
 /// `POST /app/settings/pin`: sets the PIN with the password, or changes it with the old PIN.
 pub async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let (form, me) = match posted(&state, &req, &body).await {
+    let (form, me) = match super::posted(&state, &req, &body).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -184,11 +173,20 @@ pub async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes)
 
 /// `POST /app/settings/alert`: the low-balance alert.
 pub async fn alert(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let (form, me) = match posted(&state, &req, &body).await {
+    let (form, me) = match super::posted(&state, &req, &body).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    let settings = AlertSettings {
+    let enabled = form.contains_key("enabled");
+    let saved = match balance_alerts::get(&state, &me).await {
+        Ok(v) => v,
+        Err(e) => return super::failure_page(&req, &e),
+    };
+    if !enabled && saved.threshold.is_none() {
+        // Off, and never set up: nothing to save.
+        return see_other("/app/settings?saved=1");
+    }
+    let mut settings = AlertSettings {
         threshold: form
             .get("threshold")
             .map(|v| v.trim().replace(',', "."))
@@ -203,8 +201,17 @@ pub async fn alert(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
                     .collect()
             })
             .unwrap_or_default(),
-        enabled: form.contains_key("enabled"),
+        enabled,
     };
+    // Turning it off needs no amount: empty fields keep what was saved.
+    if !enabled {
+        if settings.threshold.is_empty() {
+            settings.threshold = saved.threshold.map(|m| m.to_string()).unwrap_or_default();
+        }
+        if settings.recipients.is_empty() {
+            settings.recipients = saved.recipients.clone();
+        }
+    }
     match balance_alerts::set(&state, &me, settings).await {
         Ok(_) => see_other("/app/settings?saved=1"),
         Err(e) if e.status.is_server_error() => super::failure_page(&req, &e),
@@ -218,7 +225,7 @@ pub async fn reload(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (form, me) = match posted(&state, &req, &body).await {
+    let (form, me) = match super::posted(&state, &req, &body).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -245,7 +252,7 @@ pub async fn reload(
 /// `off` to turn them off. Answers 204, or a problem.
 pub async fn push(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     use crate::services::messaging::push as service;
-    let (form, me) = match posted(&state, &req, &body).await {
+    let (form, me) = match super::posted(&state, &req, &body).await {
         Ok(x) => x,
         Err(res) => return res,
     };

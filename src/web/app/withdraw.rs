@@ -2,7 +2,7 @@
 //! the password), the amount, then the fee and total before the PIN (and the passkey,
 //! which signs the amount to that IBAN). The tier's payout limits apply in the use case.
 
-use super::{checked_form, explain, render, see_other, signed_in, Frame, Page};
+use super::{explain, render, see_other, signed_in, Frame, Page};
 use crate::db::models::Account;
 use crate::domain::money::Money;
 use crate::error::ApiError;
@@ -94,12 +94,8 @@ pub async fn show(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
 
 /// `POST /app/money/withdraw/bank-account`: the IBAN and BIC, with the password.
 pub async fn bank(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let form = match checked_form(&state, &req, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let me = match signed_in(&state, &req).await {
-        Ok(me) => me,
+    let (form, me) = match super::posted(&state, &req, &body).await {
+        Ok(x) => x,
         Err(res) => return res,
     };
     let field = |k: &str| {
@@ -126,12 +122,8 @@ pub async fn review(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match checked_form(&state, &req, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let me = match signed_in(&state, &req).await {
-        Ok(me) => me,
+    let (form, me) = match super::posted(&state, &req, &body).await {
+        Ok(x) => x,
         Err(res) => return res,
     };
     reviewed(&state, &req, &me, amount_of(&form), None).await
@@ -196,12 +188,8 @@ pub async fn confirm(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let form = match checked_form(&state, &req, &body) {
-        Ok(f) => f,
-        Err(res) => return res,
-    };
-    let me = match signed_in(&state, &req).await {
-        Ok(me) => me,
+    let (form, me) = match super::posted(&state, &req, &body).await {
+        Ok(x) => x,
         Err(res) => return res,
     };
     let amount = amount_of(&form);
