@@ -182,7 +182,21 @@ pub async fn passkey_options(
     me: &crate::db::models::Account,
     id: &str,
 ) -> Option<String> {
-    // Most wallets have none: a read tells, and no challenge is written for them.
+    let open =
+        crate::services::payments::requests::approval::passkey_challenge(state, me, id.to_string());
+    passkey_options_for(state, me, open).await
+}
+
+/// The options of the challenge `open` makes (a request's, a transfer's, a payout's), as
+/// JSON for the page's script, if the wallet has a passkey: most have none, and a read
+/// tells without writing a challenge for them.
+pub async fn passkey_options_for(
+    state: &crate::state::AppState,
+    me: &crate::db::models::Account,
+    open: impl std::future::Future<
+        Output = crate::error::ApiResult<crate::services::identity::passkeys::Ceremony>,
+    >,
+) -> Option<String> {
     let account_id = me.id;
     let has = state
         .db
@@ -191,13 +205,7 @@ pub async fn passkey_options(
     if !has.unwrap_or(true) {
         return None;
     }
-    match crate::services::payments::requests::approval::passkey_challenge(
-        state,
-        me,
-        id.to_string(),
-    )
-    .await
-    {
+    match open.await {
         Ok(ceremony) => serde_json::to_string(&ceremony.public_key).ok(),
         Err(e) if e.code == "no_passkey" => None,
         Err(e) => {

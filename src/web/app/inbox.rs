@@ -6,7 +6,6 @@ use crate::db::models::Account;
 use crate::db::DbConn;
 use crate::domain::i18n::{Lang, Tr};
 use crate::domain::money::Money;
-use crate::domain::pin_attempts::MAX_ATTEMPTS;
 use crate::domain::requests::Status;
 use crate::error::ApiError;
 use crate::services::idempotency::unsealed;
@@ -203,13 +202,7 @@ async fn request_page(
         phone: contact.phone,
         pending,
         can_decline,
-        attempts: t.with(
-            "app-attempts-left",
-            &[(
-                "n",
-                &(MAX_ATTEMPTS - me.pin_failed_attempts).max(0).to_string(),
-            )],
-        ),
+        attempts: super::attempts_left(t, &me),
         passkey,
         passkey_note: t.with(
             "passkey-note",

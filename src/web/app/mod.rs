@@ -274,6 +274,12 @@ pub async fn posted(
     Ok((form, me))
 }
 
+/// "Attempts left before your PIN is blocked: n", under every PIN field.
+pub fn attempts_left(t: Tr, me: &Account) -> String {
+    let left = (crate::domain::pin_attempts::MAX_ATTEMPTS - me.pin_failed_attempts).max(0);
+    t.with("app-attempts-left", &[("n", &left.to_string())])
+}
+
 /// A failure of a service as the payer reads it.
 pub fn explain(t: Tr, e: &ApiError) -> String {
     let remaining = |key: &str| {

@@ -409,22 +409,8 @@ async fn review(
         to: quote.to.clone(),
         amount: quote.amount.to_string(),
     };
-    let has = {
-        let id = me.id;
-        state
-            .db
-            .run(move |c| crate::services::identity::passkeys::has_passkey(c, id))
-            .await
-            .unwrap_or(false)
-    };
-    let passkey = if has {
-        transfers::passkey_challenge(state, me, challenge)
-            .await
-            .ok()
-            .and_then(|c| serde_json::to_string(&c.public_key).ok())
-    } else {
-        None
-    };
+    let open = transfers::passkey_challenge(state, me, challenge);
+    let passkey = super::super::passkey_options_for(state, me, open).await;
     let total = lang.eur(quote.amount + quote.fee);
     let r = Review {
         button: t.with("app-send-button", &[("total", &total)]),
@@ -437,15 +423,7 @@ async fn review(
         total,
         amount,
         passkey,
-        attempts: t.with(
-            "app-attempts-left",
-            &[(
-                "n",
-                &(crate::domain::pin_attempts::MAX_ATTEMPTS - me.pin_failed_attempts)
-                    .max(0)
-                    .to_string(),
-            )],
-        ),
+        attempts: super::attempts_left(t, me),
     };
     let s = SendForm {
         to: quote.to,

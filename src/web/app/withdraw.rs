@@ -147,25 +147,11 @@ async fn reviewed(
         return page(state, req, me, raw, None, Some(e)).await;
     };
     let fee = payouts::fee(state, me);
-    let has_passkey = {
-        let id = me.id;
-        state
-            .db
-            .run(move |c| crate::services::identity::passkeys::has_passkey(c, id))
-            .await
-            .unwrap_or(false)
+    let challenge = payouts::PayoutChallenge {
+        amount: amount.to_string(),
     };
-    let passkey = if has_passkey {
-        let challenge = payouts::PayoutChallenge {
-            amount: amount.to_string(),
-        };
-        payouts::passkey_challenge(state, me, challenge)
-            .await
-            .ok()
-            .and_then(|c| serde_json::to_string(&c.public_key).ok())
-    } else {
-        None
-    };
+    let open = payouts::passkey_challenge(state, me, challenge);
+    let passkey = super::super::passkey_options_for(state, me, open).await;
     let total = lang.eur(amount + fee);
     let shown = lang.eur(amount);
     let r = Review {
